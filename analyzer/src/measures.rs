@@ -1,0 +1,193 @@
+//! RTO and RPO, from the queries in `queries/`, with verdicts against the spec.
+//!
+//! Definitions (the contract; see the README's conventions):
+//! - `fault_at` = time of the first `fault_injected` marker.
+//! - `recovered_at` = start of the earliest good request starting after `fault_at` such that at
+//!   least `recovery.success_ratio` of the requests starting in the next
+//!   `recovery.stable_seconds` (that request included) are good.
+//! - RTO = `recovered_at` − `fault_at`.
+//! - Lost writes of a store = writes in the primary region with seq > `last_applied_seq`, at
+//!   or before the promotion time.
+//! - RPO = event time of the newest lost write − event time of the newest surviving write
+//!   (seq = `last_applied_seq` in the primary region); 0 when nothing was lost.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{Int64Type, TimestampNanosecondType};
+
+use crate::queries::{self, Param};
+use crate::report::{Report, Rpo, Rto, StoreRpo, Verdict, rfc3339};
+use crate::{AnalyzeError, Analyzer, DrillSpec};
+
+fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
+    let Some(first) = batches.first() else { return Ok(None) };
+    let b = concat_batches(&first.schema(), &batches).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+    Ok((b.num_rows() > 0).then_some(b))
+}
+
+fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+    let a = b.column_by_name(col)?.as_primitive_opt::<TimestampNanosecondType>()?;
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+fn int_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+    let a = b.column_by_name(col)?.as_primitive_opt::<Int64Type>()?;
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+fn str_at(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
+    let c = b.column_by_name(col)?;
+    let a = c.as_string_opt::<i32>()?;
+    (!a.is_null(row)).then(|| a.value(row).to_string())
+}
+
+fn seconds(ns: i64) -> f64 {
+    // Millisecond resolution is what the report promises; rounding keeps re-runs identical.
+    (ns as f64 / 1e6).round() / 1e3
+}
+
+/// Measures the drill in `analyzer` against `spec`.
+pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, AnalyzeError> {
+    let rto = measure_rto(analyzer, spec).await?;
+    let rpo = measure_rpo(analyzer, spec).await?;
+    let verdict = match (rto.met, rpo.met) {
+        (Some(false), _) | (_, Some(false)) => Verdict::Missed,
+        (Some(true), Some(true)) => Verdict::Met,
+        _ => Verdict::NotMeasurable,
+    };
+    let regions = [("primary", &spec.regions.primary), ("secondary", &spec.regions.secondary)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Ok(Report {
+        report_version: crate::report::REPORT_VERSION,
+        drill: spec.name.clone(),
+        regions,
+        rto,
+        rpo,
+        verdict,
+        replay: analyzer.stats.clone(),
+    })
+}
+
+async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, AnalyzeError> {
+    let mut rto = Rto {
+        actual_seconds: None,
+        fault_at: None,
+        recovered_at: None,
+        target_seconds: spec.targets.rto_seconds,
+        met: None,
+        reason: None,
+        requests: 0,
+    };
+    let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
+    rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
+    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
+    let Some(fault_at) = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0)) else {
+        rto.reason = Some("no fault_injected marker in the log".into());
+        return Ok(rto);
+    };
+    rto.fault_at = Some(rfc3339(fault_at));
+    if rto.requests == 0 {
+        rto.reason = Some(format!(
+            "no SLI requests: no spans of service(s) {} with kind(s) {}",
+            spec.sli.services.join(", "),
+            spec.sli.span_kinds.join(", ")
+        ));
+        return Ok(rto);
+    }
+    let sql = queries::fill(
+        queries::RECOVERED_AT,
+        &[
+            ("fault_at", Param::Time(fault_at)),
+            ("stable_ms", Param::Int((spec.recovery.stable_seconds * 1000.0).round() as i64)),
+            ("success_ratio", Param::Number(spec.recovery.success_ratio)),
+        ],
+    )?;
+    let recovered = one(analyzer.sql(&sql).await?)?;
+    let Some(recovered_at) = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0)) else {
+        rto.reason = Some(format!(
+            "no recovery observed: after the fault, no good request opens a {} s window with at least {} good requests that ends within the data",
+            spec.recovery.stable_seconds, spec.recovery.success_ratio
+        ));
+        return Ok(rto);
+    };
+    rto.recovered_at = Some(rfc3339(recovered_at));
+    let actual = seconds(recovered_at - fault_at);
+    rto.actual_seconds = Some(actual);
+    rto.met = Some(actual <= spec.targets.rto_seconds);
+    Ok(rto)
+}
+
+async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, AnalyzeError> {
+    let mut rpo = Rpo {
+        actual_seconds: None,
+        lost_writes: None,
+        lost: BTreeMap::new(),
+        target_seconds: spec.targets.rpo_seconds,
+        met: None,
+        reason: None,
+        stores: Vec::new(),
+    };
+    let primary = [("primary", Param::Literal(spec.regions.primary.clone()))];
+    let promotions = one(analyzer.sql(&queries::fill(queries::SURVIVING_WRITES, &primary)?).await?)?;
+    let Some(promotions) = promotions else {
+        rpo.reason = Some("no db_promoted marker carrying cutover.write.store in the log".into());
+        return Ok(rpo);
+    };
+    let lost = one(analyzer.sql(&queries::fill(queries::LOST_WRITES, &primary)?).await?)?;
+    let mut lost_by_store: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    if let Some(b) = &lost {
+        for row in 0..b.num_rows() {
+            if let (Some(store), Some(seq), Some(t)) = (str_at(b, "store", row), int_at(b, "seq", row), ts_at(b, "time", row)) {
+                lost_by_store.entry(store).or_default().push((seq, t));
+            }
+        }
+    }
+    let mut total_lost = 0u64;
+    let mut worst: Option<f64> = Some(0.0);
+    let mut reasons = Vec::new();
+    for row in 0..promotions.num_rows() {
+        let store = str_at(&promotions, "store", row).unwrap_or_default();
+        let last_applied = int_at(&promotions, "last_applied_seq", row);
+        let surviving = ts_at(&promotions, "time", row);
+        let lost = lost_by_store.remove(&store).unwrap_or_default();
+        let newest_lost = lost.iter().map(|(_, t)| *t).max();
+        let (rpo_s, reason) = match (last_applied, newest_lost, surviving) {
+            (None, _, _) => (None, Some("db_promoted marker has no integer cutover.write.last_applied_seq".to_string())),
+            (Some(_), None, _) => (Some(0.0), None),
+            (Some(seq), Some(_), None) => {
+                (None, Some(format!("the newest surviving write (seq {seq}) is not in the log, so the data-loss window has no start")))
+            }
+            (Some(_), Some(l), Some(s)) => (Some(seconds(l - s).max(0.0)), None),
+        };
+        if let Some(r) = &reason {
+            reasons.push(format!("store {store}: {r}"));
+        }
+        worst = match (worst, rpo_s) {
+            (Some(w), Some(v)) => Some(w.max(v)),
+            _ => None,
+        };
+        total_lost += lost.len() as u64;
+        rpo.lost.insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
+        rpo.stores.push(StoreRpo {
+            store,
+            promoted_at: ts_at(&promotions, "promoted_at", row).map(rfc3339).unwrap_or_default(),
+            last_applied_seq: last_applied,
+            newest_surviving_write_at: surviving.map(rfc3339),
+            newest_lost_write_at: newest_lost.map(rfc3339),
+            lost_writes: lost.len() as u64,
+            rpo_seconds: rpo_s,
+            reason,
+        });
+    }
+    rpo.lost_writes = Some(total_lost);
+    rpo.actual_seconds = worst;
+    if worst.is_none() {
+        rpo.reason = Some(reasons.join("; "));
+    }
+    rpo.met = worst.map(|w| w <= spec.targets.rpo_seconds);
+    Ok(rpo)
+}

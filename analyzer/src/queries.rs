@@ -1,0 +1,67 @@
+//! The SQL of `queries/`, embedded at build time, and the placeholder filler.
+
+/// Views registered in every session: (name, SQL).
+pub const VIEWS: &[(&str, &str)] = &[
+    ("requests", include_str!("../../queries/view_requests.sql")),
+    ("writes", include_str!("../../queries/view_writes.sql")),
+    ("promotions", include_str!("../../queries/view_promotions.sql")),
+];
+
+/// `fault_at.sql`.
+pub const FAULT_AT: &str = include_str!("../../queries/fault_at.sql");
+/// `recovered_at.sql`.
+pub const RECOVERED_AT: &str = include_str!("../../queries/recovered_at.sql");
+/// `lost_writes.sql`.
+pub const LOST_WRITES: &str = include_str!("../../queries/lost_writes.sql");
+/// `surviving_writes.sql`.
+pub const SURVIVING_WRITES: &str = include_str!("../../queries/surviving_writes.sql");
+
+/// A value for a `{{name}}` placeholder; each variant renders itself safely.
+#[derive(Debug, Clone)]
+pub enum Param {
+    /// A number, rendered by Rust.
+    Number(f64),
+    /// An integer.
+    Int(i64),
+    /// A timestamp (ns since the epoch) rendered as RFC 3339 UTC.
+    Time(i64),
+    /// A string rendered as a quoted SQL literal.
+    Literal(String),
+}
+
+impl Param {
+    fn render(&self) -> String {
+        match self {
+            Param::Number(n) => format!("{n:?}"),
+            Param::Int(i) => i.to_string(),
+            Param::Time(ns) => crate::report::rfc3339(*ns),
+            Param::Literal(s) => format!("'{}'", s.replace('\'', "''")),
+        }
+    }
+}
+
+/// Fills `{{name}}` placeholders; a placeholder without a value is an error.
+pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<String, crate::AnalyzeError> {
+    let mut out = sql.to_string();
+    for (name, value) in params {
+        out = out.replace(&format!("{{{{{name}}}}}"), &value.render());
+    }
+    if let Some(start) = out.find("{{") {
+        let rest = &out[start..];
+        let end = rest.find("}}").map(|e| e + 2).unwrap_or(rest.len());
+        return Err(crate::AnalyzeError::Internal(format!("query placeholder {} has no value", &rest[..end])));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_and_literals_quoted() {
+        let sql = fill("x = {{a}} AND r = {{b}}", &[("a", Param::Int(3)), ("b", Param::Literal("it's".into()))]).unwrap();
+        assert_eq!(sql, "x = 3 AND r = 'it''s'");
+        assert!(fill("{{missing}}", &[]).is_err());
+    }
+}

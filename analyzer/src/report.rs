@@ -1,0 +1,219 @@
+//! The drill report: JSON (versioned, documented in `docs/report.md`) and Markdown.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Version of the JSON report layout; raised only for incompatible changes.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Renders ns since the epoch as RFC 3339 UTC (`2026-11-26T10:00:00.123Z`).
+pub fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// [`REPORT_VERSION`].
+    pub report_version: u32,
+    /// The spec's name.
+    pub drill: String,
+    /// Primary and secondary region.
+    pub regions: BTreeMap<String, String>,
+    /// Recovery time.
+    pub rto: Rto,
+    /// Recovery point.
+    pub rpo: Rpo,
+    /// `met` when every target is met, `missed` when one is missed, `not_measurable` otherwise.
+    pub verdict: Verdict,
+    /// What the replay saw.
+    pub replay: crate::tables::ReplayStats,
+}
+
+/// Overall verdict.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every target met.
+    Met,
+    /// At least one target missed.
+    Missed,
+    /// Nothing missed, but at least one target could not be measured.
+    NotMeasurable,
+}
+
+/// Recovery time objective section.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rto {
+    /// recovered_at − fault_at, seconds; null when not measurable.
+    pub actual_seconds: Option<f64>,
+    /// First `fault_injected` marker.
+    pub fault_at: Option<String>,
+    /// Start of the first good request of a stable window after the fault.
+    pub recovered_at: Option<String>,
+    /// The spec's target.
+    pub target_seconds: f64,
+    /// Whether actual ≤ target; null when not measurable.
+    pub met: Option<bool>,
+    /// Why it is not measurable.
+    pub reason: Option<String>,
+    /// SLI requests seen (all regions).
+    pub requests: u64,
+}
+
+/// Recovery point objective section.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rpo {
+    /// Largest per-store RPO, seconds; null when any store is not measurable or none promoted.
+    pub actual_seconds: Option<f64>,
+    /// Number of lost writes over all stores.
+    pub lost_writes: Option<u64>,
+    /// Lost sequence numbers per store.
+    pub lost: BTreeMap<String, Vec<i64>>,
+    /// The spec's target.
+    pub target_seconds: f64,
+    /// Whether actual ≤ target; null when not measurable.
+    pub met: Option<bool>,
+    /// Why it is not measurable.
+    pub reason: Option<String>,
+    /// Evidence per promoted store.
+    pub stores: Vec<StoreRpo>,
+}
+
+/// One store's promotion and what it lost.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoreRpo {
+    /// Store name (`cutover.write.store`).
+    pub store: String,
+    /// The promotion marker's time.
+    pub promoted_at: String,
+    /// The promoted replica's last applied sequence number.
+    pub last_applied_seq: Option<i64>,
+    /// Event time of that write in the primary region.
+    pub newest_surviving_write_at: Option<String>,
+    /// Event time of the newest lost write.
+    pub newest_lost_write_at: Option<String>,
+    /// Lost writes.
+    pub lost_writes: u64,
+    /// newest lost − newest surviving, seconds (0 when nothing lost).
+    pub rpo_seconds: Option<f64>,
+    /// Why `rpo_seconds` is null.
+    pub reason: Option<String>,
+}
+
+impl Report {
+    /// Exit code of `cutover analyze`: 0 all met, 1 otherwise (missed or not measurable).
+    pub fn exit_code(&self) -> i32 {
+        if self.verdict == Verdict::Met { 0 } else { 1 }
+    }
+
+    /// JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// Markdown text. `truth` adds a column of ground-truth values (the demo's simulator).
+    pub fn to_markdown(&self, truth: Option<&Truth>) -> String {
+        let secs = |v: Option<f64>| v.map(|s| format!("{s:.3} s")).unwrap_or_else(|| "not measurable".into());
+        let met = |m: Option<bool>| match m {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measurable",
+        };
+        let mut out = format!("# Drill report: {}\n\n", self.drill);
+        out += &format!(
+            "Primary region `{}`, secondary `{}`. Verdict: **{}**.\n\n",
+            self.regions.get("primary").map(String::as_str).unwrap_or("?"),
+            self.regions.get("secondary").map(String::as_str).unwrap_or("?"),
+            match self.verdict {
+                Verdict::Met => "all targets met",
+                Verdict::Missed => "target missed",
+                Verdict::NotMeasurable => "not measurable",
+            }
+        );
+        let header = if truth.is_some() { "| measure | measured | truth | target | verdict |\n|---|---|---|---|---|\n" } else { "| measure | measured | target | verdict |\n|---|---|---|---|\n" };
+        out += header;
+        let row = |name: &str, measured: String, truth_v: Option<String>, target: f64, verdict: &str| match &truth_v {
+            Some(t) => format!("| {name} | {measured} | {t} | {target} s | {verdict} |\n"),
+            None => format!("| {name} | {measured} | {target} s | {verdict} |\n"),
+        };
+        out += &row("RTO", secs(self.rto.actual_seconds), truth.map(|t| format!("{:.3} s", t.rto_seconds)), self.rto.target_seconds, met(self.rto.met));
+        out += &row("RPO", secs(self.rpo.actual_seconds), truth.map(|t| format!("{:.3} s", t.rpo_seconds)), self.rpo.target_seconds, met(self.rpo.met));
+        let lost = self.rpo.lost_writes.map(|n| n.to_string()).unwrap_or_else(|| "not measurable".into());
+        match truth {
+            Some(t) => out += &format!("| lost writes | {lost} | {} | | |\n", t.lost_writes),
+            None => out += &format!("| lost writes | {lost} | | |\n"),
+        }
+        out += "\n## Recovery time\n\n";
+        out += &format!("- fault injected: {}\n", self.rto.fault_at.as_deref().unwrap_or("—"));
+        out += &format!("- recovered: {}\n", self.rto.recovered_at.as_deref().unwrap_or("—"));
+        out += &format!("- SLI requests: {}\n", self.rto.requests);
+        if let Some(r) = &self.rto.reason {
+            out += &format!("- not measurable: {r}\n");
+        }
+        out += "\n## Recovery point\n\n";
+        if let Some(r) = &self.rpo.reason {
+            out += &format!("Not measurable: {r}\n\n");
+        }
+        for s in &self.rpo.stores {
+            out += &format!(
+                "- store `{}`: promoted {} with last applied seq {}; newest surviving write {}; {} lost write(s){}; RPO {}\n",
+                s.store,
+                s.promoted_at,
+                s.last_applied_seq.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+                s.newest_surviving_write_at.as_deref().unwrap_or("—"),
+                s.lost_writes,
+                self.rpo.lost.get(&s.store).filter(|v| !v.is_empty()).map(|v| format!(" (seq {})", compact_ranges(v))).unwrap_or_default(),
+                s.rpo_seconds.map(|v| format!("{v:.3} s")).unwrap_or_else(|| format!("not measurable: {}", s.reason.as_deref().unwrap_or("?"))),
+            );
+        }
+        out += &format!(
+            "\nReplayed {} records ({} duplicate spans dropped, {} undecodable).\n",
+            self.replay.records, self.replay.duplicate_spans, self.replay.undecodable
+        );
+        out
+    }
+}
+
+/// Ground truth printed beside measured values (the demo's simulator knows it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Truth {
+    /// True RTO.
+    pub rto_seconds: f64,
+    /// True RPO.
+    pub rpo_seconds: f64,
+    /// True number of lost writes.
+    pub lost_writes: u64,
+}
+
+/// `1-3, 7, 9-10` from a sorted list.
+pub fn compact_ranges(v: &[i64]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compact() {
+        assert_eq!(compact_ranges(&[1, 2, 3, 7, 9, 10]), "1-3, 7, 9-10");
+        assert_eq!(compact_ranges(&[]), "");
+    }
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc() {
+        assert_eq!(rfc3339(1_700_000_000_123_000_000), "2023-11-14T22:13:20.123Z");
+    }
+}

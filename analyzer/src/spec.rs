@@ -1,0 +1,185 @@
+//! The drill spec: what was drilled and the targets that turn measurements into verdicts.
+//!
+//! ```yaml
+//! name: example
+//! regions: { primary: us-east-1, secondary: us-west-2 }
+//! targets: { rto_seconds: 300, rpo_seconds: 5 }
+//! sli: { services: [frontend], span_kinds: [server] }
+//! recovery: { success_ratio: 0.99, stable_seconds: 60 }
+//! ```
+//!
+//! Unknown keys are errors naming the key and its line.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// A drill spec file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DrillSpec {
+    /// Name shown in reports.
+    pub name: String,
+    /// Regions of the drill.
+    pub regions: Regions,
+    /// Targets.
+    pub targets: Targets,
+    /// Which spans are requests of the service level indicator.
+    pub sli: Sli,
+    /// When the service counts as recovered.
+    #[serde(default)]
+    pub recovery: RecoveryRule,
+}
+
+/// The two regions.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Regions {
+    /// Region serving before the failover (and the database primary).
+    pub primary: String,
+    /// Region taking over.
+    pub secondary: String,
+}
+
+/// Recovery objectives.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Recovery time objective, seconds.
+    pub rto_seconds: f64,
+    /// Recovery point objective, seconds.
+    pub rpo_seconds: f64,
+}
+
+/// Span selection for the SLI.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sli {
+    /// `service.name`s whose spans are requests.
+    pub services: Vec<String>,
+    /// Span kinds counted (`server`, `client`, `internal`, `producer`, `consumer`).
+    #[serde(default = "default_kinds")]
+    pub span_kinds: Vec<String>,
+}
+
+fn default_kinds() -> Vec<String> {
+    vec!["server".into()]
+}
+
+/// The recovery rule.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryRule {
+    /// Fraction of good requests required over the stable window.
+    pub success_ratio: f64,
+    /// Length of the window, seconds.
+    pub stable_seconds: f64,
+}
+
+impl Default for RecoveryRule {
+    fn default() -> Self {
+        RecoveryRule { success_ratio: 0.99, stable_seconds: 60.0 }
+    }
+}
+
+/// Why a spec was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Unreadable file.
+    #[error("cannot read drill spec {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not valid YAML for a spec (serde_yaml's message names the key and line).
+    #[error("invalid drill spec {path}: {message}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// What is wrong, with location.
+        message: String,
+    },
+    /// Parsed but not meaningful.
+    #[error("invalid drill spec {path}: {message}")]
+    Invalid {
+        /// The path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+const KINDS: [&str; 5] = ["server", "client", "internal", "producer", "consumer"];
+
+impl DrillSpec {
+    /// Reads and validates a spec file.
+    pub fn load(path: &Path) -> Result<DrillSpec, SpecError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: p.clone(), source })?;
+        Self::parse(&text).map_err(|e| match e {
+            SpecError::Parse { message, .. } => SpecError::Parse { path: p.clone(), message },
+            SpecError::Invalid { message, .. } => SpecError::Invalid { path: p.clone(), message },
+            other => other,
+        })
+    }
+
+    /// Parses and validates spec text (no I/O).
+    pub fn parse(text: &str) -> Result<DrillSpec, SpecError> {
+        let spec: DrillSpec = serde_yaml::from_str(text).map_err(|e| SpecError::Parse { path: String::new(), message: e.to_string() })?;
+        spec.validate().map_err(|message| SpecError::Invalid { path: String::new(), message })?;
+        Ok(spec)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.regions.primary == self.regions.secondary {
+            return Err("regions.primary and regions.secondary must differ".into());
+        }
+        if !(self.targets.rto_seconds >= 0.0 && self.targets.rpo_seconds >= 0.0) {
+            return Err("targets must be non-negative numbers of seconds".into());
+        }
+        if self.sli.services.is_empty() {
+            return Err("sli.services must name at least one service".into());
+        }
+        if let Some(k) = self.sli.span_kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+            return Err(format!("sli.span_kinds: unknown kind {k:?}; expected one of {}", KINDS.join(", ")));
+        }
+        if !(self.recovery.success_ratio > 0.0 && self.recovery.success_ratio <= 1.0) {
+            return Err("recovery.success_ratio must be in (0, 1]".into());
+        }
+        if !(self.recovery.stable_seconds > 0.0 && self.recovery.stable_seconds.is_finite()) {
+            return Err("recovery.stable_seconds must be a positive number".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "name: example\nregions: { primary: us-east-1, secondary: us-west-2 }\ntargets: { rto_seconds: 300, rpo_seconds: 5 }\nsli: { services: [frontend], span_kinds: [server] }\nrecovery: { success_ratio: 0.99, stable_seconds: 60 }\n";
+
+    #[test]
+    fn the_documented_example_parses() {
+        let s = DrillSpec::parse(GOOD).unwrap();
+        assert_eq!(s.regions.primary, "us-east-1");
+        assert_eq!(s.recovery.stable_seconds, 60.0);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let text = GOOD.replace("recovery:", "recovry:");
+        let err = DrillSpec::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("recovry") && err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn meaningless_values_are_refused() {
+        let text = GOOD.replace("0.99", "1.5");
+        assert!(DrillSpec::parse(&text).unwrap_err().to_string().contains("success_ratio"));
+        let text = GOOD.replace("[server]", "[sever]");
+        assert!(DrillSpec::parse(&text).unwrap_err().to_string().contains("sever"));
+    }
+}

@@ -1,0 +1,90 @@
+//! Ingest errors, classified by who is at fault, mapped once to HTTP and gRPC.
+
+use std::time::Duration;
+
+use cutover_eventlog::LogError;
+
+/// Why a request was not (fully) accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The client sent data we cannot decode or that breaks the protocol.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The (decompressed) body is larger than the limit.
+    #[error("request body exceeds the limit of {limit_bytes} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit_bytes: usize,
+    },
+    /// The content type is not one this endpoint takes.
+    #[error("unsupported content type {0:?}; use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    /// The log's queue is full: retry shortly.
+    #[error("ingest is overloaded, retry later")]
+    Overloaded,
+    /// The log cannot accept data (poisoned or closed): retry elsewhere or later.
+    #[error("event log is unavailable")]
+    Unavailable,
+}
+
+impl IngestError {
+    /// Label for the `outcome` of request metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            IngestError::InvalidInput(_) => "invalid",
+            IngestError::TooLarge { .. } => "too_large",
+            IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            IngestError::Overloaded => "overloaded",
+            IngestError::Unavailable => "unavailable",
+        }
+    }
+
+    /// How long a client should wait before retrying, for retryable errors.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IngestError::Overloaded => Some(Duration::from_secs(1)),
+            IngestError::Unavailable => Some(Duration::from_secs(30)),
+            _ => None,
+        }
+    }
+
+    /// HTTP status per the OTLP/HTTP rules.
+    pub fn http_status(&self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            IngestError::InvalidInput(_) => S::BAD_REQUEST,
+            IngestError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
+            IngestError::UnsupportedMediaType(_) => S::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::Overloaded => S::TOO_MANY_REQUESTS,
+            IngestError::Unavailable => S::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// gRPC status per the OTLP/gRPC rules; retryable errors carry `RetryInfo`.
+    pub fn grpc_status(&self) -> tonic::Status {
+        use tonic::Code;
+        use tonic_types::{ErrorDetails, StatusExt};
+        let code = match self {
+            IngestError::InvalidInput(_) | IngestError::UnsupportedMediaType(_) => Code::InvalidArgument,
+            IngestError::TooLarge { .. } => Code::ResourceExhausted,
+            IngestError::Overloaded | IngestError::Unavailable => Code::Unavailable,
+        };
+        match self.retry_after() {
+            Some(delay) => tonic::Status::with_error_details(code, self.to_string(), ErrorDetails::with_retry_info(Some(delay))),
+            None => tonic::Status::new(code, self.to_string()),
+        }
+    }
+}
+
+impl From<LogError> for IngestError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Overloaded => IngestError::Overloaded,
+            LogError::RecordSize { len, max } => IngestError::InvalidInput(format!("one event encodes to {len} bytes, more than {max}")),
+            other => {
+                tracing::error!(error = %other, "event log append failed");
+                IngestError::Unavailable
+            }
+        }
+    }
+}

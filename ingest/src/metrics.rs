@@ -1,0 +1,94 @@
+//! The daemon's own telemetry, exposed at `GET /metrics` on the OTLP/HTTP listener.
+//!
+//! Names follow `cutover_<what>_<unit>[_total]`; labels are low-cardinality.
+
+use cutover_eventlog::{Health, LogWriter};
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+/// Every metric the daemon exports.
+#[derive(Debug, Clone, Copy)]
+pub enum MetricName {
+    /// Requests by receiver and outcome.
+    RequestsTotal,
+    /// Events appended by receiver and kind.
+    EventsTotal,
+    /// Items refused inside partially successful requests, by receiver.
+    RejectedItemsTotal,
+    /// Records the log writer has made durable.
+    LogRecordsTotal,
+    /// fsync calls of the log writer.
+    LogFsyncsTotal,
+    /// 1 while the log accepts appends, 0 once poisoned.
+    LogHealthy,
+}
+
+impl MetricName {
+    /// The exported name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricName::RequestsTotal => "cutover_ingest_requests_total",
+            MetricName::EventsTotal => "cutover_ingest_events_total",
+            MetricName::RejectedItemsTotal => "cutover_ingest_rejected_items_total",
+            MetricName::LogRecordsTotal => "cutover_log_records_total",
+            MetricName::LogFsyncsTotal => "cutover_log_fsyncs_total",
+            MetricName::LogHealthy => "cutover_log_healthy",
+        }
+    }
+}
+
+/// The registry and its handles.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by `receiver`, `outcome`.
+    pub requests: IntCounterVec,
+    /// Events by `receiver`, `kind`.
+    pub events: IntCounterVec,
+    /// Refused items by `receiver`.
+    pub rejected: IntCounterVec,
+    log_records: IntGauge,
+    log_fsyncs: IntGauge,
+    log_healthy: IntGauge,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let vec = |name: MetricName, help: &str, labels: &[&str]| {
+            let v = IntCounterVec::new(Opts::new(name.as_str(), help), labels).expect("valid metric");
+            registry.register(Box::new(v.clone())).expect("unique metric");
+            v
+        };
+        let gauge = |name: MetricName, help: &str| {
+            let g = IntGauge::new(name.as_str(), help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        Metrics {
+            requests: vec(MetricName::RequestsTotal, "Ingest requests by receiver and outcome", &["receiver", "outcome"]),
+            events: vec(MetricName::EventsTotal, "Events appended by receiver and kind", &["receiver", "kind"]),
+            rejected: vec(MetricName::RejectedItemsTotal, "Items refused in partially successful requests", &["receiver"]),
+            log_records: gauge(MetricName::LogRecordsTotal, "Records appended to the event log since start"),
+            log_fsyncs: gauge(MetricName::LogFsyncsTotal, "fsync calls of the event log writer since start"),
+            log_healthy: gauge(MetricName::LogHealthy, "1 while the event log accepts appends"),
+            registry,
+        }
+    }
+
+    /// Renders the text exposition format, refreshing the log's figures first.
+    pub fn render(&self, log: &LogWriter) -> String {
+        let stats = log.stats();
+        self.log_records.set(stats.records as i64);
+        self.log_fsyncs.set(stats.fsyncs as i64);
+        self.log_healthy.set(i64::from(log.health() == Health::Ok));
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
+        String::from_utf8(buf).expect("prometheus text is utf-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

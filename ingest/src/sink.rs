@@ -1,0 +1,56 @@
+//! Where receivers hand their events: encode, append durably, count.
+
+use std::sync::Arc;
+
+use cutover_eventlog::LogWriter;
+use cutover_schemas::{Event, EventKind};
+
+use crate::error::IngestError;
+use crate::metrics::Metrics;
+
+/// The durable destination shared by all receivers.
+pub struct EventSink {
+    log: Arc<LogWriter>,
+    metrics: Arc<Metrics>,
+}
+
+impl EventSink {
+    /// A sink appending to `log`.
+    pub fn new(log: Arc<LogWriter>, metrics: Arc<Metrics>) -> Self {
+        EventSink { log, metrics }
+    }
+
+    /// Appends `events` and returns only once they are durable under the log's fsync policy.
+    /// On error nothing may be reported to the client as stored.
+    pub async fn store(&self, receiver: &'static str, events: Vec<Event>) -> Result<(), IngestError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut counts = [0u64; 7];
+        let records: Vec<Vec<u8>> = events
+            .iter()
+            .map(|e| {
+                counts[e.kind.clamp(0, 6) as usize] += 1;
+                e.to_bytes()
+            })
+            .collect();
+        self.log.append(records).await?;
+        for (i, n) in counts.iter().enumerate() {
+            if *n > 0 {
+                let kind = EventKind::try_from(i as i32).unwrap_or(EventKind::Unspecified);
+                self.metrics.events.with_label_values(&[receiver, kind.name()]).inc_by(*n);
+            }
+        }
+        Ok(())
+    }
+
+    /// The log, for health and metrics.
+    pub fn log(&self) -> &LogWriter {
+        &self.log
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}

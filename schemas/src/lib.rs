@@ -1,0 +1,351 @@
+//! The cutover event model: one versioned envelope ([`Event`]) for everything ingested.
+//!
+//! Every receiver turns what it accepts into `Event`s; the event log stores one encoded event
+//! per record; the analyzer decodes them back into tables. Events are immutable facts: a
+//! correction is a new event, never an edit.
+//!
+//! # Encoding
+//!
+//! An event is encoded as a Protocol Buffers message (the field numbers below are the wire
+//! contract, written with `prost` derives so no `protoc` is needed). Protobuf lets later
+//! versions add fields that older readers skip. [`SCHEMA_VERSION`] is stored in every event
+//! and is raised only for changes that alter the meaning of existing fields.
+//!
+//! # Fields common to every kind
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `schema_version` | [`SCHEMA_VERSION`] at write time |
+//! | `kind` | [`EventKind`]: span, metric point, log record, marker (later siem, alert) |
+//! | `region` | region that emitted it: resource attribute `cloud.region`, else the listener's default |
+//! | `service` | resource attribute `service.name` (empty when absent) |
+//! | `event_time_unix_nano` | when it happened, per the source (span start, point time, log time) |
+//! | `ingest_time_unix_nano` | when cutover received it |
+//! | `trace_id`, `span_id` | raw bytes where the source has them, else empty |
+//! | `attributes` | the event's own attributes, flattened to key/typed value |
+//! | `resource_attributes` | the emitting resource's attributes |
+//! | `source` | [`Source`]: which receiver and protocol accepted it |
+//! | `body` | kind-specific payload ([`Body`]) |
+
+use std::fmt;
+
+/// The version written into every event's `schema_version`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One immutable, region-tagged fact. See the crate docs for the field contract.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Event {
+    /// [`SCHEMA_VERSION`] at write time.
+    #[prost(uint32, tag = "1")]
+    pub schema_version: u32,
+    /// [`EventKind`] as its number.
+    #[prost(enumeration = "EventKind", tag = "2")]
+    pub kind: i32,
+    /// Emitting region.
+    #[prost(string, tag = "3")]
+    pub region: String,
+    /// Emitting service (`service.name`).
+    #[prost(string, tag = "4")]
+    pub service: String,
+    /// Event time, nanoseconds since the Unix epoch.
+    #[prost(int64, tag = "5")]
+    pub event_time_unix_nano: i64,
+    /// Receive time at cutover, nanoseconds since the Unix epoch.
+    #[prost(int64, tag = "6")]
+    pub ingest_time_unix_nano: i64,
+    /// 16-byte trace id, or empty.
+    #[prost(bytes = "vec", tag = "7")]
+    pub trace_id: Vec<u8>,
+    /// 8-byte span id, or empty.
+    #[prost(bytes = "vec", tag = "8")]
+    pub span_id: Vec<u8>,
+    /// The event's attributes.
+    #[prost(message, repeated, tag = "9")]
+    pub attributes: Vec<Attribute>,
+    /// The emitting resource's attributes.
+    #[prost(message, repeated, tag = "10")]
+    pub resource_attributes: Vec<Attribute>,
+    /// [`Source`] as its number.
+    #[prost(enumeration = "Source", tag = "11")]
+    pub source: i32,
+    /// Kind-specific payload.
+    #[prost(oneof = "Body", tags = "20, 21, 22, 23")]
+    pub body: Option<Body>,
+}
+
+/// What an event is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum EventKind {
+    /// Unknown (never written).
+    Unspecified = 0,
+    /// A trace span.
+    Span = 1,
+    /// One metric data point.
+    MetricPoint = 2,
+    /// A log record.
+    Log = 3,
+    /// A drill marker (`cutover.marker`).
+    Marker = 4,
+    /// A security (SIEM) event.
+    Siem = 5,
+    /// An alert notification.
+    Alert = 6,
+}
+
+/// Which receiver and protocol accepted an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, prost::Enumeration)]
+#[repr(i32)]
+pub enum Source {
+    /// Unknown.
+    Unspecified = 0,
+    /// OTLP over gRPC.
+    OtlpGrpc = 1,
+    /// OTLP over HTTP with a protobuf body.
+    OtlpHttpProtobuf = 2,
+    /// OTLP over HTTP with a JSON body.
+    OtlpHttpJson = 3,
+}
+
+impl EventKind {
+    /// Stable lowercase name used in tables and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Unspecified => "unspecified",
+            EventKind::Span => "span",
+            EventKind::MetricPoint => "metric_point",
+            EventKind::Log => "log",
+            EventKind::Marker => "marker",
+            EventKind::Siem => "siem",
+            EventKind::Alert => "alert",
+        }
+    }
+}
+
+impl Source {
+    /// Stable lowercase name used in tables and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Unspecified => "unspecified",
+            Source::OtlpGrpc => "otlp_grpc",
+            Source::OtlpHttpProtobuf => "otlp_http_protobuf",
+            Source::OtlpHttpJson => "otlp_http_json",
+        }
+    }
+}
+
+/// Kind-specific payload.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Body {
+    /// For [`EventKind::Span`].
+    #[prost(message, tag = "20")]
+    Span(SpanBody),
+    /// For [`EventKind::MetricPoint`].
+    #[prost(message, tag = "21")]
+    Metric(MetricBody),
+    /// For [`EventKind::Log`].
+    #[prost(message, tag = "22")]
+    Log(LogBody),
+    /// For [`EventKind::Marker`].
+    #[prost(message, tag = "23")]
+    Marker(MarkerBody),
+}
+
+/// A span; its start time is the event time.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SpanBody {
+    /// Parent span id, or empty for a root.
+    #[prost(bytes = "vec", tag = "1")]
+    pub parent_span_id: Vec<u8>,
+    /// Span name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// OTLP span kind number (1 internal, 2 server, 3 client, 4 producer, 5 consumer).
+    #[prost(int32, tag = "3")]
+    pub kind: i32,
+    /// OTLP status code (0 unset, 1 ok, 2 error).
+    #[prost(int32, tag = "4")]
+    pub status_code: i32,
+    /// Status message.
+    #[prost(string, tag = "5")]
+    pub status_message: String,
+    /// End time, nanoseconds since the Unix epoch.
+    #[prost(int64, tag = "6")]
+    pub end_time_unix_nano: i64,
+    /// Instrumentation scope name.
+    #[prost(string, tag = "7")]
+    pub scope: String,
+}
+
+/// One metric data point.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricBody {
+    /// Metric name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Unit.
+    #[prost(string, tag = "2")]
+    pub unit: String,
+    /// `gauge`, `sum`, `histogram`, `exponential_histogram` or `summary`.
+    #[prost(string, tag = "3")]
+    pub metric_type: String,
+    /// The value: gauge/sum value, or the sum of a histogram/summary.
+    #[prost(double, tag = "4")]
+    pub value: f64,
+    /// Count for histograms and summaries, 0 otherwise.
+    #[prost(uint64, tag = "5")]
+    pub count: u64,
+    /// Whether a sum is monotonic.
+    #[prost(bool, tag = "6")]
+    pub is_monotonic: bool,
+    /// Start of the aggregation interval, nanoseconds since the Unix epoch (0 when unknown).
+    #[prost(int64, tag = "7")]
+    pub start_time_unix_nano: i64,
+}
+
+/// A log record.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogBody {
+    /// OTLP severity number.
+    #[prost(int32, tag = "1")]
+    pub severity_number: i32,
+    /// Severity text.
+    #[prost(string, tag = "2")]
+    pub severity_text: String,
+    /// The body rendered as a string.
+    #[prost(string, tag = "3")]
+    pub body: String,
+}
+
+/// A drill marker; its attributes ride in the event's `attributes`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MarkerBody {
+    /// One of [`MARKER_KINDS`].
+    #[prost(string, tag = "1")]
+    pub marker: String,
+}
+
+/// The drill marker kinds of the telemetry conventions, in drill order.
+pub const MARKER_KINDS: [&str; 10] = [
+    "drill_started",
+    "fault_injected",
+    "failover_declared",
+    "dns_cutover",
+    "db_promoted",
+    "traffic_shifted",
+    "failover_completed",
+    "failback_started",
+    "failback_completed",
+    "drill_ended",
+];
+
+/// Attribute key naming a drill marker on a log record.
+pub const MARKER_ATTRIBUTE: &str = "cutover.marker";
+
+/// One key with a typed value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Attribute {
+    /// Key.
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// Value.
+    #[prost(oneof = "Value", tags = "2, 3, 4, 5, 6, 7")]
+    pub value: Option<Value>,
+}
+
+/// An attribute value. Arrays and maps are kept as their JSON text.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Value {
+    /// A string.
+    #[prost(string, tag = "2")]
+    Str(String),
+    /// A signed integer.
+    #[prost(int64, tag = "3")]
+    Int(i64),
+    /// A float.
+    #[prost(double, tag = "4")]
+    Double(f64),
+    /// A boolean.
+    #[prost(bool, tag = "5")]
+    Bool(bool),
+    /// Raw bytes.
+    #[prost(bytes = "vec", tag = "6")]
+    Bytes(Vec<u8>),
+    /// An array or map, as JSON text.
+    #[prost(string, tag = "7")]
+    Json(String),
+}
+
+impl fmt::Display for Value {
+    /// The string form used in tables: strings as is, bytes as lowercase hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) | Value::Json(s) => f.write_str(s),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Double(d) => write!(f, "{d}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Bytes(b) => f.write_str(&hex::encode(b)),
+        }
+    }
+}
+
+impl Attribute {
+    /// A string attribute.
+    pub fn str(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Attribute { key: key.into(), value: Some(Value::Str(value.into())) }
+    }
+    /// An integer attribute.
+    pub fn int(key: impl Into<String>, value: i64) -> Self {
+        Attribute { key: key.into(), value: Some(Value::Int(value)) }
+    }
+}
+
+impl Event {
+    /// The event's kind, `Unspecified` for numbers this build does not know.
+    pub fn event_kind(&self) -> EventKind {
+        EventKind::try_from(self.kind).unwrap_or(EventKind::Unspecified)
+    }
+
+    /// The first attribute with `key`.
+    pub fn attribute(&self, key: &str) -> Option<&Value> {
+        self.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref())
+    }
+
+    /// Encodes the event for the log.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+
+    /// Decodes an event read from the log.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Event, prost::DecodeError> {
+        <Event as prost::Message>::decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_round_trips_through_bytes() {
+        let e = Event {
+            schema_version: SCHEMA_VERSION,
+            kind: EventKind::Span as i32,
+            region: "us-east-1".into(),
+            service: "frontend".into(),
+            event_time_unix_nano: 1_700_000_000_000_000_000,
+            ingest_time_unix_nano: 1_700_000_000_100_000_000,
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            attributes: vec![Attribute::int("cutover.write.seq", 7), Attribute::str("k", "v")],
+            resource_attributes: vec![Attribute::str("cloud.region", "us-east-1")],
+            source: Source::OtlpGrpc as i32,
+            body: Some(Body::Span(SpanBody { name: "GET /".into(), kind: 2, ..Default::default() })),
+        };
+        let back = Event::from_bytes(&e.to_bytes()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.event_kind(), EventKind::Span);
+        assert_eq!(back.attribute("cutover.write.seq"), Some(&Value::Int(7)));
+        assert_eq!(Value::Bytes(vec![0xab, 0x01]).to_string(), "ab01");
+    }
+}

@@ -1,0 +1,214 @@
+//! `cutover`: the command line of the failover-drill observability pipeline.
+//!
+//! Subcommands: `ingest` (the daemon), `analyze` (a drill report), `query` (ad-hoc SQL),
+//! `demo` (everything end to end on simulated data), `bench` (ingest throughput).
+
+mod bench;
+mod demo;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use cutover_analyzer::{Analyzer, DrillSpec};
+use cutover_eventlog::FsyncPolicy;
+use cutover_ingest::{Daemon, IngestConfig, ReceiverKind};
+
+#[derive(Parser)]
+#[command(name = "cutover", version, about = "Measure failover drills: RTO, RPO and what your telemetry did during the cutover")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Fsync {
+    /// fsync every write batch before acknowledging (no loss window).
+    Always,
+    /// Acknowledge after write(2); fsync every --fsync-interval-ms (loss window on power failure).
+    Interval,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ReportFormat {
+    Json,
+    Markdown,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the ingest daemon: OTLP gRPC and HTTP receivers writing to the durable event log.
+    Ingest {
+        /// Data directory; the event log goes to DIR/log.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// OTLP/gRPC listen address.
+        #[arg(long, default_value = "127.0.0.1:4317")]
+        otlp_grpc: std::net::SocketAddr,
+        /// OTLP/HTTP listen address (also serves /metrics and /healthz).
+        #[arg(long, default_value = "127.0.0.1:4318")]
+        otlp_http: std::net::SocketAddr,
+        /// Region for data whose resource has no cloud.region attribute.
+        #[arg(long, default_value = "unknown")]
+        region: String,
+        /// Durability policy of the event log.
+        #[arg(long, value_enum, default_value = "always")]
+        fsync: Fsync,
+        /// Interval for --fsync interval.
+        #[arg(long, default_value_t = 100)]
+        fsync_interval_ms: u64,
+        /// Segment size at which the log rolls.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        segment_bytes: u64,
+        /// Largest request body after decompression.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        max_body_bytes: usize,
+    },
+    /// Measure a drill: RTO and RPO against the drill spec's targets.
+    ///
+    /// Exit code 0 when every target is met, 1 when one is missed or not measurable, 2 on error.
+    Analyze {
+        /// Data directory of the daemon.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Drill spec (YAML).
+        #[arg(long)]
+        drill: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+    },
+    /// Run SQL over the replayed log (tables spans, metric_points, logs, markers; views
+    /// requests, writes, promotions).
+    Query {
+        /// Data directory of the daemon.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The SQL statement.
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::QueryFormat,
+        /// Drill spec, to give the `requests` view its SLI selection.
+        #[arg(long)]
+        drill: Option<PathBuf>,
+    },
+    /// Simulate a two-region failover drill end to end and print the report beside the truth.
+    Demo {
+        /// Seed of the simulation; the same seed gives the same drill.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Data directory (default: a fresh directory under the system temp dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+    },
+    /// Benchmark OTLP/gRPC trace ingest against a `cutover ingest` child process.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Ingest { data_dir, otlp_grpc, otlp_http, region, fsync, fsync_interval_ms, segment_bytes, max_body_bytes } => {
+            let mut config = IngestConfig::new(data_dir.clone(), region);
+            config.otlp.grpc_addr = otlp_grpc;
+            config.otlp.http_addr = otlp_http;
+            config.otlp.max_body_bytes = max_body_bytes;
+            config.log.segment_bytes = segment_bytes;
+            config.log.fsync = match fsync {
+                Fsync::Always => FsyncPolicy::Always,
+                Fsync::Interval => FsyncPolicy::Interval { interval: Duration::from_millis(fsync_interval_ms.max(1)) },
+            };
+            let daemon = Daemon::start(config).await?;
+            let r = &daemon.recovery;
+            // The ready line: tests and scripts read the bound addresses from it.
+            println!(
+                "cutover ingest ready otlp_grpc={} otlp_http={} data_dir={} recovered_records={} truncated_bytes={}",
+                daemon.addr(ReceiverKind::OtlpGrpc).map(|a| a.to_string()).unwrap_or_default(),
+                daemon.addr(ReceiverKind::OtlpHttp).map(|a| a.to_string()).unwrap_or_default(),
+                data_dir.display(),
+                r.records,
+                r.truncated_bytes
+            );
+            shutdown_signal().await;
+            eprintln!("cutover ingest: shutting down");
+            daemon.shutdown().await;
+            Ok(0)
+        }
+        Command::Analyze { data_dir, drill, format } => {
+            let spec = DrillSpec::load(&drill)?;
+            let analyzer = Analyzer::open(&data_dir, Some(&spec)).await?;
+            let report = cutover_analyzer::measures::measure(&analyzer, &spec).await?;
+            match format {
+                ReportFormat::Json => println!("{}", report.to_json()),
+                ReportFormat::Markdown => print!("{}", report.to_markdown(None)),
+            }
+            Ok(report.exit_code() as u8)
+        }
+        Command::Query { data_dir, sql, format, drill } => {
+            let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
+            let analyzer = Analyzer::open(&data_dir, spec.as_ref()).await?;
+            let batches = analyzer.sql(&sql).await?;
+            output::print(&batches, format)?;
+            Ok(0)
+        }
+        Command::Demo { seed, data_dir, format } => {
+            let outcome = demo::run(seed, data_dir).await?;
+            match format {
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+                ReportFormat::Markdown => {
+                    print!("{}", outcome.report.to_markdown(Some(&outcome.truth)));
+                    let d = outcome.data_dir.display();
+                    println!("\nThe log is kept in {d}. Try:");
+                    println!("  cutover query --data-dir {d} \"SELECT marker, time, region FROM markers ORDER BY time\"");
+                    println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json");
+                }
+            }
+            Ok(0)
+        }
+        Command::Bench(args) => {
+            bench::run(args).await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
