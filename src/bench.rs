@@ -40,12 +40,19 @@ pub struct BenchArgs {
 }
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
 }
 
 fn request(n: u64, batch: usize) -> ExportTraceServiceRequest {
     use any_value::Value::{IntValue, StringValue};
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
     let spans = (0..batch as u64)
         .map(|i| {
             let id = n * batch as u64 + i + 1;
@@ -78,10 +85,16 @@ fn request(n: u64, batch: usize) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv("service.name", StringValue("bench".into())), kv("cloud.region", StringValue("us-east-1".into()))],
+                attributes: vec![
+                    kv("service.name", StringValue("bench".into())),
+                    kv("cloud.region", StringValue("us-east-1".into())),
+                ],
                 ..Default::default()
             }),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -98,11 +111,23 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (data_dir, remove) = match &args.data_dir {
         Some(d) => (d.clone(), false),
-        None => (std::env::temp_dir().join(format!("cutover-bench-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("cutover-bench-{}", std::process::id())),
+            true,
+        ),
     };
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["ingest", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--fsync", &args.fsync, "--data-dir"])
+        .args([
+            "ingest",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--fsync",
+            &args.fsync,
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -110,24 +135,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .context("starting cutover ingest")?;
     let pid = child.id().context("child pid")?;
     let mut lines = tokio::io::BufReader::new(child.stdout.take().context("child stdout")?).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await??.context("daemon exited before ready")?;
+    let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await??
+        .context("daemon exited before ready")?;
     let grpc = ready
         .split_whitespace()
         .find_map(|w| w.strip_prefix("otlp_grpc="))
         .context("ready line without otlp_grpc")?
         .to_string();
-    eprintln!("bench: daemon pid {pid} on {grpc}, {} exporters x {} spans/request, {} s", args.concurrency, args.batch, args.duration_secs);
+    eprintln!(
+        "bench: daemon pid {pid} on {grpc}, {} exporters x {} spans/request, {} s",
+        args.concurrency, args.batch, args.duration_secs
+    );
 
-    let requests: Vec<ExportTraceServiceRequest> = (0..64).map(|n| request(n, args.batch)).collect();
+    let requests: Vec<ExportTraceServiceRequest> =
+        (0..64).map(|n| request(n, args.batch)).collect();
     let requests = std::sync::Arc::new(requests);
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
-    let per_worker_interval = args.rate.map(|r| Duration::from_secs_f64(args.batch as f64 * args.concurrency as f64 / r.max(1) as f64));
+    let per_worker_interval = args.rate.map(|r| {
+        Duration::from_secs_f64(args.batch as f64 * args.concurrency as f64 / r.max(1) as f64)
+    });
     let mut tasks = Vec::new();
     for w in 0..args.concurrency {
         let requests = requests.clone();
         let endpoint = format!("http://{grpc}");
         tasks.push(tokio::spawn(async move {
-            let mut client = TraceServiceClient::connect(endpoint).await?.max_decoding_message_size(64 << 20);
+            let mut client = TraceServiceClient::connect(endpoint)
+                .await?
+                .max_decoding_message_size(64 << 20);
             let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let mut spans = 0u64;
             let mut failures = 0u64;
@@ -174,7 +209,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let sps = spans as f64 / elapsed;
     let p50 = hist.value_at_quantile(0.5) as f64 / 1000.0;
     let p99 = hist.value_at_quantile(0.99) as f64 / 1000.0;
-    eprintln!("bench: {spans} spans acknowledged in {elapsed:.1} s, {failures} exports failed, {} exports timed", hist.len());
+    eprintln!(
+        "bench: {spans} spans acknowledged in {elapsed:.1} s, {failures} exports failed, {} exports timed",
+        hist.len()
+    );
     println!("spans_per_sec={sps:.0} p50_ms={p50:.2} p99_ms={p99:.2} peak_rss_mib={rss:.0}");
     Ok(())
 }

@@ -17,7 +17,11 @@ use cutover_eventlog::FsyncPolicy;
 use cutover_ingest::{Daemon, IngestConfig, ReceiverKind};
 
 #[derive(Parser)]
-#[command(name = "cutover", version, about = "Measure failover drills: RTO, RPO and what your telemetry did during the cutover")]
+#[command(
+    name = "cutover",
+    version,
+    about = "Measure failover drills: RTO, RPO and what your telemetry did during the cutover"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,11 +117,17 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -135,7 +145,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Ingest { data_dir, otlp_grpc, otlp_http, region, fsync, fsync_interval_ms, segment_bytes, max_body_bytes } => {
+        Command::Ingest {
+            data_dir,
+            otlp_grpc,
+            otlp_http,
+            region,
+            fsync,
+            fsync_interval_ms,
+            segment_bytes,
+            max_body_bytes,
+        } => {
             let mut config = IngestConfig::new(data_dir.clone(), region);
             config.otlp.grpc_addr = otlp_grpc;
             config.otlp.http_addr = otlp_http;
@@ -143,15 +162,23 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             config.log.segment_bytes = segment_bytes;
             config.log.fsync = match fsync {
                 Fsync::Always => FsyncPolicy::Always,
-                Fsync::Interval => FsyncPolicy::Interval { interval: Duration::from_millis(fsync_interval_ms.max(1)) },
+                Fsync::Interval => FsyncPolicy::Interval {
+                    interval: Duration::from_millis(fsync_interval_ms.max(1)),
+                },
             };
             let daemon = Daemon::start(config).await?;
             let r = &daemon.recovery;
             // The ready line: tests and scripts read the bound addresses from it.
             println!(
                 "cutover ingest ready otlp_grpc={} otlp_http={} data_dir={} recovered_records={} truncated_bytes={}",
-                daemon.addr(ReceiverKind::OtlpGrpc).map(|a| a.to_string()).unwrap_or_default(),
-                daemon.addr(ReceiverKind::OtlpHttp).map(|a| a.to_string()).unwrap_or_default(),
+                daemon
+                    .addr(ReceiverKind::OtlpGrpc)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                daemon
+                    .addr(ReceiverKind::OtlpHttp)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 data_dir.display(),
                 r.records,
                 r.truncated_bytes
@@ -161,7 +188,11 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             daemon.shutdown().await;
             Ok(0)
         }
-        Command::Analyze { data_dir, drill, format } => {
+        Command::Analyze {
+            data_dir,
+            drill,
+            format,
+        } => {
             let spec = DrillSpec::load(&drill)?;
             let analyzer = Analyzer::open(&data_dir, Some(&spec)).await?;
             let report = cutover_analyzer::measures::measure(&analyzer, &spec).await?;
@@ -171,14 +202,23 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code() as u8)
         }
-        Command::Query { data_dir, sql, format, drill } => {
+        Command::Query {
+            data_dir,
+            sql,
+            format,
+            drill,
+        } => {
             let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
             let analyzer = Analyzer::open(&data_dir, spec.as_ref()).await?;
             let batches = analyzer.sql(&sql).await?;
             output::print(&batches, format)?;
             Ok(0)
         }
-        Command::Demo { seed, data_dir, format } => {
+        Command::Demo {
+            seed,
+            data_dir,
+            format,
+        } => {
             let outcome = demo::run(seed, data_dir).await?;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
@@ -186,8 +226,12 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     print!("{}", outcome.report.to_markdown(Some(&outcome.truth)));
                     let d = outcome.data_dir.display();
                     println!("\nThe log is kept in {d}. Try:");
-                    println!("  cutover query --data-dir {d} \"SELECT marker, time, region FROM markers ORDER BY time\"");
-                    println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json");
+                    println!(
+                        "  cutover query --data-dir {d} \"SELECT marker, time, region FROM markers ORDER BY time\""
+                    );
+                    println!(
+                        "  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json"
+                    );
                 }
             }
             Ok(0)
@@ -203,7 +247,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

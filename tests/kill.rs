@@ -15,7 +15,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 fn cycles() -> usize {
-    std::env::var("CUTOVER_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+    std::env::var("CUTOVER_KILL_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
 }
 
 fn batch(first_id: u64, n: u64) -> ExportTraceServiceRequest {
@@ -37,7 +40,10 @@ fn batch(first_id: u64, n: u64) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource::default()),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -46,7 +52,11 @@ fn batch(first_id: u64, n: u64) -> ExportTraceServiceRequest {
 #[test]
 fn acknowledged_spans_survive_sigkill_cycles() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
     let mut next_id = 1u64;
     let mut truncations = 0;
@@ -64,13 +74,19 @@ fn acknowledged_spans_survive_sigkill_cycles() {
                 let endpoint = endpoint.clone();
                 let acked = acked.clone();
                 rt.spawn(async move {
-                    let Ok(mut client) = TraceServiceClient::connect(endpoint).await else { return };
+                    let Ok(mut client) = TraceServiceClient::connect(endpoint).await else {
+                        return;
+                    };
                     let mut id = base + w * 200_000;
                     loop {
                         let n = 20;
                         match client.export(batch(id, n)).await {
                             Ok(resp) => {
-                                let rejected = resp.into_inner().partial_success.map(|p| p.rejected_spans).unwrap_or(0);
+                                let rejected = resp
+                                    .into_inner()
+                                    .partial_success
+                                    .map(|p| p.rejected_spans)
+                                    .unwrap_or(0);
                                 assert_eq!(rejected, 0);
                                 acked.lock().unwrap().extend(id..id + n);
                             }
@@ -91,17 +107,37 @@ fn acknowledged_spans_survive_sigkill_cycles() {
         });
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 1000, "load too small to mean anything: {} spans acknowledged", acked.len());
+    assert!(
+        acked.len() > 1000,
+        "load too small to mean anything: {} spans acknowledged",
+        acked.len()
+    );
     // A last clean start must recover whatever tail the last kill left.
     let daemon = Ingest::start(dir.path(), &[]);
     drop(daemon);
 
     let rows = query(dir.path(), "SELECT span_id FROM spans");
-    let present: Vec<u64> = rows.iter().map(|r| u64::from_str_radix(r["span_id"].as_str().unwrap(), 16).unwrap()).collect();
+    let present: Vec<u64> = rows
+        .iter()
+        .map(|r| u64::from_str_radix(r["span_id"].as_str().unwrap(), 16).unwrap())
+        .collect();
     let unique: HashSet<u64> = present.iter().copied().collect();
-    assert_eq!(unique.len(), present.len(), "a span appears twice after dedupe");
-    let missing: Vec<u64> = acked.iter().copied().filter(|id| !unique.contains(id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged spans lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert_eq!(
+        unique.len(),
+        present.len(),
+        "a span appears twice after dedupe"
+    );
+    let missing: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|id| !unique.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged spans lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     eprintln!(
         "kill test: {} cycles, {} spans acknowledged, {} present ({} stored but never acknowledged), {} restarts truncated a torn tail",
         cycles(),

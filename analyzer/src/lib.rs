@@ -54,7 +54,8 @@ pub struct Analyzer {
 fn one_column(name: &str, values: &[String]) -> Result<MemTable, AnalyzeError> {
     let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
     let col = Arc::new(StringArray::from(values.to_vec()));
-    let batch = RecordBatch::try_new(schema.clone(), vec![col]).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+    let batch = RecordBatch::try_new(schema.clone(), vec![col])
+        .map_err(|e| AnalyzeError::Internal(e.to_string()))?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)
 }
 
@@ -83,10 +84,12 @@ impl Analyzer {
         ctx.register_table("sli_services", Arc::new(one_column("service", &services)?))?;
         ctx.register_table("sli_kinds", Arc::new(one_column("kind", &kinds)?))?;
         for (name, sql) in queries::VIEWS {
-            let plan = ctx.sql(sql).await?.into_unoptimized_plan();
-            ctx.register_table(*name, datafusion::datasource::view_provider(plan))?;
+            ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
-        Ok(Analyzer { ctx, stats: tables.stats })
+        Ok(Analyzer {
+            ctx,
+            stats: tables.stats,
+        })
     }
 
     /// Runs one SQL statement and collects the result.

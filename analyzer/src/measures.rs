@@ -22,13 +22,18 @@ use crate::report::{Report, Rpo, Rto, StoreRpo, Verdict, rfc3339};
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
-    let Some(first) = batches.first() else { return Ok(None) };
-    let b = concat_batches(&first.schema(), &batches).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let b = concat_batches(&first.schema(), &batches)
+        .map_err(|e| AnalyzeError::Internal(e.to_string()))?;
     Ok((b.num_rows() > 0).then_some(b))
 }
 
 fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
-    let a = b.column_by_name(col)?.as_primitive_opt::<TimestampNanosecondType>()?;
+    let a = b
+        .column_by_name(col)?
+        .as_primitive_opt::<TimestampNanosecondType>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
@@ -57,10 +62,13 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         (Some(true), Some(true)) => Verdict::Met,
         _ => Verdict::NotMeasurable,
     };
-    let regions = [("primary", &spec.regions.primary), ("secondary", &spec.regions.secondary)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+    let regions = [
+        ("primary", &spec.regions.primary),
+        ("secondary", &spec.regions.secondary),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect();
     Ok(Report {
         report_version: crate::report::REPORT_VERSION,
         drill: spec.name.clone(),
@@ -102,7 +110,10 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, Analy
         queries::RECOVERED_AT,
         &[
             ("fault_at", Param::Time(fault_at)),
-            ("stable_ms", Param::Int((spec.recovery.stable_seconds * 1000.0).round() as i64)),
+            (
+                "stable_ms",
+                Param::Int((spec.recovery.stable_seconds * 1000.0).round() as i64),
+            ),
             ("success_ratio", Param::Number(spec.recovery.success_ratio)),
         ],
     )?;
@@ -132,16 +143,24 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         stores: Vec::new(),
     };
     let primary = [("primary", Param::Literal(spec.regions.primary.clone()))];
-    let promotions = one(analyzer.sql(&queries::fill(queries::SURVIVING_WRITES, &primary)?).await?)?;
+    let promotions = one(analyzer
+        .sql(&queries::fill(queries::SURVIVING_WRITES, &primary)?)
+        .await?)?;
     let Some(promotions) = promotions else {
         rpo.reason = Some("no db_promoted marker carrying cutover.write.store in the log".into());
         return Ok(rpo);
     };
-    let lost = one(analyzer.sql(&queries::fill(queries::LOST_WRITES, &primary)?).await?)?;
+    let lost = one(analyzer
+        .sql(&queries::fill(queries::LOST_WRITES, &primary)?)
+        .await?)?;
     let mut lost_by_store: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
     if let Some(b) = &lost {
         for row in 0..b.num_rows() {
-            if let (Some(store), Some(seq), Some(t)) = (str_at(b, "store", row), int_at(b, "seq", row), ts_at(b, "time", row)) {
+            if let (Some(store), Some(seq), Some(t)) = (
+                str_at(b, "store", row),
+                int_at(b, "seq", row),
+                ts_at(b, "time", row),
+            ) {
                 lost_by_store.entry(store).or_default().push((seq, t));
             }
         }
@@ -156,11 +175,19 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         let lost = lost_by_store.remove(&store).unwrap_or_default();
         let newest_lost = lost.iter().map(|(_, t)| *t).max();
         let (rpo_s, reason) = match (last_applied, newest_lost, surviving) {
-            (None, _, _) => (None, Some("db_promoted marker has no integer cutover.write.last_applied_seq".to_string())),
+            (None, _, _) => (
+                None,
+                Some(
+                    "db_promoted marker has no integer cutover.write.last_applied_seq".to_string(),
+                ),
+            ),
             (Some(_), None, _) => (Some(0.0), None),
-            (Some(seq), Some(_), None) => {
-                (None, Some(format!("the newest surviving write (seq {seq}) is not in the log, so the data-loss window has no start")))
-            }
+            (Some(seq), Some(_), None) => (
+                None,
+                Some(format!(
+                    "the newest surviving write (seq {seq}) is not in the log, so the data-loss window has no start"
+                )),
+            ),
             (Some(_), Some(l), Some(s)) => (Some(seconds(l - s).max(0.0)), None),
         };
         if let Some(r) = &reason {
@@ -171,10 +198,13 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
             _ => None,
         };
         total_lost += lost.len() as u64;
-        rpo.lost.insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
+        rpo.lost
+            .insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
         rpo.stores.push(StoreRpo {
             store,
-            promoted_at: ts_at(&promotions, "promoted_at", row).map(rfc3339).unwrap_or_default(),
+            promoted_at: ts_at(&promotions, "promoted_at", row)
+                .map(rfc3339)
+                .unwrap_or_default(),
             last_applied_seq: last_applied,
             newest_surviving_write_at: surviving.map(rfc3339),
             newest_lost_write_at: newest_lost.map(rfc3339),

@@ -4,7 +4,10 @@
 pub const VIEWS: &[(&str, &str)] = &[
     ("requests", include_str!("../../queries/view_requests.sql")),
     ("writes", include_str!("../../queries/view_writes.sql")),
-    ("promotions", include_str!("../../queries/view_promotions.sql")),
+    (
+        "promotions",
+        include_str!("../../queries/view_promotions.sql"),
+    ),
 ];
 
 /// `fault_at.sql`.
@@ -49,7 +52,10 @@ pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<String, crate::Analyz
     if let Some(start) = out.find("{{") {
         let rest = &out[start..];
         let end = rest.find("}}").map(|e| e + 2).unwrap_or(rest.len());
-        return Err(crate::AnalyzeError::Internal(format!("query placeholder {} has no value", &rest[..end])));
+        return Err(crate::AnalyzeError::Internal(format!(
+            "query placeholder {} has no value",
+            &rest[..end]
+        )));
     }
     Ok(out)
 }
@@ -60,7 +66,11 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_and_literals_quoted() {
-        let sql = fill("x = {{a}} AND r = {{b}}", &[("a", Param::Int(3)), ("b", Param::Literal("it's".into()))]).unwrap();
+        let sql = fill(
+            "x = {{a}} AND r = {{b}}",
+            &[("a", Param::Int(3)), ("b", Param::Literal("it's".into()))],
+        )
+        .unwrap();
         assert_eq!(sql, "x = 3 AND r = 'it''s'");
         assert!(fill("{{missing}}", &[]).is_err());
     }

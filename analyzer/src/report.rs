@@ -115,7 +115,10 @@ impl Report {
 
     /// Markdown text. `truth` adds a column of ground-truth values (the demo's simulator).
     pub fn to_markdown(&self, truth: Option<&Truth>) -> String {
-        let secs = |v: Option<f64>| v.map(|s| format!("{s:.3} s")).unwrap_or_else(|| "not measurable".into());
+        let secs = |v: Option<f64>| {
+            v.map(|s| format!("{s:.3} s"))
+                .unwrap_or_else(|| "not measurable".into())
+        };
         let met = |m: Option<bool>| match m {
             Some(true) => "met",
             Some(false) => "**missed**",
@@ -124,30 +127,65 @@ impl Report {
         let mut out = format!("# Drill report: {}\n\n", self.drill);
         out += &format!(
             "Primary region `{}`, secondary `{}`. Verdict: **{}**.\n\n",
-            self.regions.get("primary").map(String::as_str).unwrap_or("?"),
-            self.regions.get("secondary").map(String::as_str).unwrap_or("?"),
+            self.regions
+                .get("primary")
+                .map(String::as_str)
+                .unwrap_or("?"),
+            self.regions
+                .get("secondary")
+                .map(String::as_str)
+                .unwrap_or("?"),
             match self.verdict {
                 Verdict::Met => "all targets met",
                 Verdict::Missed => "target missed",
                 Verdict::NotMeasurable => "not measurable",
             }
         );
-        let header = if truth.is_some() { "| measure | measured | truth | target | verdict |\n|---|---|---|---|---|\n" } else { "| measure | measured | target | verdict |\n|---|---|---|---|\n" };
-        out += header;
-        let row = |name: &str, measured: String, truth_v: Option<String>, target: f64, verdict: &str| match &truth_v {
-            Some(t) => format!("| {name} | {measured} | {t} | {target} s | {verdict} |\n"),
-            None => format!("| {name} | {measured} | {target} s | {verdict} |\n"),
+        let header = if truth.is_some() {
+            "| measure | measured | truth | target | verdict |\n|---|---|---|---|---|\n"
+        } else {
+            "| measure | measured | target | verdict |\n|---|---|---|---|\n"
         };
-        out += &row("RTO", secs(self.rto.actual_seconds), truth.map(|t| format!("{:.3} s", t.rto_seconds)), self.rto.target_seconds, met(self.rto.met));
-        out += &row("RPO", secs(self.rpo.actual_seconds), truth.map(|t| format!("{:.3} s", t.rpo_seconds)), self.rpo.target_seconds, met(self.rpo.met));
-        let lost = self.rpo.lost_writes.map(|n| n.to_string()).unwrap_or_else(|| "not measurable".into());
+        out += header;
+        let row =
+            |name: &str, measured: String, truth_v: Option<String>, target: f64, verdict: &str| {
+                match &truth_v {
+                    Some(t) => format!("| {name} | {measured} | {t} | {target} s | {verdict} |\n"),
+                    None => format!("| {name} | {measured} | {target} s | {verdict} |\n"),
+                }
+            };
+        out += &row(
+            "RTO",
+            secs(self.rto.actual_seconds),
+            truth.map(|t| format!("{:.3} s", t.rto_seconds)),
+            self.rto.target_seconds,
+            met(self.rto.met),
+        );
+        out += &row(
+            "RPO",
+            secs(self.rpo.actual_seconds),
+            truth.map(|t| format!("{:.3} s", t.rpo_seconds)),
+            self.rpo.target_seconds,
+            met(self.rpo.met),
+        );
+        let lost = self
+            .rpo
+            .lost_writes
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "not measurable".into());
         match truth {
             Some(t) => out += &format!("| lost writes | {lost} | {} | | |\n", t.lost_writes),
             None => out += &format!("| lost writes | {lost} | | |\n"),
         }
         out += "\n## Recovery time\n\n";
-        out += &format!("- fault injected: {}\n", self.rto.fault_at.as_deref().unwrap_or("—"));
-        out += &format!("- recovered: {}\n", self.rto.recovered_at.as_deref().unwrap_or("—"));
+        out += &format!(
+            "- fault injected: {}\n",
+            self.rto.fault_at.as_deref().unwrap_or("—")
+        );
+        out += &format!(
+            "- recovered: {}\n",
+            self.rto.recovered_at.as_deref().unwrap_or("—")
+        );
         out += &format!("- SLI requests: {}\n", self.rto.requests);
         if let Some(r) = &self.rto.reason {
             out += &format!("- not measurable: {r}\n");
@@ -161,11 +199,23 @@ impl Report {
                 "- store `{}`: promoted {} with last applied seq {}; newest surviving write {}; {} lost write(s){}; RPO {}\n",
                 s.store,
                 s.promoted_at,
-                s.last_applied_seq.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+                s.last_applied_seq
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 s.newest_surviving_write_at.as_deref().unwrap_or("—"),
                 s.lost_writes,
-                self.rpo.lost.get(&s.store).filter(|v| !v.is_empty()).map(|v| format!(" (seq {})", compact_ranges(v))).unwrap_or_default(),
-                s.rpo_seconds.map(|v| format!("{v:.3} s")).unwrap_or_else(|| format!("not measurable: {}", s.reason.as_deref().unwrap_or("?"))),
+                self.rpo
+                    .lost
+                    .get(&s.store)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!(" (seq {})", compact_ranges(v)))
+                    .unwrap_or_default(),
+                s.rpo_seconds
+                    .map(|v| format!("{v:.3} s"))
+                    .unwrap_or_else(|| format!(
+                        "not measurable: {}",
+                        s.reason.as_deref().unwrap_or("?")
+                    )),
             );
         }
         out += &format!(
@@ -196,7 +246,11 @@ pub fn compact_ranges(v: &[i64]) -> String {
         while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
             j += 1;
         }
-        parts.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        parts.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
         i = j + 1;
     }
     parts.join(", ")
@@ -214,6 +268,9 @@ mod tests {
 
     #[test]
     fn timestamps_render_as_rfc3339_utc() {
-        assert_eq!(rfc3339(1_700_000_000_123_000_000), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            rfc3339(1_700_000_000_123_000_000),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

@@ -78,7 +78,10 @@ pub struct RecoveryRule {
 
 impl Default for RecoveryRule {
     fn default() -> Self {
-        RecoveryRule { success_ratio: 0.99, stable_seconds: 60.0 }
+        RecoveryRule {
+            success_ratio: 0.99,
+            stable_seconds: 60.0,
+        }
     }
 }
 
@@ -117,18 +120,33 @@ impl DrillSpec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<DrillSpec, SpecError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: p.clone(),
+            source,
+        })?;
         Self::parse(&text).map_err(|e| match e {
-            SpecError::Parse { message, .. } => SpecError::Parse { path: p.clone(), message },
-            SpecError::Invalid { message, .. } => SpecError::Invalid { path: p.clone(), message },
+            SpecError::Parse { message, .. } => SpecError::Parse {
+                path: p.clone(),
+                message,
+            },
+            SpecError::Invalid { message, .. } => SpecError::Invalid {
+                path: p.clone(),
+                message,
+            },
             other => other,
         })
     }
 
     /// Parses and validates spec text (no I/O).
     pub fn parse(text: &str) -> Result<DrillSpec, SpecError> {
-        let spec: DrillSpec = serde_yaml::from_str(text).map_err(|e| SpecError::Parse { path: String::new(), message: e.to_string() })?;
-        spec.validate().map_err(|message| SpecError::Invalid { path: String::new(), message })?;
+        let spec: DrillSpec = serde_yaml::from_str(text).map_err(|e| SpecError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        spec.validate().map_err(|message| SpecError::Invalid {
+            path: String::new(),
+            message,
+        })?;
         Ok(spec)
     }
 
@@ -142,8 +160,16 @@ impl DrillSpec {
         if self.sli.services.is_empty() {
             return Err("sli.services must name at least one service".into());
         }
-        if let Some(k) = self.sli.span_kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
-            return Err(format!("sli.span_kinds: unknown kind {k:?}; expected one of {}", KINDS.join(", ")));
+        if let Some(k) = self
+            .sli
+            .span_kinds
+            .iter()
+            .find(|k| !KINDS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "sli.span_kinds: unknown kind {k:?}; expected one of {}",
+                KINDS.join(", ")
+            ));
         }
         if !(self.recovery.success_ratio > 0.0 && self.recovery.success_ratio <= 1.0) {
             return Err("recovery.success_ratio must be in (0, 1]".into());
@@ -178,8 +204,18 @@ mod tests {
     #[test]
     fn meaningless_values_are_refused() {
         let text = GOOD.replace("0.99", "1.5");
-        assert!(DrillSpec::parse(&text).unwrap_err().to_string().contains("success_ratio"));
+        assert!(
+            DrillSpec::parse(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("success_ratio")
+        );
         let text = GOOD.replace("[server]", "[sever]");
-        assert!(DrillSpec::parse(&text).unwrap_err().to_string().contains("sever"));
+        assert!(
+            DrillSpec::parse(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("sever")
+        );
     }
 }

@@ -46,7 +46,7 @@ pub struct Tables {
 }
 
 /// Counts from a replay.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ReplayStats {
     /// Records read.
     pub records: u64,
@@ -65,14 +65,25 @@ fn ts_type() -> DataType {
 fn attr_type() -> DataType {
     let entries = Field::new(
         "entries",
-        DataType::Struct(vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)].into()),
+        DataType::Struct(
+            vec![
+                Field::new("keys", DataType::Utf8, false),
+                Field::new("values", DataType::Utf8, true),
+            ]
+            .into(),
+        ),
         false,
     );
     DataType::Map(Arc::new(entries), false)
 }
 
 fn schema(fields: Vec<(&str, DataType, bool)>) -> SchemaRef {
-    Arc::new(Schema::new(fields.into_iter().map(|(n, t, null)| Field::new(n, t, null)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .map(|(n, t, null)| Field::new(n, t, null))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn new_attrs() -> MapBuilder<StringBuilder, StringBuilder> {
@@ -91,11 +102,17 @@ fn push_attrs(b: &mut MapBuilder<StringBuilder, StringBuilder>, attrs: &[Attribu
 }
 
 fn hex_or_null(b: &mut StringBuilder, bytes: &[u8]) {
-    if bytes.is_empty() { b.append_null() } else { b.append_value(hex::encode(bytes)) }
+    if bytes.is_empty() {
+        b.append_null()
+    } else {
+        b.append_value(hex::encode(bytes))
+    }
 }
 
 fn source_name(e: &Event) -> &'static str {
-    Source::try_from(e.source).unwrap_or(Source::Unspecified).name()
+    Source::try_from(e.source)
+        .unwrap_or(Source::Unspecified)
+        .name()
 }
 
 fn span_kind(k: i32) -> &'static str {
@@ -137,7 +154,9 @@ impl Common {
         push_attrs(self.attributes.get_or_insert_with(new_attrs), &e.attributes);
     }
     fn finish(&mut self) -> [ArrayRef; 6] {
-        let tz = |b: &mut TimestampNanosecondBuilder| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef;
+        let tz = |b: &mut TimestampNanosecondBuilder| {
+            Arc::new(b.finish().with_timezone("UTC")) as ArrayRef
+        };
         [
             Arc::new(self.service.finish()),
             Arc::new(self.region.finish()),
@@ -210,7 +229,8 @@ fn tz(b: &mut TimestampNanosecondBuilder) -> ArrayRef {
 }
 
 fn batch(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch, AnalyzeError> {
-    RecordBatch::try_new(schema, cols).map_err(|e| AnalyzeError::Internal(format!("building a table: {e}")))
+    RecordBatch::try_new(schema, cols)
+        .map_err(|e| AnalyzeError::Internal(format!("building a table: {e}")))
 }
 
 /// Reads the whole log in `log_dir` into tables.
@@ -247,7 +267,9 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
                 spans.status_message.append_value(&s.status_message);
                 spans.start.append_value(e.event_time_unix_nano);
                 spans.end.append_value(s.end_time_unix_nano);
-                spans.duration_ms.append_value((s.end_time_unix_nano - e.event_time_unix_nano) as f64 / 1e6);
+                spans
+                    .duration_ms
+                    .append_value((s.end_time_unix_nano - e.event_time_unix_nano) as f64 / 1e6);
                 spans.common.push(&e, rec.seq);
             }
             (EventKind::MetricPoint, Some(Body::Metric(m))) => {
@@ -348,11 +370,20 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     cols.extend(logs.common.finish());
     let logs = batch(schema(f), cols)?;
 
-    let mut f = vec![("time", ts_type(), false), ("marker", DataType::Utf8, false)];
+    let mut f = vec![
+        ("time", ts_type(), false),
+        ("marker", DataType::Utf8, false),
+    ];
     f.extend(common_fields());
     let mut cols: Vec<ArrayRef> = vec![tz(&mut markers.time), Arc::new(markers.marker.finish())];
     cols.extend(markers.common.finish());
     let markers = batch(schema(f), cols)?;
 
-    Ok(Tables { spans, metric_points, logs, markers, stats })
+    Ok(Tables {
+        spans,
+        metric_points,
+        logs,
+        markers,
+        stats,
+    })
 }

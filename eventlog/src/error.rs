@@ -24,7 +24,9 @@ pub enum LogError {
         reason: String,
     },
     /// A write or fsync failed earlier; the writer accepts nothing more.
-    #[error("log writer is poisoned after a failed {operation}; restart the daemon after fixing the disk")]
+    #[error(
+        "log writer is poisoned after a failed {operation}; restart the daemon after fixing the disk"
+    )]
     Poisoned {
         /// `write` or `fsync`.
         operation: &'static str,
@@ -55,7 +57,10 @@ pub enum LogError {
 
 impl LogError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LogError::Io { path: path.into(), source }
+        LogError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// True when the caller may retry the same append later (overload), false when retrying

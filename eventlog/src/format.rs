@@ -44,7 +44,10 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
     debug_assert!(!payload.is_empty() && payload.len() <= MAX_RECORD_BYTES);
     let len = (payload.len() as u32).to_le_bytes();
     let seq_bytes = seq.to_le_bytes();
-    let crc = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&len), &seq_bytes), payload);
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c::crc32c(&len), &seq_bytes),
+        payload,
+    );
     out.extend_from_slice(&len);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&seq_bytes);
@@ -87,7 +90,10 @@ pub struct SegmentScan {
 
 /// Validates a segment header, returning its base sequence number.
 pub(crate) fn check_header(path: &Path, buf: &[u8]) -> Result<u64, LogError> {
-    let not_a_log = |reason: &str| LogError::NotALog { path: path.to_path_buf(), reason: reason.to_string() };
+    let not_a_log = |reason: &str| LogError::NotALog {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     if buf.len() < SEGMENT_HEADER_BYTES {
         return Err(not_a_log("shorter than a segment header"));
     }
@@ -96,11 +102,17 @@ pub(crate) fn check_header(path: &Path, buf: &[u8]) -> Result<u64, LogError> {
     }
     let crc = u32::from_le_bytes(buf[24..28].try_into().expect("4 bytes"));
     if crc != crc32c::crc32c(&buf[0..24]) {
-        return Err(LogError::Corrupt { path: path.to_path_buf(), offset: 0, reason: "segment header checksum mismatch".into() });
+        return Err(LogError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: "segment header checksum mismatch".into(),
+        });
     }
     let version = u32::from_le_bytes(buf[8..12].try_into().expect("4 bytes"));
     if version != VERSION {
-        return Err(not_a_log(&format!("format version {version}, this build reads {VERSION}")));
+        return Err(not_a_log(&format!(
+            "format version {version}, this build reads {VERSION}"
+        )));
     }
     Ok(u64::from_le_bytes(buf[16..24].try_into().expect("8 bytes")))
 }
@@ -130,17 +142,33 @@ pub fn scan_segment(
             }
             Err(bad) => {
                 let offset = pos as u64;
-                break if bad.torn { ScanEnd::TornTail { offset, reason: bad.reason } } else { ScanEnd::Corrupt { offset, reason: bad.reason } };
+                break if bad.torn {
+                    ScanEnd::TornTail {
+                        offset,
+                        reason: bad.reason,
+                    }
+                } else {
+                    ScanEnd::Corrupt {
+                        offset,
+                        reason: bad.reason,
+                    }
+                };
             }
         }
     };
     let end = match end {
-        ScanEnd::TornTail { offset, reason } if !is_last => {
-            ScanEnd::Corrupt { offset, reason: format!("{reason} in a sealed segment") }
-        }
+        ScanEnd::TornTail { offset, reason } if !is_last => ScanEnd::Corrupt {
+            offset,
+            reason: format!("{reason} in a sealed segment"),
+        },
         other => other,
     };
-    Ok(SegmentScan { base_seq, records: seq - base_seq, valid_len: pos as u64, end })
+    Ok(SegmentScan {
+        base_seq,
+        records: seq - base_seq,
+        valid_len: pos as u64,
+        end,
+    })
 }
 
 struct BadRecord {
@@ -151,33 +179,53 @@ struct BadRecord {
 /// Checks the record at the start of `rest`; returns its payload length.
 fn check_record(rest: &[u8], expected_seq: u64) -> Result<usize, BadRecord> {
     let torn = |reason: String| BadRecord { torn: true, reason };
-    let corrupt = |reason: String| BadRecord { torn: false, reason };
+    let corrupt = |reason: String| BadRecord {
+        torn: false,
+        reason,
+    };
     if rest.iter().all(|&b| b == 0) {
         return Err(torn(format!("{} zero bytes at the end", rest.len())));
     }
     if rest.len() < RECORD_HEADER_BYTES {
-        return Err(torn(format!("{} bytes, less than a record header", rest.len())));
+        return Err(torn(format!(
+            "{} bytes, less than a record header",
+            rest.len()
+        )));
     }
     let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
     let seq = u64::from_le_bytes(rest[8..16].try_into().expect("8 bytes"));
     if len == 0 || len > MAX_RECORD_BYTES {
-        return Err(corrupt(format!("record length {len} is outside 1..={MAX_RECORD_BYTES}")));
+        return Err(corrupt(format!(
+            "record length {len} is outside 1..={MAX_RECORD_BYTES}"
+        )));
     }
     let total = RECORD_HEADER_BYTES + len;
     if rest.len() < total {
-        return Err(torn(format!("record announces {len} payload bytes, only {} present", rest.len() - RECORD_HEADER_BYTES)));
+        return Err(torn(format!(
+            "record announces {len} payload bytes, only {} present",
+            rest.len() - RECORD_HEADER_BYTES
+        )));
     }
     let payload = &rest[RECORD_HEADER_BYTES..total];
-    let actual = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&rest[0..4]), &rest[8..16]), payload);
+    let actual = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c::crc32c(&rest[0..4]), &rest[8..16]),
+        payload,
+    );
     if actual != crc {
         let reason = format!("record checksum mismatch (stored {crc:08x}, computed {actual:08x})");
         // A final record whose bytes only partly reached the disk is a torn append; a bad
         // record with more data after it is damage to acknowledged data.
-        return Err(if rest.len() == total { torn(reason) } else { corrupt(reason) });
+        return Err(if rest.len() == total {
+            torn(reason)
+        } else {
+            corrupt(reason)
+        });
     }
     if seq != expected_seq {
-        return Err(corrupt(format!("record sequence {seq}, expected {expected_seq}")));
+        return Err(corrupt(format!(
+            "record sequence {seq}, expected {expected_seq}"
+        )));
     }
     Ok(len)
 }
@@ -196,14 +244,20 @@ mod tests {
 
     fn scan(buf: &[u8], is_last: bool) -> (Vec<(u64, Vec<u8>)>, SegmentScan) {
         let mut seen = Vec::new();
-        let s = scan_segment(Path::new("t.seg"), buf, is_last, |seq, p| seen.push((seq, p.to_vec()))).unwrap();
+        let s = scan_segment(Path::new("t.seg"), buf, is_last, |seq, p| {
+            seen.push((seq, p.to_vec()))
+        })
+        .unwrap();
         (seen, s)
     }
 
     #[test]
     fn segment_names_round_trip_and_sort() {
         assert_eq!(segment_file_name(42), "00000000000000000042.seg");
-        assert_eq!(parse_segment_name(&segment_file_name(u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            parse_segment_name(&segment_file_name(u64::MAX)),
+            Some(u64::MAX)
+        );
         assert_eq!(parse_segment_name("42.seg"), None);
         assert!(segment_file_name(9) < segment_file_name(10));
     }
@@ -212,7 +266,14 @@ mod tests {
     fn clean_segment_yields_every_record() {
         let buf = segment(7, &[b"a", b"bb", b"ccc"]);
         let (seen, s) = scan(&buf, true);
-        assert_eq!(seen, vec![(7, b"a".to_vec()), (8, b"bb".to_vec()), (9, b"ccc".to_vec())]);
+        assert_eq!(
+            seen,
+            vec![
+                (7, b"a".to_vec()),
+                (8, b"bb".to_vec()),
+                (9, b"ccc".to_vec())
+            ]
+        );
         assert_eq!(s.end, ScanEnd::Clean);
         assert_eq!(s.valid_len, buf.len() as u64);
     }
@@ -237,7 +298,9 @@ mod tests {
         buf[SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES] ^= 0x40;
         let (seen, s) = scan(&buf, true);
         assert!(seen.is_empty());
-        assert!(matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == SEGMENT_HEADER_BYTES as u64));
+        assert!(
+            matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == SEGMENT_HEADER_BYTES as u64)
+        );
     }
 
     #[test]
@@ -263,9 +326,15 @@ mod tests {
     fn bad_header_is_refused() {
         let mut buf = segment(0, &[b"one"]);
         buf[0] = b'X';
-        assert!(matches!(scan_segment(Path::new("t"), &buf, true, |_, _| {}), Err(LogError::NotALog { .. })));
+        assert!(matches!(
+            scan_segment(Path::new("t"), &buf, true, |_, _| {}),
+            Err(LogError::NotALog { .. })
+        ));
         let mut buf = segment(0, &[b"one"]);
         buf[17] ^= 1;
-        assert!(matches!(scan_segment(Path::new("t"), &buf, true, |_, _| {}), Err(LogError::Corrupt { offset: 0, .. })));
+        assert!(matches!(
+            scan_segment(Path::new("t"), &buf, true, |_, _| {}),
+            Err(LogError::Corrupt { offset: 0, .. })
+        ));
     }
 }

@@ -77,7 +77,10 @@ mod reader;
 mod writer;
 
 pub use error::LogError;
-pub use format::{MAX_RECORD_BYTES, SEGMENT_HEADER_BYTES, RECORD_HEADER_BYTES, ScanEnd, SegmentScan, scan_segment, segment_file_name};
+pub use format::{
+    MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, ScanEnd, SegmentScan,
+    scan_segment, segment_file_name,
+};
 pub use fs::{LogFile, OsStorage, Storage};
 pub use reader::{LogReader, Record};
 pub use writer::{AppendReceipt, FsyncPolicy, Health, LogConfig, LogWriter, Recovery, WriterStats};

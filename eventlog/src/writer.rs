@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,7 +42,11 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { segment_bytes: 64 * 1024 * 1024, fsync: FsyncPolicy::Always, queue_capacity: 4096 }
+        LogConfig {
+            segment_bytes: 64 * 1024 * 1024,
+            fsync: FsyncPolicy::Always,
+            queue_capacity: 4096,
+        }
     }
 }
 
@@ -135,12 +141,26 @@ impl LogWriter {
         let (active, recovery) = recover(dir, storage.as_ref())?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = sync_channel(config.queue_capacity.max(1));
-        let mut state = WriterState { dir: dir.to_path_buf(), storage, config, active, shared: shared.clone(), buf: Vec::new() };
+        let mut state = WriterState {
+            dir: dir.to_path_buf(),
+            storage,
+            config,
+            active,
+            shared: shared.clone(),
+            buf: Vec::new(),
+        };
         let thread = std::thread::Builder::new()
             .name("cutover-log-writer".into())
             .spawn(move || state.run(rx))
             .map_err(|e| LogError::io(dir, e))?;
-        Ok((LogWriter { tx: Some(tx), shared, thread: Some(thread) }, recovery))
+        Ok((
+            LogWriter {
+                tx: Some(tx),
+                shared,
+                thread: Some(thread),
+            },
+            recovery,
+        ))
     }
 
     /// Appends `records` and resolves once they are durable under the configured
@@ -165,7 +185,9 @@ impl LogWriter {
 
     /// Blocking form of [`LogWriter::append`] for threads outside an async runtime.
     pub fn append_blocking(&self, records: Vec<Vec<u8>>) -> Result<AppendReceipt, LogError> {
-        self.submit(records, true)?.blocking_recv().map_err(|_| LogError::Closed)?
+        self.submit(records, true)?
+            .blocking_recv()
+            .map_err(|_| LogError::Closed)?
     }
 
     fn submit(
@@ -176,12 +198,22 @@ impl LogWriter {
         if let Some(operation) = self.shared.poisoned() {
             return Err(LogError::Poisoned { operation });
         }
-        if let Some(r) = records.iter().find(|r| r.is_empty() || r.len() > MAX_RECORD_BYTES) {
-            return Err(LogError::RecordSize { len: r.len(), max: MAX_RECORD_BYTES });
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.is_empty() || r.len() > MAX_RECORD_BYTES)
+        {
+            return Err(LogError::RecordSize {
+                len: r.len(),
+                max: MAX_RECORD_BYTES,
+            });
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(LogError::Closed)?;
-        match tx.try_send(Request { records, wait_for_sync, reply }) {
+        match tx.try_send(Request {
+            records,
+            wait_for_sync,
+            reply,
+        }) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) => Err(LogError::Overloaded),
             Err(TrySendError::Disconnected(_)) => Err(LogError::Closed),
@@ -293,7 +325,10 @@ impl WriterState {
         let mut receipts = Vec::with_capacity(batch.len());
         let mut seq = self.active.next_seq;
         for r in &batch {
-            receipts.push(AppendReceipt { first_seq: seq, count: r.records.len() as u64 });
+            receipts.push(AppendReceipt {
+                first_seq: seq,
+                count: r.records.len() as u64,
+            });
             for rec in &r.records {
                 format::encode_record(&mut self.buf, seq, rec);
                 seq += 1;
@@ -307,7 +342,9 @@ impl WriterState {
         self.active.len += self.buf.len() as u64;
         self.active.next_seq = seq;
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
-        self.shared.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.shared
+            .bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         let mut waiting = Vec::new();
         let sync_now = match self.config.fsync {
             FsyncPolicy::Always => true,
@@ -321,7 +358,9 @@ impl WriterState {
             if must_wait {
                 waiting.push((r, receipt));
             } else {
-                self.shared.records.fetch_add(receipt.count, Ordering::Relaxed);
+                self.shared
+                    .records
+                    .fetch_add(receipt.count, Ordering::Relaxed);
                 let _ = r.reply.send(Ok(receipt));
             }
         }
@@ -336,7 +375,9 @@ impl WriterState {
             *unsynced_since = None;
         }
         for (r, receipt) in waiting {
-            self.shared.records.fetch_add(receipt.count, Ordering::Relaxed);
+            self.shared
+                .records
+                .fetch_add(receipt.count, Ordering::Relaxed);
             let _ = r.reply.send(Ok(receipt));
         }
         if self.active.len >= self.config.segment_bytes {
@@ -381,11 +422,18 @@ impl WriterState {
 
 fn create_segment(dir: &Path, storage: &dyn Storage, base_seq: u64) -> Result<Active, LogError> {
     let path = dir.join(format::segment_file_name(base_seq));
-    let mut file = storage.create_new(&path).map_err(|e| LogError::io(&path, e))?;
-    file.write_all(&format::encode_header(base_seq)).map_err(|e| LogError::io(&path, e))?;
+    let mut file = storage
+        .create_new(&path)
+        .map_err(|e| LogError::io(&path, e))?;
+    file.write_all(&format::encode_header(base_seq))
+        .map_err(|e| LogError::io(&path, e))?;
     file.sync().map_err(|e| LogError::io(&path, e))?;
     storage.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
-    Ok(Active { file, len: SEGMENT_HEADER_BYTES as u64, next_seq: base_seq })
+    Ok(Active {
+        file,
+        len: SEGMENT_HEADER_BYTES as u64,
+        next_seq: base_seq,
+    })
 }
 
 /// Lists the segment files of `dir` as (base_seq, path), in log order.
@@ -393,7 +441,11 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError>
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
         let entry = entry.map_err(|e| LogError::io(dir, e))?;
-        if let Some(base) = entry.file_name().to_str().and_then(format::parse_segment_name) {
+        if let Some(base) = entry
+            .file_name()
+            .to_str()
+            .and_then(format::parse_segment_name)
+        {
             out.push((base, entry.path()));
         }
     }
@@ -403,16 +455,23 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError>
 
 fn recover(dir: &Path, storage: &dyn Storage) -> Result<(Active, Recovery), LogError> {
     let mut segments = list_segments(dir)?;
-    let mut recovery = Recovery { segments: segments.len(), ..Recovery::default() };
+    let mut recovery = Recovery {
+        segments: segments.len(),
+        ..Recovery::default()
+    };
     // A crash while rolling can leave a last segment shorter than its header: it holds no
     // record, so it is removed and created again.
     if let Some((base, path)) = segments.last().cloned() {
-        let len = std::fs::metadata(&path).map_err(|e| LogError::io(&path, e))?.len();
+        let len = std::fs::metadata(&path)
+            .map_err(|e| LogError::io(&path, e))?
+            .len();
         if len < SEGMENT_HEADER_BYTES as u64 && segments.len() > 1 {
             std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
             segments.pop();
             recovery.truncated_bytes += len;
-            recovery.torn_reason = Some(format!("segment {base} was created but its header never written"));
+            recovery.torn_reason = Some(format!(
+                "segment {base} was created but its header never written"
+            ));
         } else if len < SEGMENT_HEADER_BYTES as u64 {
             std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
             segments.pop();
@@ -431,14 +490,23 @@ fn recover(dir: &Path, storage: &dyn Storage) -> Result<(Active, Recovery), LogE
             return Err(LogError::Corrupt {
                 path: path.clone(),
                 offset: 0,
-                reason: format!("segment starts at sequence {}, expected {expected_base}", scan.base_seq),
+                reason: format!(
+                    "segment starts at sequence {}, expected {expected_base}",
+                    scan.base_seq
+                ),
             });
         }
         expected_base += scan.records;
         recovery.records += scan.records;
         match scan.end {
             ScanEnd::Clean => {}
-            ScanEnd::Corrupt { offset, reason } => return Err(LogError::Corrupt { path: path.clone(), offset, reason }),
+            ScanEnd::Corrupt { offset, reason } => {
+                return Err(LogError::Corrupt {
+                    path: path.clone(),
+                    offset,
+                    reason,
+                });
+            }
             ScanEnd::TornTail { offset, reason } => {
                 tracing::warn!(segment = %path.display(), offset, %reason, "truncating torn tail");
                 recovery.truncated_bytes += buf.len() as u64 - offset;
@@ -451,6 +519,15 @@ fn recover(dir: &Path, storage: &dyn Storage) -> Result<(Active, Recovery), LogE
         }
     }
     let (path, len, truncate) = tail.expect("at least one segment");
-    let file = storage.open_append(&path, truncate).map_err(|e| LogError::io(&path, e))?;
-    Ok((Active { file, len, next_seq: expected_base }, recovery))
+    let file = storage
+        .open_append(&path, truncate)
+        .map_err(|e| LogError::io(&path, e))?;
+    Ok((
+        Active {
+            file,
+            len,
+            next_seq: expected_base,
+        },
+        recovery,
+    ))
 }

@@ -5,18 +5,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cutover_eventlog::{
-    FsyncPolicy, Health, LogConfig, LogError, LogFile, LogReader, LogWriter, OsStorage, RECORD_HEADER_BYTES,
-    SEGMENT_HEADER_BYTES, Storage, segment_file_name,
+    FsyncPolicy, Health, LogConfig, LogError, LogFile, LogReader, LogWriter, OsStorage,
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, Storage, segment_file_name,
 };
 use proptest::prelude::*;
 
 fn tiny() -> LogConfig {
-    LogConfig { segment_bytes: 256, fsync: FsyncPolicy::Always, queue_capacity: 64 }
+    LogConfig {
+        segment_bytes: 256,
+        fsync: FsyncPolicy::Always,
+        queue_capacity: 64,
+    }
 }
 
 fn read_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
     let mut out = Vec::new();
-    LogReader::open(dir).unwrap().for_each(0, |r| out.push((r.seq, r.payload.to_vec()))).unwrap();
+    LogReader::open(dir)
+        .unwrap()
+        .for_each(0, |r| out.push((r.seq, r.payload.to_vec())))
+        .unwrap();
     out
 }
 
@@ -25,7 +32,10 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -121,7 +131,10 @@ fn rolling_really_happens_with_tiny_segments() {
 #[test]
 fn crash_torn_tail_is_truncated_and_appends_continue() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_bytes: 1 << 20, ..tiny() };
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..tiny()
+    };
     let (w, _) = LogWriter::open(dir.path(), config.clone()).unwrap();
     for i in 0..10 {
         w.append_blocking(vec![payload(i)]).unwrap();
@@ -129,15 +142,26 @@ fn crash_torn_tail_is_truncated_and_appends_continue() {
     w.close();
     let seg = segments(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let (w, recovery) = LogWriter::open(dir.path(), config).unwrap();
     assert_eq!(recovery.records, 9);
-    assert_eq!(recovery.truncated_bytes, (RECORD_HEADER_BYTES + payload(9).len() - 5) as u64);
+    assert_eq!(
+        recovery.truncated_bytes,
+        (RECORD_HEADER_BYTES + payload(9).len() - 5) as u64
+    );
     let receipt = w.append_blocking(vec![b"after".to_vec()]).unwrap();
     assert_eq!(receipt.first_seq, 9);
     w.close();
     let got = read_all(dir.path());
-    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
     assert_eq!(got[8].1, payload(8));
     assert_eq!(got[9].1, b"after".to_vec());
 }
@@ -145,7 +169,10 @@ fn crash_torn_tail_is_truncated_and_appends_continue() {
 #[test]
 fn crash_mid_log_corruption_is_reported_not_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_bytes: 1 << 20, ..tiny() };
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..tiny()
+    };
     let (w, _) = LogWriter::open(dir.path(), config.clone()).unwrap();
     let mut offsets = vec![];
     let mut off = SEGMENT_HEADER_BYTES;
@@ -166,7 +193,10 @@ fn crash_mid_log_corruption_is_reported_not_skipped() {
     }
     // The reader hands out the records before the damage, then fails.
     let mut seen = vec![];
-    let err = LogReader::open(dir.path()).unwrap().for_each(0, |r| seen.push(r.seq)).unwrap_err();
+    let err = LogReader::open(dir.path())
+        .unwrap()
+        .for_each(0, |r| seen.push(r.seq))
+        .unwrap_err();
     assert!(matches!(err, LogError::Corrupt { .. }));
     assert_eq!(seen, vec![0, 1, 2]);
     // The file was not modified by the failed open.
@@ -183,8 +213,16 @@ fn crash_torn_record_in_sealed_segment_is_corruption() {
     w.close();
     let first = segments(dir.path()).remove(0);
     let len = std::fs::metadata(&first).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 3).unwrap();
-    assert!(matches!(LogWriter::open(dir.path(), tiny()), Err(LogError::Corrupt { .. })));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&first)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    assert!(matches!(
+        LogWriter::open(dir.path(), tiny()),
+        Err(LogError::Corrupt { .. })
+    ));
 }
 
 /// Storage whose fsyncs fail after `ok_syncs` successes.
@@ -212,13 +250,25 @@ impl LogFile for FailingFile {
 }
 
 impl Storage for FailingSync {
-    fn open_append(&self, path: &Path, truncate_to: Option<u64>) -> std::io::Result<Box<dyn LogFile>> {
+    fn open_append(
+        &self,
+        path: &Path,
+        truncate_to: Option<u64>,
+    ) -> std::io::Result<Box<dyn LogFile>> {
         let inner = OsStorage.open_append(path, truncate_to)?;
-        Ok(Box::new(FailingFile { inner, ok_syncs: self.ok_syncs, syncs: self.syncs.clone() }))
+        Ok(Box::new(FailingFile {
+            inner,
+            ok_syncs: self.ok_syncs,
+            syncs: self.syncs.clone(),
+        }))
     }
     fn create_new(&self, path: &Path) -> std::io::Result<Box<dyn LogFile>> {
         let inner = OsStorage.create_new(path)?;
-        Ok(Box::new(FailingFile { inner, ok_syncs: self.ok_syncs, syncs: self.syncs.clone() }))
+        Ok(Box::new(FailingFile {
+            inner,
+            ok_syncs: self.ok_syncs,
+            syncs: self.syncs.clone(),
+        }))
     }
     fn sync_dir(&self, path: &Path) -> std::io::Result<()> {
         OsStorage.sync_dir(path)
@@ -228,33 +278,51 @@ impl Storage for FailingSync {
 #[test]
 fn crash_fsync_failure_poisons_the_writer() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_bytes: 1 << 20, ..tiny() };
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..tiny()
+    };
     // Creating segment 0 takes one sync; then three appends succeed and the fifth sync fails.
-    let storage = Arc::new(FailingSync { ok_syncs: 4, syncs: Arc::new(AtomicUsize::new(0)) });
+    let storage = Arc::new(FailingSync {
+        ok_syncs: 4,
+        syncs: Arc::new(AtomicUsize::new(0)),
+    });
     let (w, _) = LogWriter::open_with_storage(dir.path(), config.clone(), storage.clone()).unwrap();
     for i in 0..3 {
         w.append_blocking(vec![payload(i)]).unwrap();
     }
     assert_eq!(w.health(), Health::Ok);
     let err = w.append_blocking(vec![payload(3)]).unwrap_err();
-    assert!(matches!(err, LogError::Poisoned { operation: "fsync" }), "{err}");
+    assert!(
+        matches!(err, LogError::Poisoned { operation: "fsync" }),
+        "{err}"
+    );
     assert_eq!(w.health(), Health::Poisoned { operation: "fsync" });
     // No retry: later appends fail without touching the disk.
     let syncs_before = storage.syncs.load(Ordering::SeqCst);
-    assert!(matches!(w.append_blocking(vec![payload(4)]), Err(LogError::Poisoned { .. })));
+    assert!(matches!(
+        w.append_blocking(vec![payload(4)]),
+        Err(LogError::Poisoned { .. })
+    ));
     assert_eq!(storage.syncs.load(Ordering::SeqCst), syncs_before);
     w.close();
     // The acknowledged records survive; the unacknowledged one was written but never
     // confirmed, so a reopen may keep it: the contract is only that acknowledged ones exist.
     let got = read_all(dir.path());
-    assert_eq!(&got[..3], &[(0, payload(0)), (1, payload(1)), (2, payload(2))]);
+    assert_eq!(
+        &got[..3],
+        &[(0, payload(0)), (1, payload(1)), (2, payload(2))]
+    );
     assert!(got.len() <= 4);
 }
 
 #[test]
 fn concurrent_appends_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_bytes: 1 << 20, ..tiny() };
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..tiny()
+    };
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
     let w = Arc::new(w);
     let threads: Vec<_> = (0..8)
@@ -278,13 +346,18 @@ fn concurrent_appends_share_fsyncs() {
     }
     let stats = w.stats();
     assert_eq!(stats.records, 400);
-    assert!(stats.fsyncs < 400, "every append had its own fsync: {stats:?}");
+    assert!(
+        stats.fsyncs < 400,
+        "every append had its own fsync: {stats:?}"
+    );
     drop(w);
     let got = read_all(dir.path());
     assert_eq!(got.len(), 400);
     let mut payloads: Vec<_> = got.into_iter().map(|r| r.1).collect();
     payloads.sort();
-    let mut expected: Vec<_> = (0..8u64).flat_map(|t| (0..50).map(move |i| payload(t * 1000 + i))).collect();
+    let mut expected: Vec<_> = (0..8u64)
+        .flat_map(|t| (0..50).map(move |i| payload(t * 1000 + i)))
+        .collect();
     expected.sort();
     assert_eq!(payloads, expected);
 }
@@ -308,8 +381,14 @@ fn reader_follows_a_growing_log() {
 fn oversized_and_empty_records_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (w, _) = LogWriter::open(dir.path(), tiny()).unwrap();
-    assert!(matches!(w.append_blocking(vec![vec![]]), Err(LogError::RecordSize { len: 0, .. })));
-    assert_eq!(w.append_blocking(vec![b"ok".to_vec()]).unwrap().first_seq, 0);
+    assert!(matches!(
+        w.append_blocking(vec![vec![]]),
+        Err(LogError::RecordSize { len: 0, .. })
+    ));
+    assert_eq!(
+        w.append_blocking(vec![b"ok".to_vec()]).unwrap().first_seq,
+        0
+    );
 }
 
 #[test]
@@ -317,7 +396,9 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
         segment_bytes: 1 << 20,
-        fsync: FsyncPolicy::Interval { interval: std::time::Duration::from_millis(20) },
+        fsync: FsyncPolicy::Interval {
+            interval: std::time::Duration::from_millis(20),
+        },
         queue_capacity: 64,
     };
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
@@ -330,7 +411,10 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
     while w.stats().fsyncs == after_appends && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    assert!(w.stats().fsyncs > after_appends, "pending data was never synced");
+    assert!(
+        w.stats().fsyncs > after_appends,
+        "pending data was never synced"
+    );
     w.close();
     assert_eq!(read_all(dir.path()).len(), 20);
 }

@@ -38,7 +38,15 @@ pub struct IngestConfig {
 impl IngestConfig {
     /// Defaults for `data_dir`: OTLP on 127.0.0.1:4317/4318, fsync always.
     pub fn new(data_dir: PathBuf, region: String) -> Self {
-        IngestConfig { data_dir, region, otlp: OtlpConfig::default(), log: LogConfig { fsync: FsyncPolicy::Always, ..LogConfig::default() } }
+        IngestConfig {
+            data_dir,
+            region,
+            otlp: OtlpConfig::default(),
+            log: LogConfig {
+                fsync: FsyncPolicy::Always,
+                ..LogConfig::default()
+            },
+        }
     }
 }
 
@@ -62,7 +70,10 @@ pub enum StartError {
 pub fn open_log(config: &IngestConfig) -> Result<(Arc<LogWriter>, Recovery), StartError> {
     let log_dir = config.data_dir.join("log");
     let (writer, recovery) =
-        LogWriter::open(&log_dir, config.log.clone()).map_err(|source| StartError::Log { dir: log_dir.clone(), source })?;
+        LogWriter::open(&log_dir, config.log.clone()).map_err(|source| StartError::Log {
+            dir: log_dir.clone(),
+            source,
+        })?;
     if recovery.truncated_bytes > 0 {
         tracing::warn!(bytes = recovery.truncated_bytes, reason = ?recovery.torn_reason, "recovered the event log by truncating a torn tail");
     }
@@ -91,11 +102,24 @@ impl Daemon {
     }
 
     /// Starts serving bound receivers.
-    pub fn serve(bound: Vec<receivers::BoundReceiver>, log: Arc<LogWriter>, recovery: Recovery) -> Daemon {
+    pub fn serve(
+        bound: Vec<receivers::BoundReceiver>,
+        log: Arc<LogWriter>,
+        recovery: Recovery,
+    ) -> Daemon {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let addrs = bound.iter().map(|b| (b.kind, b.addr)).collect();
-        let tasks = bound.into_iter().map(|b| b.serve(stop_rx.clone())).collect();
-        Daemon { addrs, recovery, log, stop, tasks }
+        let tasks = bound
+            .into_iter()
+            .map(|b| b.serve(stop_rx.clone()))
+            .collect();
+        Daemon {
+            addrs,
+            recovery,
+            log,
+            stop,
+            tasks,
+        }
     }
 
     /// The bound address of a receiver.

@@ -55,22 +55,48 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let vec = |name: MetricName, help: &str, labels: &[&str]| {
-            let v = IntCounterVec::new(Opts::new(name.as_str(), help), labels).expect("valid metric");
-            registry.register(Box::new(v.clone())).expect("unique metric");
+            let v =
+                IntCounterVec::new(Opts::new(name.as_str(), help), labels).expect("valid metric");
+            registry
+                .register(Box::new(v.clone()))
+                .expect("unique metric");
             v
         };
         let gauge = |name: MetricName, help: &str| {
             let g = IntGauge::new(name.as_str(), help).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
             g
         };
         Metrics {
-            requests: vec(MetricName::RequestsTotal, "Ingest requests by receiver and outcome", &["receiver", "outcome"]),
-            events: vec(MetricName::EventsTotal, "Events appended by receiver and kind", &["receiver", "kind"]),
-            rejected: vec(MetricName::RejectedItemsTotal, "Items refused in partially successful requests", &["receiver"]),
-            log_records: gauge(MetricName::LogRecordsTotal, "Records appended to the event log since start"),
-            log_fsyncs: gauge(MetricName::LogFsyncsTotal, "fsync calls of the event log writer since start"),
-            log_healthy: gauge(MetricName::LogHealthy, "1 while the event log accepts appends"),
+            requests: vec(
+                MetricName::RequestsTotal,
+                "Ingest requests by receiver and outcome",
+                &["receiver", "outcome"],
+            ),
+            events: vec(
+                MetricName::EventsTotal,
+                "Events appended by receiver and kind",
+                &["receiver", "kind"],
+            ),
+            rejected: vec(
+                MetricName::RejectedItemsTotal,
+                "Items refused in partially successful requests",
+                &["receiver"],
+            ),
+            log_records: gauge(
+                MetricName::LogRecordsTotal,
+                "Records appended to the event log since start",
+            ),
+            log_fsyncs: gauge(
+                MetricName::LogFsyncsTotal,
+                "fsync calls of the event log writer since start",
+            ),
+            log_healthy: gauge(
+                MetricName::LogHealthy,
+                "1 while the event log accepts appends",
+            ),
             registry,
         }
     }
@@ -82,7 +108,9 @@ impl Metrics {
         self.log_fsyncs.set(stats.fsyncs as i64);
         self.log_healthy.set(i64::from(log.health() == Health::Ok));
         let mut buf = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
         String::from_utf8(buf).expect("prometheus text is utf-8")
     }
 }

@@ -22,7 +22,11 @@ impl EventSink {
 
     /// Appends `events` and returns only once they are durable under the log's fsync policy.
     /// On error nothing may be reported to the client as stored.
-    pub async fn store(&self, receiver: &'static str, events: Vec<Event>) -> Result<(), IngestError> {
+    pub async fn store(
+        &self,
+        receiver: &'static str,
+        events: Vec<Event>,
+    ) -> Result<(), IngestError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -38,7 +42,10 @@ impl EventSink {
         for (i, n) in counts.iter().enumerate() {
             if *n > 0 {
                 let kind = EventKind::try_from(i as i32).unwrap_or(EventKind::Unspecified);
-                self.metrics.events.with_label_values(&[receiver, kind.name()]).inc_by(*n);
+                self.metrics
+                    .events
+                    .with_label_values(&[receiver, kind.name()])
+                    .inc_by(*n);
             }
         }
         Ok(())

@@ -292,11 +292,17 @@ impl fmt::Display for Value {
 impl Attribute {
     /// A string attribute.
     pub fn str(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Attribute { key: key.into(), value: Some(Value::Str(value.into())) }
+        Attribute {
+            key: key.into(),
+            value: Some(Value::Str(value.into())),
+        }
     }
     /// An integer attribute.
     pub fn int(key: impl Into<String>, value: i64) -> Self {
-        Attribute { key: key.into(), value: Some(Value::Int(value)) }
+        Attribute {
+            key: key.into(),
+            value: Some(Value::Int(value)),
+        }
     }
 }
 
@@ -308,7 +314,10 @@ impl Event {
 
     /// The first attribute with `key`.
     pub fn attribute(&self, key: &str) -> Option<&Value> {
-        self.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref())
+        self.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.as_ref())
     }
 
     /// Encodes the event for the log.
@@ -337,10 +346,17 @@ mod tests {
             ingest_time_unix_nano: 1_700_000_000_100_000_000,
             trace_id: vec![1; 16],
             span_id: vec![2; 8],
-            attributes: vec![Attribute::int("cutover.write.seq", 7), Attribute::str("k", "v")],
+            attributes: vec![
+                Attribute::int("cutover.write.seq", 7),
+                Attribute::str("k", "v"),
+            ],
             resource_attributes: vec![Attribute::str("cloud.region", "us-east-1")],
             source: Source::OtlpGrpc as i32,
-            body: Some(Body::Span(SpanBody { name: "GET /".into(), kind: 2, ..Default::default() })),
+            body: Some(Body::Span(SpanBody {
+                name: "GET /".into(),
+                kind: 2,
+                ..Default::default()
+            })),
         };
         let back = Event::from_bytes(&e.to_bytes()).unwrap();
         assert_eq!(back, e);

@@ -6,7 +6,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLoggerProvider};
@@ -56,16 +58,36 @@ struct RegionExporters {
 fn exporters(endpoint: &str, region: &str) -> anyhow::Result<RegionExporters> {
     use opentelemetry_otlp::WithExportConfig;
     let span = |service: &str| -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
-        let mut e = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+        let mut e = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?;
         e.set_resource(&resource(region, service));
         Ok(e)
     };
-    let mut logs = opentelemetry_otlp::LogExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+    let mut logs = opentelemetry_otlp::LogExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()?;
     logs.set_resource(&resource(region, "drill-runbook"));
-    Ok(RegionExporters { spans: span("frontend")?, orders: span("orders")?, logs, pending: vec![], pending_orders: vec![] })
+    Ok(RegionExporters {
+        spans: span("frontend")?,
+        orders: span("orders")?,
+        logs,
+        pending: vec![],
+        pending_orders: vec![],
+    })
 }
 
-fn span(rng: &mut StdRng, name: &'static str, kind: SpanKind, start: Ns, end: Ns, attrs: Vec<KeyValue>, error: bool) -> SpanData {
+fn span(
+    rng: &mut StdRng,
+    name: &'static str,
+    kind: SpanKind,
+    start: Ns,
+    end: Ns,
+    attrs: Vec<KeyValue>,
+    error: bool,
+) -> SpanData {
     let ctx = SpanContext::new(
         TraceId::from_bytes(rng.random::<[u8; 16]>()),
         SpanId::from_bytes(rng.random::<[u8; 8]>()),
@@ -85,13 +107,22 @@ fn span(rng: &mut StdRng, name: &'static str, kind: SpanKind, start: Ns, end: Ns
         dropped_attributes_count: 0,
         events: SpanEvents::default(),
         links: SpanLinks::default(),
-        status: if error { Status::error("upstream unavailable") } else { Status::Unset },
+        status: if error {
+            Status::error("upstream unavailable")
+        } else {
+            Status::Unset
+        },
         instrumentation_scope: InstrumentationScope::builder("cutover-demo").build(),
     }
 }
 
 /// Exports a batch, then (for some batches) exports it again as a retrying client would.
-async fn flush(exporter: &opentelemetry_otlp::SpanExporter, batch: &mut Vec<SpanData>, rng: &mut StdRng, sent: &mut Sent) -> anyhow::Result<()> {
+async fn flush(
+    exporter: &opentelemetry_otlp::SpanExporter,
+    batch: &mut Vec<SpanData>,
+    rng: &mut StdRng,
+    sent: &mut Sent,
+) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -112,7 +143,10 @@ async fn flush(exporter: &opentelemetry_otlp::SpanExporter, batch: &mut Vec<Span
 /// Sends the drill to the OTLP/gRPC endpoint.
 pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Sent> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let mut regions = [exporters(endpoint, PRIMARY)?, exporters(endpoint, SECONDARY)?];
+    let mut regions = [
+        exporters(endpoint, PRIMARY)?,
+        exporters(endpoint, SECONDARY)?,
+    ];
     let mut sent = Sent::default();
 
     for r in &drill.requests {
@@ -121,7 +155,15 @@ pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Se
             KeyValue::new("http.route", "/checkout"),
             KeyValue::new("http.response.status_code", i64::from(r.status)),
         ];
-        let s = span(&mut rng, "GET /checkout", SpanKind::Server, r.start, r.start + r.duration, attrs, r.bad());
+        let s = span(
+            &mut rng,
+            "GET /checkout",
+            SpanKind::Server,
+            r.start,
+            r.start + r.duration,
+            attrs,
+            r.bad(),
+        );
         let reg = &mut regions[usize::from(!r.primary)];
         reg.pending.push(s);
         if reg.pending.len() >= BATCH {
@@ -134,7 +176,15 @@ pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Se
             KeyValue::new("cutover.write.store", drill.store),
             KeyValue::new("cutover.write.seq", w.seq),
         ];
-        let s = span(&mut rng, "INSERT orders", SpanKind::Client, w.time, w.time + 2_000_000, attrs, false);
+        let s = span(
+            &mut rng,
+            "INSERT orders",
+            SpanKind::Client,
+            w.time,
+            w.time + 2_000_000,
+            attrs,
+            false,
+        );
         let reg = &mut regions[usize::from(!w.primary)];
         reg.pending_orders.push(s);
         if reg.pending_orders.len() >= BATCH {
@@ -155,6 +205,9 @@ pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Se
         for m in drill.markers.iter().filter(|m| m.primary == region) {
             let mut rec = logger.create_log_record();
             rec.set_timestamp(time(m.time));
+            rec.set_observed_timestamp(std::time::SystemTime::now());
+            rec.set_severity_number(opentelemetry::logs::Severity::Info);
+            rec.set_severity_text("INFO");
             rec.set_body(AnyValue::from(format!("drill marker {}", m.kind)));
             rec.add_attribute("cutover.marker", m.kind);
             for (k, v) in &m.attrs {
@@ -169,7 +222,11 @@ pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Se
             continue;
         }
         let pairs: Vec<_> = records.iter().map(|r| (r, &scope)).collect();
-        regions[i].logs.export(LogBatch::new(&pairs)).await.context("exporting markers")?;
+        regions[i]
+            .logs
+            .export(LogBatch::new(&pairs))
+            .await
+            .context("exporting markers")?;
         sent.markers += records.len();
     }
     Ok(sent)

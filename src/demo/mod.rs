@@ -44,8 +44,12 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
     let mut config = IngestConfig::new(data_dir.clone(), "unknown".into());
     config.otlp.grpc_addr = "127.0.0.1:0".parse()?;
     config.otlp.http_addr = "127.0.0.1:0".parse()?;
-    let daemon = Daemon::start(config).await.context("starting the ingest daemon")?;
-    let grpc = daemon.addr(ReceiverKind::OtlpGrpc).context("grpc receiver bound")?;
+    let daemon = Daemon::start(config)
+        .await
+        .context("starting the ingest daemon")?;
+    let grpc = daemon
+        .addr(ReceiverKind::OtlpGrpc)
+        .context("grpc receiver bound")?;
     eprintln!("cutover demo: daemon listening on {grpc} (OTLP/gRPC)");
 
     // Event times: the drill happened over the last ~10 minutes.
@@ -67,8 +71,15 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
     let spec = DrillSpec::parse(DEMO_SPEC)?;
     let analyzer = Analyzer::open(&data_dir, Some(&spec)).await?;
     let report = cutover_analyzer::measures::measure(&analyzer, &spec).await?;
-    eprintln!("cutover demo: analyzed in {:.1} s total", started.elapsed().as_secs_f64());
-    Ok(DemoOutcome { data_dir, truth: drill.truth, report })
+    eprintln!(
+        "cutover demo: analyzed in {:.1} s total",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(DemoOutcome {
+        data_dir,
+        truth: drill.truth,
+        report,
+    })
 }
 
 fn fresh_dir(seed: u64) -> anyhow::Result<PathBuf> {
@@ -79,5 +90,8 @@ fn fresh_dir(seed: u64) -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    anyhow::bail!("cannot create a fresh data directory under {}", base.display())
+    anyhow::bail!(
+        "cannot create a fresh data directory under {}",
+        base.display()
+    )
 }

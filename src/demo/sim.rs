@@ -107,7 +107,11 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
     let mut t = t0;
     while t < end {
         t += rng.random_range(10..90) * MS + rng.random_range(0..MS);
-        let to_secondary_share = if t < dns { 0.0 } else { ((t - dns) as f64 / ttl as f64).min(1.0) };
+        let to_secondary_share = if t < dns {
+            0.0
+        } else {
+            ((t - dns) as f64 / ttl as f64).min(1.0)
+        };
         let primary = rng.random_bool(1.0 - to_secondary_share);
         let status = if primary && t >= fault {
             503
@@ -119,7 +123,12 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
             200
         };
         let duration = rng.random_range(5..80) * MS + if status == 503 { 2 * SEC } else { 0 };
-        requests.push(Request { primary, start: t, duration, status });
+        requests.push(Request {
+            primary,
+            start: t,
+            duration,
+            status,
+        });
     }
 
     // Writes: primary until the fault, replicated with lag; secondary after promotion.
@@ -129,7 +138,11 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
     let mut t = t0 + 5 * SEC;
     while t < fault {
         seq += 1;
-        writes.push(Write { primary: true, seq, time: t });
+        writes.push(Write {
+            primary: true,
+            seq,
+            time: t,
+        });
         applied_at.push((seq, t + rng.random_range(300..1_500) * MS));
         t += rng.random_range(50..150) * MS;
     }
@@ -149,11 +162,18 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
     let mut t = promoted + rng.random_range(500..2_000) * MS;
     while t < end {
         s2 += 1;
-        writes.push(Write { primary: false, seq: s2, time: t });
+        writes.push(Write {
+            primary: false,
+            seq: s2,
+            time: t,
+        });
         t += rng.random_range(50..150) * MS;
     }
 
-    let lost: Vec<&Write> = primary_writes.iter().filter(|w| w.seq > last_applied && w.time <= promoted).collect();
+    let lost: Vec<&Write> = primary_writes
+        .iter()
+        .filter(|w| w.seq > last_applied && w.time <= promoted)
+        .collect();
     let surviving = primary_writes.iter().find(|w| w.seq == last_applied);
     let rpo = match (lost.iter().map(|w| w.time).max(), surviving) {
         (Some(l), Some(s)) => (l - s.time) as f64 / 1e9,
@@ -161,13 +181,20 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
     };
     let recovered = recovered_at(&requests, fault);
     let truth = Truth {
-        rto_seconds: recovered.map(|r| (r - fault) as f64 / 1e9).unwrap_or(f64::NAN),
+        rto_seconds: recovered
+            .map(|r| (r - fault) as f64 / 1e9)
+            .unwrap_or(f64::NAN),
         rpo_seconds: rpo,
         lost_writes: lost.len() as u64,
     };
 
     let store = "orders-db";
-    let m = |kind, time, primary| Marker { kind, time, primary, attrs: vec![] };
+    let m = |kind, time, primary| Marker {
+        kind,
+        time,
+        primary,
+        attrs: vec![],
+    };
     let mut markers = vec![
         m("drill_started", t0 + 2 * SEC, true),
         m("fault_injected", fault, true),
@@ -176,15 +203,28 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
             kind: "db_promoted",
             time: promoted,
             primary: false,
-            attrs: vec![("cutover.write.store", store.into()), ("cutover.write.last_applied_seq", last_applied.to_string())],
+            attrs: vec![
+                ("cutover.write.store", store.into()),
+                ("cutover.write.last_applied_seq", last_applied.to_string()),
+            ],
         },
         m("dns_cutover", dns, false),
         m("traffic_shifted", shifted, false),
-        m("failover_completed", recovered.unwrap_or(shifted).max(shifted) + SEC, false),
+        m(
+            "failover_completed",
+            recovered.unwrap_or(shifted).max(shifted) + SEC,
+            false,
+        ),
         m("drill_ended", end, false),
     ];
     markers.sort_by_key(|m| m.time);
-    Drill { requests, writes, markers, truth, store }
+    Drill {
+        requests,
+        writes,
+        markers,
+        truth,
+        store,
+    }
 }
 
 /// The spec's recovery definition over the generated requests (two pointers, O(n)).
@@ -204,7 +244,8 @@ pub fn recovered_at(requests: &[Request], fault: Ns) -> Option<Ns> {
         }
         // Requests sharing this start time that came earlier in the list are in the window too.
         let peers = after[..lo].iter().rev().take_while(|p| p.start == r.start);
-        let (peer_n, peer_good) = peers.fold((0, 0), |(n, g), p| (n + 1, g + usize::from(!p.bad())));
+        let (peer_n, peer_good) =
+            peers.fold((0, 0), |(n, g), p| (n + 1, g + usize::from(!p.bad())));
         let total = hi - lo + peer_n;
         let ok = (good + peer_good) as f64 >= SUCCESS_RATIO * total as f64;
         if !r.bad() && ok && r.start + window <= last {
@@ -226,13 +267,24 @@ mod tests {
         assert_eq!(a.requests.len(), b.requests.len());
         assert_eq!(a.truth, b.truth);
         assert!(a.truth.rto_seconds.is_finite());
-        assert!(a.truth.lost_writes > 0, "async lag should lose writes: {:?}", a.truth);
+        assert!(
+            a.truth.lost_writes > 0,
+            "async lag should lose writes: {:?}",
+            a.truth
+        );
     }
 
     #[test]
     fn recovery_needs_a_good_request_and_a_stable_window() {
-        let r = |s: i64, status: u16| Request { primary: false, start: s * SEC, duration: 0, status };
-        let mut reqs: Vec<Request> = (1..=200).map(|s| r(s, if s < 10 { 503 } else { 200 })).collect();
+        let r = |s: i64, status: u16| Request {
+            primary: false,
+            start: s * SEC,
+            duration: 0,
+            status,
+        };
+        let mut reqs: Vec<Request> = (1..=200)
+            .map(|s| r(s, if s < 10 { 503 } else { 200 }))
+            .collect();
         assert_eq!(recovered_at(&reqs, 0), Some(10 * SEC));
         // A bad request inside the window of 10 drops its ratio below 0.99 (60 of 61).
         reqs[30].status = 503;

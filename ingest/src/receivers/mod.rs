@@ -35,12 +35,16 @@ pub struct BoundReceiver {
     pub kind: ReceiverKind,
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
-    serve: Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>,
+    serve:
+        Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>,
 }
 
 impl BoundReceiver {
     /// Starts serving until the watch flips to `true`.
-    pub fn serve(self, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    pub fn serve(
+        self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         (self.serve)(shutdown)
     }
 }
@@ -51,7 +55,10 @@ async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 
 /// Binds every configured receiver. Binding happens before serving so that the addresses
 /// can be reported and a busy port fails start-up instead of a background task.
-pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std::io::Result<Vec<BoundReceiver>> {
+pub async fn build_receivers(
+    config: &IngestConfig,
+    sink: Arc<EventSink>,
+) -> std::io::Result<Vec<BoundReceiver>> {
     let state = Arc::new(otlp::OtlpState {
         sink,
         default_region: config.region.clone(),
@@ -66,8 +73,12 @@ pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std
         addr: grpc_listener.local_addr()?,
         serve: Box::new(move |stop| {
             tokio::spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-                if let Err(error) = grpc_router.serve_with_incoming_shutdown(incoming, wait_for(stop)).await {
+                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener)
+                    .with_nodelay(Some(true));
+                if let Err(error) = grpc_router
+                    .serve_with_incoming_shutdown(incoming, wait_for(stop))
+                    .await
+                {
                     tracing::error!(%error, receiver = "otlp_grpc", "server failed");
                 }
             })
@@ -81,7 +92,10 @@ pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std
         addr: http_listener.local_addr()?,
         serve: Box::new(move |stop| {
             tokio::spawn(async move {
-                if let Err(error) = axum::serve(http_listener, http_router).with_graceful_shutdown(wait_for(stop)).await {
+                if let Err(error) = axum::serve(http_listener, http_router)
+                    .with_graceful_shutdown(wait_for(stop))
+                    .await
+                {
                     tracing::error!(%error, receiver = "otlp_http", "server failed");
                 }
             })

@@ -7,8 +7,8 @@
 //! of the request is stored.
 
 use cutover_schemas::{
-    Attribute, Body, Event, EventKind, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody, MetricBody, SCHEMA_VERSION,
-    Source, SpanBody, Value,
+    Attribute, Body, Event, EventKind, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody,
+    MetricBody, SCHEMA_VERSION, Source, SpanBody, Value,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -53,18 +53,32 @@ struct ResourceInfo {
 }
 
 fn resource_info(resource: Option<&Resource>, origin: &Origin<'_>) -> ResourceInfo {
-    let attributes = resource.map(|r| convert_attributes(&r.attributes)).unwrap_or_default();
+    let attributes = resource
+        .map(|r| convert_attributes(&r.attributes))
+        .unwrap_or_default();
     let get = |key: &str| {
-        attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).map(|v| v.to_string())
+        attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.as_ref())
+            .map(|v| v.to_string())
     };
     ResourceInfo {
-        region: get("cloud.region").filter(|r| !r.is_empty()).unwrap_or_else(|| origin.default_region.to_string()),
+        region: get("cloud.region")
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| origin.default_region.to_string()),
         service: get("service.name").unwrap_or_default(),
         attributes,
     }
 }
 
-fn envelope(kind: EventKind, res: &ResourceInfo, origin: &Origin<'_>, time: i64, body: Body) -> Event {
+fn envelope(
+    kind: EventKind,
+    res: &ResourceInfo,
+    origin: &Origin<'_>,
+    time: i64,
+    body: Body,
+) -> Event {
     Event {
         schema_version: SCHEMA_VERSION,
         kind: kind as i32,
@@ -88,7 +102,12 @@ fn ts(ns: u64) -> i64 {
 
 /// Converts an OTLP attribute list.
 pub fn convert_attributes(kvs: &[KeyValue]) -> Vec<Attribute> {
-    kvs.iter().map(|kv| Attribute { key: kv.key.clone(), value: kv.value.as_ref().and_then(convert_value) }).collect()
+    kvs.iter()
+        .map(|kv| Attribute {
+            key: kv.key.clone(),
+            value: kv.value.as_ref().and_then(convert_value),
+        })
+        .collect()
 }
 
 fn convert_value(v: &AnyValue) -> Option<Value> {
@@ -113,8 +132,18 @@ fn to_json(v: &AnyValue) -> serde_json::Value {
         Some(any_value::Value::BytesValue(b)) => J::String(hex::encode(b)),
         Some(any_value::Value::ArrayValue(a)) => J::Array(a.values.iter().map(to_json).collect()),
         Some(any_value::Value::KvlistValue(kv)) => J::Object(
-            kv.values.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map(to_json).unwrap_or(J::Null))).collect(),
+            kv.values
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.key.clone(),
+                        kv.value.as_ref().map(to_json).unwrap_or(J::Null),
+                    )
+                })
+                .collect(),
         ),
+        // An index into a profiles string table: meaningless without the table.
+        Some(any_value::Value::StringValueStrindex(i)) => J::from(*i),
     }
 }
 
@@ -131,14 +160,24 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
     for rs in &req.resource_spans {
         let res = resource_info(rs.resource.as_ref(), origin);
         for ss in &rs.scope_spans {
-            let scope = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            let scope = ss
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             for span in &ss.spans {
                 if span.trace_id.len() != 16 || span.trace_id.iter().all(|&b| b == 0) {
-                    out.reject(format!("span {:?}: trace_id must be 16 bytes, not all zero", span.name));
+                    out.reject(format!(
+                        "span {:?}: trace_id must be 16 bytes, not all zero",
+                        span.name
+                    ));
                     continue;
                 }
                 if span.span_id.len() != 8 || span.span_id.iter().all(|&b| b == 0) {
-                    out.reject(format!("span {:?}: span_id must be 8 bytes, not all zero", span.name));
+                    out.reject(format!(
+                        "span {:?}: span_id must be 8 bytes, not all zero",
+                        span.name
+                    ));
                     continue;
                 }
                 let status = span.status.as_ref();
@@ -151,7 +190,13 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
                     end_time_unix_nano: ts(span.end_time_unix_nano),
                     scope: scope.clone(),
                 });
-                let mut e = envelope(EventKind::Span, &res, origin, ts(span.start_time_unix_nano), body);
+                let mut e = envelope(
+                    EventKind::Span,
+                    &res,
+                    origin,
+                    ts(span.start_time_unix_nano),
+                    body,
+                );
                 e.trace_id = span.trace_id.clone();
                 e.span_id = span.span_id.clone();
                 e.attributes = convert_attributes(&span.attributes);
@@ -169,17 +214,25 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
         let res = resource_info(rm.resource.as_ref(), origin);
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
-                let point = |metric_type: &str, value: f64, count: u64, mono: bool, start: u64| MetricBody {
-                    name: m.name.clone(),
-                    unit: m.unit.clone(),
-                    metric_type: metric_type.to_string(),
-                    value,
-                    count,
-                    is_monotonic: mono,
-                    start_time_unix_nano: ts(start),
+                let point = |metric_type: &str, value: f64, count: u64, mono: bool, start: u64| {
+                    MetricBody {
+                        name: m.name.clone(),
+                        unit: m.unit.clone(),
+                        metric_type: metric_type.to_string(),
+                        value,
+                        count,
+                        is_monotonic: mono,
+                        start_time_unix_nano: ts(start),
+                    }
                 };
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
-                    let mut e = envelope(EventKind::MetricPoint, &res, origin, ts(time), Body::Metric(body));
+                    let mut e = envelope(
+                        EventKind::MetricPoint,
+                        &res,
+                        origin,
+                        ts(time),
+                        Body::Metric(body),
+                    );
                     e.attributes = convert_attributes(attrs);
                     out.events.push(e);
                 };
@@ -191,29 +244,59 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                 match &m.data {
                     Some(metric::Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            push(point("gauge", number(&p.value), 0, false, p.start_time_unix_nano), p.time_unix_nano, &p.attributes);
+                            push(
+                                point("gauge", number(&p.value), 0, false, p.start_time_unix_nano),
+                                p.time_unix_nano,
+                                &p.attributes,
+                            );
                         }
                     }
                     Some(metric::Data::Sum(s)) => {
                         for p in &s.data_points {
-                            push(point("sum", number(&p.value), 0, s.is_monotonic, p.start_time_unix_nano), p.time_unix_nano, &p.attributes);
+                            push(
+                                point(
+                                    "sum",
+                                    number(&p.value),
+                                    0,
+                                    s.is_monotonic,
+                                    p.start_time_unix_nano,
+                                ),
+                                p.time_unix_nano,
+                                &p.attributes,
+                            );
                         }
                     }
                     Some(metric::Data::Histogram(h)) => {
                         for p in &h.data_points {
-                            let b = point("histogram", p.sum.unwrap_or(f64::NAN), p.count, false, p.start_time_unix_nano);
+                            let b = point(
+                                "histogram",
+                                p.sum.unwrap_or(f64::NAN),
+                                p.count,
+                                false,
+                                p.start_time_unix_nano,
+                            );
                             push(b, p.time_unix_nano, &p.attributes);
                         }
                     }
                     Some(metric::Data::ExponentialHistogram(h)) => {
                         for p in &h.data_points {
-                            let b = point("exponential_histogram", p.sum.unwrap_or(f64::NAN), p.count, false, p.start_time_unix_nano);
+                            let b = point(
+                                "exponential_histogram",
+                                p.sum.unwrap_or(f64::NAN),
+                                p.count,
+                                false,
+                                p.start_time_unix_nano,
+                            );
                             push(b, p.time_unix_nano, &p.attributes);
                         }
                     }
                     Some(metric::Data::Summary(s)) => {
                         for p in &s.data_points {
-                            push(point("summary", p.sum, p.count, false, p.start_time_unix_nano), p.time_unix_nano, &p.attributes);
+                            push(
+                                point("summary", p.sum, p.count, false, p.start_time_unix_nano),
+                                p.time_unix_nano,
+                                &p.attributes,
+                            );
                         }
                     }
                     None => out.reject(format!("metric {:?} has no data", m.name)),
@@ -237,13 +320,19 @@ pub fn logs(req: &ExportLogsServiceRequest, origin: &Origin<'_>) -> Converted {
                     (t, _) => ts(t),
                 };
                 let attributes = convert_attributes(&rec.attributes);
-                let marker = attributes.iter().find(|a| a.key == MARKER_ATTRIBUTE).map(|a| {
-                    a.value.as_ref().map(|v| v.to_string()).unwrap_or_default()
-                });
+                let marker = attributes
+                    .iter()
+                    .find(|a| a.key == MARKER_ATTRIBUTE)
+                    .map(|a| a.value.as_ref().map(|v| v.to_string()).unwrap_or_default());
                 let (kind, body) = match marker {
-                    Some(m) if MARKER_KINDS.contains(&m.as_str()) => (EventKind::Marker, Body::Marker(MarkerBody { marker: m })),
+                    Some(m) if MARKER_KINDS.contains(&m.as_str()) => {
+                        (EventKind::Marker, Body::Marker(MarkerBody { marker: m }))
+                    }
                     Some(m) => {
-                        out.reject(format!("unknown {MARKER_ATTRIBUTE} value {m:?}; expected one of {}", MARKER_KINDS.join(", ")));
+                        out.reject(format!(
+                            "unknown {MARKER_ATTRIBUTE} value {m:?}; expected one of {}",
+                            MARKER_KINDS.join(", ")
+                        ));
                         continue;
                     }
                     None => (
@@ -273,43 +362,94 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn kv(k: &str, v: &str) -> KeyValue {
-        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }) }
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
     }
 
     fn origin() -> Origin<'static> {
-        Origin { default_region: "default-1", source: Source::OtlpGrpc, ingest_time_unix_nano: 5 }
+        Origin {
+            default_region: "default-1",
+            source: Source::OtlpGrpc,
+            ingest_time_unix_nano: 5,
+        }
     }
 
     #[test]
     fn spans_take_region_from_resource_else_default_and_reject_bad_ids() {
-        let span = |tid: Vec<u8>| Span { trace_id: tid, span_id: vec![1; 8], name: "GET".into(), start_time_unix_nano: 10, ..Default::default() };
+        let span = |tid: Vec<u8>| Span {
+            trace_id: tid,
+            span_id: vec![1; 8],
+            name: "GET".into(),
+            start_time_unix_nano: 10,
+            ..Default::default()
+        };
         let req = ExportTraceServiceRequest {
             resource_spans: vec![
                 ResourceSpans {
-                    resource: Some(Resource { attributes: vec![kv("cloud.region", "us-west-2"), kv("service.name", "api")], ..Default::default() }),
-                    scope_spans: vec![ScopeSpans { spans: vec![span(vec![2; 16]), span(vec![0; 16])], ..Default::default() }],
+                    resource: Some(Resource {
+                        attributes: vec![
+                            kv("cloud.region", "us-west-2"),
+                            kv("service.name", "api"),
+                        ],
+                        ..Default::default()
+                    }),
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![span(vec![2; 16]), span(vec![0; 16])],
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 },
-                ResourceSpans { resource: None, scope_spans: vec![ScopeSpans { spans: vec![span(vec![3; 16]), span(vec![3; 4])], ..Default::default() }], ..Default::default() },
+                ResourceSpans {
+                    resource: None,
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![span(vec![3; 16]), span(vec![3; 4])],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
             ],
         };
         let c = traces(&req, &origin());
         assert_eq!(c.rejected, 2);
         assert!(c.first_error.unwrap().contains("trace_id"));
         assert_eq!(c.events.len(), 2);
-        assert_eq!((c.events[0].region.as_str(), c.events[0].service.as_str()), ("us-west-2", "api"));
-        assert_eq!((c.events[1].region.as_str(), c.events[1].service.as_str()), ("default-1", ""));
+        assert_eq!(
+            (c.events[0].region.as_str(), c.events[0].service.as_str()),
+            ("us-west-2", "api")
+        );
+        assert_eq!(
+            (c.events[1].region.as_str(), c.events[1].service.as_str()),
+            ("default-1", "")
+        );
         assert_eq!(c.events[0].event_time_unix_nano, 10);
         assert_eq!(c.events[0].ingest_time_unix_nano, 5);
     }
 
     #[test]
     fn marker_logs_become_markers_and_unknown_markers_are_rejected() {
-        let rec = |m: &str| LogRecord { time_unix_nano: 7, attributes: vec![kv("cutover.marker", m)], ..Default::default() };
-        let plain = LogRecord { observed_time_unix_nano: 9, body: Some(AnyValue { value: Some(any_value::Value::StringValue("hi".into())) }), ..Default::default() };
+        let rec = |m: &str| LogRecord {
+            time_unix_nano: 7,
+            attributes: vec![kv("cutover.marker", m)],
+            ..Default::default()
+        };
+        let plain = LogRecord {
+            observed_time_unix_nano: 9,
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("hi".into())),
+            }),
+            ..Default::default()
+        };
         let req = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
-                scope_logs: vec![ScopeLogs { log_records: vec![rec("fault_injected"), rec("bogus"), plain], ..Default::default() }],
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![rec("fault_injected"), rec("bogus"), plain],
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
         };

@@ -62,9 +62,11 @@ async fn metrics(State(state): State<Arc<OtlpState>>) -> Response {
 async fn healthz(State(state): State<Arc<OtlpState>>) -> Response {
     match state.sink.log().health() {
         Health::Ok => (StatusCode::OK, "ok\n").into_response(),
-        Health::Poisoned { operation } => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: event log poisoned after a failed {operation}\n")).into_response()
-        }
+        Health::Poisoned { operation } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: event log poisoned after a failed {operation}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -78,13 +80,19 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
         let body = read_body(&parts.headers, body, state.max_body_bytes).await?;
         let req = decode::<S>(encoding, &body)?;
         drop(body);
-        let source = if encoding == Encoding::Json { Source::OtlpHttpJson } else { Source::OtlpHttpProtobuf };
+        let source = if encoding == Encoding::Json {
+            Source::OtlpHttpJson
+        } else {
+            Source::OtlpHttpProtobuf
+        };
         state.export::<S>(RECEIVER, source, req).await
     }
     .await;
     match result {
         Ok(resp) => encode(encoding, StatusCode::OK, &resp),
-        Err(e @ (IngestError::Overloaded | IngestError::Unavailable)) => error_response(encoding, &e),
+        Err(e @ (IngestError::Overloaded | IngestError::Unavailable)) => {
+            error_response(encoding, &e)
+        }
         Err(e) => refuse(&state, encoding, e),
     }
 }
@@ -96,8 +104,16 @@ fn refuse(state: &OtlpState, encoding: Encoding, e: IngestError) -> Response {
 }
 
 fn content_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
-    let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         PROTOBUF => Ok(Encoding::Protobuf),
         JSON => Ok(Encoding::Json),
@@ -114,11 +130,18 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             IngestError::InvalidInput(format!("could not read request body: {e}"))
         }
     })?;
-    let coding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").trim().to_ascii_lowercase();
+    let coding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
     match coding.as_str() {
         "identity" | "" => Ok(raw),
         "gzip" => gunzip(&raw, limit).map(Bytes::from),
-        other => Err(IngestError::UnsupportedMediaType(format!("content-encoding {other}"))),
+        other => Err(IngestError::UnsupportedMediaType(format!(
+            "content-encoding {other}"
+        ))),
     }
 }
 
@@ -126,7 +149,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 pub(crate) fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
     let mut out = Vec::new();
     let mut decoder = flate2::read::GzDecoder::new(raw).take(limit as u64 + 1);
-    decoder.read_to_end(&mut out).map_err(|e| IngestError::InvalidInput(format!("invalid gzip body: {e}")))?;
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::InvalidInput(format!("invalid gzip body: {e}")))?;
     if out.len() > limit {
         return Err(IngestError::TooLarge { limit_bytes: limit });
     }
@@ -135,14 +160,18 @@ pub(crate) fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
 
 fn decode<S: Signal>(encoding: Encoding, body: &[u8]) -> Result<S::Request, IngestError> {
     match encoding {
-        Encoding::Protobuf => {
-            <S::Request as prost::Message>::decode(body).map_err(|e| IngestError::InvalidInput(format!("invalid protobuf body: {e}")))
-        }
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| IngestError::InvalidInput(format!("invalid OTLP/JSON body: {e}"))),
+        Encoding::Protobuf => <S::Request as prost::Message>::decode(body)
+            .map_err(|e| IngestError::InvalidInput(format!("invalid protobuf body: {e}"))),
+        Encoding::Json => serde_json::from_slice(body)
+            .map_err(|e| IngestError::InvalidInput(format!("invalid OTLP/JSON body: {e}"))),
     }
 }
 
-fn encode<T: prost::Message + serde::Serialize>(encoding: Encoding, status: StatusCode, msg: &T) -> Response {
+fn encode<T: prost::Message + serde::Serialize>(
+    encoding: Encoding,
+    status: StatusCode,
+    msg: &T,
+) -> Response {
     let (body, ctype) = match encoding {
         Encoding::Protobuf => (msg.encode_to_vec(), PROTOBUF),
         Encoding::Json => (serde_json::to_vec(msg).expect("response serializes"), JSON),
@@ -152,10 +181,14 @@ fn encode<T: prost::Message + serde::Serialize>(encoding: Encoding, status: Stat
 
 fn error_response(encoding: Encoding, e: &IngestError) -> Response {
     let grpc = e.grpc_status();
-    let status = RpcStatus { code: grpc.code() as i32, message: e.to_string() };
+    let status = RpcStatus {
+        code: grpc.code() as i32,
+        message: e.to_string(),
+    };
     let mut resp = encode(encoding, e.http_status(), &status);
     if let Some(delay) = e.retry_after() {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(delay.as_secs()));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(delay.as_secs()));
     }
     resp
 }
@@ -171,16 +204,28 @@ mod tests {
         enc.write_all(&vec![b'a'; 10_000]).unwrap();
         let gz = enc.finish().unwrap();
         assert_eq!(gunzip(&gz, 10_000).unwrap().len(), 10_000);
-        assert!(matches!(gunzip(&gz, 9_999), Err(IngestError::TooLarge { limit_bytes: 9_999 })));
-        assert!(matches!(gunzip(b"not gzip", 100), Err(IngestError::InvalidInput(_))));
+        assert!(matches!(
+            gunzip(&gz, 9_999),
+            Err(IngestError::TooLarge { limit_bytes: 9_999 })
+        ));
+        assert!(matches!(
+            gunzip(b"not gzip", 100),
+            Err(IngestError::InvalidInput(_))
+        ));
     }
 
     #[test]
     fn content_types_with_parameters_are_recognised() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert_eq!(content_encoding(&h).unwrap(), Encoding::Json);
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        assert!(matches!(content_encoding(&h), Err(IngestError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            content_encoding(&h),
+            Err(IngestError::UnsupportedMediaType(_))
+        ));
     }
 }

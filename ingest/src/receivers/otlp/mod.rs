@@ -12,11 +12,15 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cutover_schemas::Source;
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 
 pub use config::OtlpConfig;
 use convert::{Converted, Origin};
@@ -51,7 +55,10 @@ impl Signal for Traces {
     }
     fn response(rejected: i64, error_message: String) -> Self::Response {
         ExportTraceServiceResponse {
-            partial_success: (rejected > 0).then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message }),
+            partial_success: (rejected > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            }),
         }
     }
 }
@@ -64,7 +71,10 @@ impl Signal for Metrics {
     }
     fn response(rejected: i64, error_message: String) -> Self::Response {
         ExportMetricsServiceResponse {
-            partial_success: (rejected > 0).then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message }),
+            partial_success: (rejected > 0).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: rejected,
+                error_message,
+            }),
         }
     }
 }
@@ -77,7 +87,10 @@ impl Signal for Logs {
     }
     fn response(rejected: i64, error_message: String) -> Self::Response {
         ExportLogsServiceResponse {
-            partial_success: (rejected > 0).then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message }),
+            partial_success: (rejected > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            }),
         }
     }
 }
@@ -93,28 +106,56 @@ pub struct OtlpState {
 }
 
 fn now_unix_nano() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 impl OtlpState {
     /// Converts, stores durably and answers one decoded export request.
-    pub async fn export<S: Signal>(&self, receiver: &'static str, source: Source, req: S::Request) -> Result<S::Response, IngestError> {
-        let origin = Origin { default_region: &self.default_region, source, ingest_time_unix_nano: now_unix_nano() };
+    pub async fn export<S: Signal>(
+        &self,
+        receiver: &'static str,
+        source: Source,
+        req: S::Request,
+    ) -> Result<S::Response, IngestError> {
+        let origin = Origin {
+            default_region: &self.default_region,
+            source,
+            ingest_time_unix_nano: now_unix_nano(),
+        };
         let converted = S::convert(&req, &origin);
         drop(req);
         let metrics = self.sink.metrics();
         let result = self.sink.store(receiver, converted.events).await;
         match result {
             Ok(()) => {
-                let outcome = if converted.rejected > 0 { "partial" } else { "ok" };
-                metrics.requests.with_label_values(&[receiver, outcome]).inc();
+                let outcome = if converted.rejected > 0 {
+                    "partial"
+                } else {
+                    "ok"
+                };
+                metrics
+                    .requests
+                    .with_label_values(&[receiver, outcome])
+                    .inc();
                 if converted.rejected > 0 {
-                    metrics.rejected.with_label_values(&[receiver]).inc_by(converted.rejected as u64);
+                    metrics
+                        .rejected
+                        .with_label_values(&[receiver])
+                        .inc_by(converted.rejected as u64);
                 }
-                Ok(S::response(converted.rejected, converted.first_error.unwrap_or_default()))
+                Ok(S::response(
+                    converted.rejected,
+                    converted.first_error.unwrap_or_default(),
+                ))
             }
             Err(e) => {
-                metrics.requests.with_label_values(&[receiver, e.outcome()]).inc();
+                metrics
+                    .requests
+                    .with_label_values(&[receiver, e.outcome()])
+                    .inc();
                 Err(e)
             }
         }
@@ -122,6 +163,10 @@ impl OtlpState {
 
     /// Counts a request refused before conversion.
     pub fn count_refused(&self, receiver: &'static str, e: &IngestError) {
-        self.sink.metrics().requests.with_label_values(&[receiver, e.outcome()]).inc();
+        self.sink
+            .metrics()
+            .requests
+            .with_label_values(&[receiver, e.outcome()])
+            .inc();
     }
 }
