@@ -148,13 +148,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.concurrency, args.batch, args.duration_secs
     );
 
-    let requests: Vec<ExportTraceServiceRequest> =
-        (0..64).map(|n| request(n, args.batch)).collect();
+    let requests: Vec<ExportTraceServiceRequest> = (0..64).map(|n| request(n, args.batch)).collect();
     let requests = std::sync::Arc::new(requests);
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
-    let per_worker_interval = args.rate.map(|r| {
-        Duration::from_secs_f64(args.batch as f64 * args.concurrency as f64 / r.max(1) as f64)
-    });
+    let per_worker_interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.batch as f64 * args.concurrency as f64 / r.max(1) as f64));
     let mut tasks = Vec::new();
     for w in 0..args.concurrency {
         let requests = requests.clone();

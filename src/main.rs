@@ -117,17 +117,11 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -214,11 +208,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             output::print(&batches, format)?;
             Ok(0)
         }
-        Command::Demo {
-            seed,
-            data_dir,
-            format,
-        } => {
+        Command::Demo { seed, data_dir, format } => {
             let outcome = demo::run(seed, data_dir).await?;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
@@ -229,9 +219,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     println!(
                         "  cutover query --data-dir {d} \"SELECT marker, time, region FROM markers ORDER BY time\""
                     );
-                    println!(
-                        "  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json"
-                    );
+                    println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json");
                 }
             }
             Ok(0)
@@ -247,8 +235,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -21,16 +21,10 @@ pub fn print(batches: &[RecordBatch], format: QueryFormat) -> anyhow::Result<()>
     match format {
         QueryFormat::Table => {
             use std::io::Write;
-            writeln!(
-                out,
-                "{}",
-                arrow::util::pretty::pretty_format_batches(batches)?
-            )?;
+            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
         }
         QueryFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
             for b in batches {
                 w.write(b)?;
             }

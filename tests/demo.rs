@@ -10,14 +10,7 @@ fn demo_measures_match_the_truth_for_several_seeds() {
     for seed in [1u64, 7, 42] {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(common::bin())
-            .args([
-                "demo",
-                "--format",
-                "json",
-                "--seed",
-                &seed.to_string(),
-                "--data-dir",
-            ])
+            .args(["demo", "--format", "json", "--seed", &seed.to_string(), "--data-dir"])
             .arg(dir.path())
             .output()
             .unwrap();
@@ -29,26 +22,16 @@ fn demo_measures_match_the_truth_for_several_seeds() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let truth = &v["truth"];
         let report = &v["report"];
-        let rto = report["rto"]["actual_seconds"]
-            .as_f64()
-            .expect("RTO measured");
+        let rto = report["rto"]["actual_seconds"].as_f64().expect("RTO measured");
         let rto_truth = truth["rto_seconds"].as_f64().unwrap();
         assert!(
             (rto - rto_truth).abs() <= 1.0,
             "seed {seed}: RTO {rto} vs truth {rto_truth}"
         );
-        let lost = report["rpo"]["lost_writes"]
-            .as_u64()
-            .expect("lost writes measured");
-        assert_eq!(
-            lost,
-            truth["lost_writes"].as_u64().unwrap(),
-            "seed {seed}: lost writes"
-        );
+        let lost = report["rpo"]["lost_writes"].as_u64().expect("lost writes measured");
+        assert_eq!(lost, truth["lost_writes"].as_u64().unwrap(), "seed {seed}: lost writes");
         assert!(lost > 0, "seed {seed}: the demo should lose writes");
-        let rpo = report["rpo"]["actual_seconds"]
-            .as_f64()
-            .expect("RPO measured");
+        let rpo = report["rpo"]["actual_seconds"].as_f64().expect("RPO measured");
         let rpo_truth = truth["rpo_seconds"].as_f64().unwrap();
         assert!(
             (rpo - rpo_truth).abs() <= 0.1,

@@ -82,11 +82,7 @@ fn acknowledged_spans_survive_sigkill_cycles() {
                         let n = 20;
                         match client.export(batch(id, n)).await {
                             Ok(resp) => {
-                                let rejected = resp
-                                    .into_inner()
-                                    .partial_success
-                                    .map(|p| p.rejected_spans)
-                                    .unwrap_or(0);
+                                let rejected = resp.into_inner().partial_success.map(|p| p.rejected_spans).unwrap_or(0);
                                 assert_eq!(rejected, 0);
                                 acked.lock().unwrap().extend(id..id + n);
                             }
@@ -122,16 +118,8 @@ fn acknowledged_spans_survive_sigkill_cycles() {
         .map(|r| u64::from_str_radix(r["span_id"].as_str().unwrap(), 16).unwrap())
         .collect();
     let unique: HashSet<u64> = present.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        present.len(),
-        "a span appears twice after dedupe"
-    );
-    let missing: Vec<u64> = acked
-        .iter()
-        .copied()
-        .filter(|id| !unique.contains(id))
-        .collect();
+    assert_eq!(unique.len(), present.len(), "a span appears twice after dedupe");
+    let missing: Vec<u64> = acked.iter().copied().filter(|id| !unique.contains(id)).collect();
     assert!(
         missing.is_empty(),
         "{} acknowledged spans lost, e.g. {:?}",

@@ -54,8 +54,7 @@ pub struct Analyzer {
 fn one_column(name: &str, values: &[String]) -> Result<MemTable, AnalyzeError> {
     let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
     let col = Arc::new(StringArray::from(values.to_vec()));
-    let batch = RecordBatch::try_new(schema.clone(), vec![col])
-        .map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+    let batch = RecordBatch::try_new(schema.clone(), vec![col]).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)
 }
 

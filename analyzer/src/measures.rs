@@ -25,15 +25,12 @@ fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
     let Some(first) = batches.first() else {
         return Ok(None);
     };
-    let b = concat_batches(&first.schema(), &batches)
-        .map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+    let b = concat_batches(&first.schema(), &batches).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
     Ok((b.num_rows() > 0).then_some(b))
 }
 
 fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
-    let a = b
-        .column_by_name(col)?
-        .as_primitive_opt::<TimestampNanosecondType>()?;
+    let a = b.column_by_name(col)?.as_primitive_opt::<TimestampNanosecondType>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
@@ -150,17 +147,13 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         rpo.reason = Some("no db_promoted marker carrying cutover.write.store in the log".into());
         return Ok(rpo);
     };
-    let lost = one(analyzer
-        .sql(&queries::fill(queries::LOST_WRITES, &primary)?)
-        .await?)?;
+    let lost = one(analyzer.sql(&queries::fill(queries::LOST_WRITES, &primary)?).await?)?;
     let mut lost_by_store: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
     if let Some(b) = &lost {
         for row in 0..b.num_rows() {
-            if let (Some(store), Some(seq), Some(t)) = (
-                str_at(b, "store", row),
-                int_at(b, "seq", row),
-                ts_at(b, "time", row),
-            ) {
+            if let (Some(store), Some(seq), Some(t)) =
+                (str_at(b, "store", row), int_at(b, "seq", row), ts_at(b, "time", row))
+            {
                 lost_by_store.entry(store).or_default().push((seq, t));
             }
         }
@@ -177,9 +170,7 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         let (rpo_s, reason) = match (last_applied, newest_lost, surviving) {
             (None, _, _) => (
                 None,
-                Some(
-                    "db_promoted marker has no integer cutover.write.last_applied_seq".to_string(),
-                ),
+                Some("db_promoted marker has no integer cutover.write.last_applied_seq".to_string()),
             ),
             (Some(_), None, _) => (Some(0.0), None),
             (Some(seq), Some(_), None) => (
@@ -198,13 +189,10 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
             _ => None,
         };
         total_lost += lost.len() as u64;
-        rpo.lost
-            .insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
+        rpo.lost.insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
         rpo.stores.push(StoreRpo {
             store,
-            promoted_at: ts_at(&promotions, "promoted_at", row)
-                .map(rfc3339)
-                .unwrap_or_default(),
+            promoted_at: ts_at(&promotions, "promoted_at", row).map(rfc3339).unwrap_or_default(),
             last_applied_seq: last_applied,
             newest_surviving_write_at: surviving.map(rfc3339),
             newest_lost_write_at: newest_lost.map(rfc3339),

@@ -4,10 +4,7 @@
 pub const VIEWS: &[(&str, &str)] = &[
     ("requests", include_str!("../../queries/view_requests.sql")),
     ("writes", include_str!("../../queries/view_writes.sql")),
-    (
-        "promotions",
-        include_str!("../../queries/view_promotions.sql"),
-    ),
+    ("promotions", include_str!("../../queries/view_promotions.sql")),
 ];
 
 /// `fault_at.sql`.

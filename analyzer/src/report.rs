@@ -127,14 +127,8 @@ impl Report {
         let mut out = format!("# Drill report: {}\n\n", self.drill);
         out += &format!(
             "Primary region `{}`, secondary `{}`. Verdict: **{}**.\n\n",
-            self.regions
-                .get("primary")
-                .map(String::as_str)
-                .unwrap_or("?"),
-            self.regions
-                .get("secondary")
-                .map(String::as_str)
-                .unwrap_or("?"),
+            self.regions.get("primary").map(String::as_str).unwrap_or("?"),
+            self.regions.get("secondary").map(String::as_str).unwrap_or("?"),
             match self.verdict {
                 Verdict::Met => "all targets met",
                 Verdict::Missed => "target missed",
@@ -147,13 +141,10 @@ impl Report {
             "| measure | measured | target | verdict |\n|---|---|---|---|\n"
         };
         out += header;
-        let row =
-            |name: &str, measured: String, truth_v: Option<String>, target: f64, verdict: &str| {
-                match &truth_v {
-                    Some(t) => format!("| {name} | {measured} | {t} | {target} s | {verdict} |\n"),
-                    None => format!("| {name} | {measured} | {target} s | {verdict} |\n"),
-                }
-            };
+        let row = |name: &str, measured: String, truth_v: Option<String>, target: f64, verdict: &str| match &truth_v {
+            Some(t) => format!("| {name} | {measured} | {t} | {target} s | {verdict} |\n"),
+            None => format!("| {name} | {measured} | {target} s | {verdict} |\n"),
+        };
         out += &row(
             "RTO",
             secs(self.rto.actual_seconds),
@@ -178,14 +169,8 @@ impl Report {
             None => out += &format!("| lost writes | {lost} | | |\n"),
         }
         out += "\n## Recovery time\n\n";
-        out += &format!(
-            "- fault injected: {}\n",
-            self.rto.fault_at.as_deref().unwrap_or("—")
-        );
-        out += &format!(
-            "- recovered: {}\n",
-            self.rto.recovered_at.as_deref().unwrap_or("—")
-        );
+        out += &format!("- fault injected: {}\n", self.rto.fault_at.as_deref().unwrap_or("—"));
+        out += &format!("- recovered: {}\n", self.rto.recovered_at.as_deref().unwrap_or("—"));
         out += &format!("- SLI requests: {}\n", self.rto.requests);
         if let Some(r) = &self.rto.reason {
             out += &format!("- not measurable: {r}\n");
@@ -199,9 +184,7 @@ impl Report {
                 "- store `{}`: promoted {} with last applied seq {}; newest surviving write {}; {} lost write(s){}; RPO {}\n",
                 s.store,
                 s.promoted_at,
-                s.last_applied_seq
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "?".into()),
+                s.last_applied_seq.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
                 s.newest_surviving_write_at.as_deref().unwrap_or("—"),
                 s.lost_writes,
                 self.rpo
@@ -212,10 +195,7 @@ impl Report {
                     .unwrap_or_default(),
                 s.rpo_seconds
                     .map(|v| format!("{v:.3} s"))
-                    .unwrap_or_else(|| format!(
-                        "not measurable: {}",
-                        s.reason.as_deref().unwrap_or("?")
-                    )),
+                    .unwrap_or_else(|| format!("not measurable: {}", s.reason.as_deref().unwrap_or("?"))),
             );
         }
         out += &format!(
@@ -268,9 +248,6 @@ mod tests {
 
     #[test]
     fn timestamps_render_as_rfc3339_utc() {
-        assert_eq!(
-            rfc3339(1_700_000_000_123_000_000),
-            "2023-11-14T22:13:20.123Z"
-        );
+        assert_eq!(rfc3339(1_700_000_000_123_000_000), "2023-11-14T22:13:20.123Z");
     }
 }

@@ -160,12 +160,7 @@ impl DrillSpec {
         if self.sli.services.is_empty() {
             return Err("sli.services must name at least one service".into());
         }
-        if let Some(k) = self
-            .sli
-            .span_kinds
-            .iter()
-            .find(|k| !KINDS.contains(&k.as_str()))
-        {
+        if let Some(k) = self.sli.span_kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
             return Err(format!(
                 "sli.span_kinds: unknown kind {k:?}; expected one of {}",
                 KINDS.join(", ")
@@ -211,11 +206,6 @@ mod tests {
                 .contains("success_ratio")
         );
         let text = GOOD.replace("[server]", "[sever]");
-        assert!(
-            DrillSpec::parse(&text)
-                .unwrap_err()
-                .to_string()
-                .contains("sever")
-        );
+        assert!(DrillSpec::parse(&text).unwrap_err().to_string().contains("sever"));
     }
 }

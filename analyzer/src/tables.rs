@@ -110,9 +110,7 @@ fn hex_or_null(b: &mut StringBuilder, bytes: &[u8]) {
 }
 
 fn source_name(e: &Event) -> &'static str {
-    Source::try_from(e.source)
-        .unwrap_or(Source::Unspecified)
-        .name()
+    Source::try_from(e.source).unwrap_or(Source::Unspecified).name()
 }
 
 fn span_kind(k: i32) -> &'static str {
@@ -154,9 +152,7 @@ impl Common {
         push_attrs(self.attributes.get_or_insert_with(new_attrs), &e.attributes);
     }
     fn finish(&mut self) -> [ArrayRef; 6] {
-        let tz = |b: &mut TimestampNanosecondBuilder| {
-            Arc::new(b.finish().with_timezone("UTC")) as ArrayRef
-        };
+        let tz = |b: &mut TimestampNanosecondBuilder| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef;
         [
             Arc::new(self.service.finish()),
             Arc::new(self.region.finish()),
@@ -229,8 +225,7 @@ fn tz(b: &mut TimestampNanosecondBuilder) -> ArrayRef {
 }
 
 fn batch(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch, AnalyzeError> {
-    RecordBatch::try_new(schema, cols)
-        .map_err(|e| AnalyzeError::Internal(format!("building a table: {e}")))
+    RecordBatch::try_new(schema, cols).map_err(|e| AnalyzeError::Internal(format!("building a table: {e}")))
 }
 
 /// Reads the whole log in `log_dir` into tables.
@@ -370,10 +365,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     cols.extend(logs.common.finish());
     let logs = batch(schema(f), cols)?;
 
-    let mut f = vec![
-        ("time", ts_type(), false),
-        ("marker", DataType::Utf8, false),
-    ];
+    let mut f = vec![("time", ts_type(), false), ("marker", DataType::Utf8, false)];
     f.extend(common_fields());
     let mut cols: Vec<ArrayRef> = vec![tz(&mut markers.time), Arc::new(markers.marker.finish())];
     cols.extend(markers.common.finish());

@@ -24,9 +24,7 @@ pub enum LogError {
         reason: String,
     },
     /// A write or fsync failed earlier; the writer accepts nothing more.
-    #[error(
-        "log writer is poisoned after a failed {operation}; restart the daemon after fixing the disk"
-    )]
+    #[error("log writer is poisoned after a failed {operation}; restart the daemon after fixing the disk")]
     Poisoned {
         /// `write` or `fsync`.
         operation: &'static str,

@@ -44,10 +44,7 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
     debug_assert!(!payload.is_empty() && payload.len() <= MAX_RECORD_BYTES);
     let len = (payload.len() as u32).to_le_bytes();
     let seq_bytes = seq.to_le_bytes();
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(&len), &seq_bytes),
-        payload,
-    );
+    let crc = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&len), &seq_bytes), payload);
     out.extend_from_slice(&len);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&seq_bytes);
@@ -179,18 +176,12 @@ struct BadRecord {
 /// Checks the record at the start of `rest`; returns its payload length.
 fn check_record(rest: &[u8], expected_seq: u64) -> Result<usize, BadRecord> {
     let torn = |reason: String| BadRecord { torn: true, reason };
-    let corrupt = |reason: String| BadRecord {
-        torn: false,
-        reason,
-    };
+    let corrupt = |reason: String| BadRecord { torn: false, reason };
     if rest.iter().all(|&b| b == 0) {
         return Err(torn(format!("{} zero bytes at the end", rest.len())));
     }
     if rest.len() < RECORD_HEADER_BYTES {
-        return Err(torn(format!(
-            "{} bytes, less than a record header",
-            rest.len()
-        )));
+        return Err(torn(format!("{} bytes, less than a record header", rest.len())));
     }
     let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
@@ -223,9 +214,7 @@ fn check_record(rest: &[u8], expected_seq: u64) -> Result<usize, BadRecord> {
         });
     }
     if seq != expected_seq {
-        return Err(corrupt(format!(
-            "record sequence {seq}, expected {expected_seq}"
-        )));
+        return Err(corrupt(format!("record sequence {seq}, expected {expected_seq}")));
     }
     Ok(len)
 }
@@ -244,20 +233,14 @@ mod tests {
 
     fn scan(buf: &[u8], is_last: bool) -> (Vec<(u64, Vec<u8>)>, SegmentScan) {
         let mut seen = Vec::new();
-        let s = scan_segment(Path::new("t.seg"), buf, is_last, |seq, p| {
-            seen.push((seq, p.to_vec()))
-        })
-        .unwrap();
+        let s = scan_segment(Path::new("t.seg"), buf, is_last, |seq, p| seen.push((seq, p.to_vec()))).unwrap();
         (seen, s)
     }
 
     #[test]
     fn segment_names_round_trip_and_sort() {
         assert_eq!(segment_file_name(42), "00000000000000000042.seg");
-        assert_eq!(
-            parse_segment_name(&segment_file_name(u64::MAX)),
-            Some(u64::MAX)
-        );
+        assert_eq!(parse_segment_name(&segment_file_name(u64::MAX)), Some(u64::MAX));
         assert_eq!(parse_segment_name("42.seg"), None);
         assert!(segment_file_name(9) < segment_file_name(10));
     }
@@ -268,11 +251,7 @@ mod tests {
         let (seen, s) = scan(&buf, true);
         assert_eq!(
             seen,
-            vec![
-                (7, b"a".to_vec()),
-                (8, b"bb".to_vec()),
-                (9, b"ccc".to_vec())
-            ]
+            vec![(7, b"a".to_vec()), (8, b"bb".to_vec()), (9, b"ccc".to_vec())]
         );
         assert_eq!(s.end, ScanEnd::Clean);
         assert_eq!(s.valid_len, buf.len() as u64);
@@ -298,9 +277,7 @@ mod tests {
         buf[SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES] ^= 0x40;
         let (seen, s) = scan(&buf, true);
         assert!(seen.is_empty());
-        assert!(
-            matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == SEGMENT_HEADER_BYTES as u64)
-        );
+        assert!(matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == SEGMENT_HEADER_BYTES as u64));
     }
 
     #[test]

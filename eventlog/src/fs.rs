@@ -18,11 +18,7 @@ pub trait LogFile: Send {
 /// truncating it to `truncate_to` bytes when given; `create_new` fails if the file exists.
 pub trait Storage: Send + Sync + 'static {
     /// Open an existing segment for appending.
-    fn open_append(
-        &self,
-        path: &Path,
-        truncate_to: Option<u64>,
-    ) -> std::io::Result<Box<dyn LogFile>>;
+    fn open_append(&self, path: &Path, truncate_to: Option<u64>) -> std::io::Result<Box<dyn LogFile>>;
     /// Create a new, empty segment.
     fn create_new(&self, path: &Path) -> std::io::Result<Box<dyn LogFile>>;
     /// Sync a directory so that created files survive a crash.
@@ -45,11 +41,7 @@ impl LogFile for OsFile {
 }
 
 impl Storage for OsStorage {
-    fn open_append(
-        &self,
-        path: &Path,
-        truncate_to: Option<u64>,
-    ) -> std::io::Result<Box<dyn LogFile>> {
+    fn open_append(&self, path: &Path, truncate_to: Option<u64>) -> std::io::Result<Box<dyn LogFile>> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         if let Some(len) = truncate_to {
             file.set_len(len)?;

@@ -74,12 +74,12 @@ mod error;
 mod format;
 mod fs;
 mod reader;
+pub mod testing;
 mod writer;
 
 pub use error::LogError;
 pub use format::{
-    MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, ScanEnd, SegmentScan,
-    scan_segment, segment_file_name,
+    MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, ScanEnd, SegmentScan, scan_segment, segment_file_name,
 };
 pub use fs::{LogFile, OsStorage, Storage};
 pub use reader::{LogReader, Record};

@@ -30,20 +30,14 @@ impl LogReader {
                 reason: "no segment files (*.seg) in this directory".into(),
             });
         }
-        Ok(LogReader {
-            dir: dir.to_path_buf(),
-        })
+        Ok(LogReader { dir: dir.to_path_buf() })
     }
 
     /// Calls `visit` for every record with `seq >= from_seq`, in order, up to the current end
     /// of the log. Returns the sequence number after the last record read. An incomplete tail
     /// of the newest segment ends the read (it may be an append in progress); corruption
     /// anywhere else is an error.
-    pub fn for_each(
-        &self,
-        from_seq: u64,
-        mut visit: impl FnMut(Record<'_>),
-    ) -> Result<u64, LogError> {
+    pub fn for_each(&self, from_seq: u64, mut visit: impl FnMut(Record<'_>)) -> Result<u64, LogError> {
         let segments = list_segments(&self.dir)?;
         let mut next = from_seq;
         for (i, (base, path)) in segments.iter().enumerate() {
@@ -85,9 +79,7 @@ impl LogReader {
     pub fn size_bytes(&self) -> Result<u64, LogError> {
         let mut total = 0;
         for (_, path) in list_segments(&self.dir)? {
-            total += std::fs::metadata(&path)
-                .map_err(|e| LogError::io(&path, e))?
-                .len();
+            total += std::fs::metadata(&path).map_err(|e| LogError::io(&path, e))?.len();
         }
         Ok(total)
     }

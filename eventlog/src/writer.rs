@@ -2,9 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{
-    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
-};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -198,10 +196,7 @@ impl LogWriter {
         if let Some(operation) = self.shared.poisoned() {
             return Err(LogError::Poisoned { operation });
         }
-        if let Some(r) = records
-            .iter()
-            .find(|r| r.is_empty() || r.len() > MAX_RECORD_BYTES)
-        {
+        if let Some(r) = records.iter().find(|r| r.is_empty() || r.len() > MAX_RECORD_BYTES) {
             return Err(LogError::RecordSize {
                 len: r.len(),
                 max: MAX_RECORD_BYTES,
@@ -342,9 +337,7 @@ impl WriterState {
         self.active.len += self.buf.len() as u64;
         self.active.next_seq = seq;
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .bytes
-            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.shared.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         let mut waiting = Vec::new();
         let sync_now = match self.config.fsync {
             FsyncPolicy::Always => true,
@@ -358,9 +351,7 @@ impl WriterState {
             if must_wait {
                 waiting.push((r, receipt));
             } else {
-                self.shared
-                    .records
-                    .fetch_add(receipt.count, Ordering::Relaxed);
+                self.shared.records.fetch_add(receipt.count, Ordering::Relaxed);
                 let _ = r.reply.send(Ok(receipt));
             }
         }
@@ -375,9 +366,7 @@ impl WriterState {
             *unsynced_since = None;
         }
         for (r, receipt) in waiting {
-            self.shared
-                .records
-                .fetch_add(receipt.count, Ordering::Relaxed);
+            self.shared.records.fetch_add(receipt.count, Ordering::Relaxed);
             let _ = r.reply.send(Ok(receipt));
         }
         if self.active.len >= self.config.segment_bytes {
@@ -422,9 +411,7 @@ impl WriterState {
 
 fn create_segment(dir: &Path, storage: &dyn Storage, base_seq: u64) -> Result<Active, LogError> {
     let path = dir.join(format::segment_file_name(base_seq));
-    let mut file = storage
-        .create_new(&path)
-        .map_err(|e| LogError::io(&path, e))?;
+    let mut file = storage.create_new(&path).map_err(|e| LogError::io(&path, e))?;
     file.write_all(&format::encode_header(base_seq))
         .map_err(|e| LogError::io(&path, e))?;
     file.sync().map_err(|e| LogError::io(&path, e))?;
@@ -441,11 +428,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError>
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
         let entry = entry.map_err(|e| LogError::io(dir, e))?;
-        if let Some(base) = entry
-            .file_name()
-            .to_str()
-            .and_then(format::parse_segment_name)
-        {
+        if let Some(base) = entry.file_name().to_str().and_then(format::parse_segment_name) {
             out.push((base, entry.path()));
         }
     }
@@ -462,16 +445,12 @@ fn recover(dir: &Path, storage: &dyn Storage) -> Result<(Active, Recovery), LogE
     // A crash while rolling can leave a last segment shorter than its header: it holds no
     // record, so it is removed and created again.
     if let Some((base, path)) = segments.last().cloned() {
-        let len = std::fs::metadata(&path)
-            .map_err(|e| LogError::io(&path, e))?
-            .len();
+        let len = std::fs::metadata(&path).map_err(|e| LogError::io(&path, e))?.len();
         if len < SEGMENT_HEADER_BYTES as u64 && segments.len() > 1 {
             std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
             segments.pop();
             recovery.truncated_bytes += len;
-            recovery.torn_reason = Some(format!(
-                "segment {base} was created but its header never written"
-            ));
+            recovery.torn_reason = Some(format!("segment {base} was created but its header never written"));
         } else if len < SEGMENT_HEADER_BYTES as u64 {
             std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
             segments.pop();
@@ -490,10 +469,7 @@ fn recover(dir: &Path, storage: &dyn Storage) -> Result<(Active, Recovery), LogE
             return Err(LogError::Corrupt {
                 path: path.clone(),
                 offset: 0,
-                reason: format!(
-                    "segment starts at sequence {}, expected {expected_base}",
-                    scan.base_seq
-                ),
+                reason: format!("segment starts at sequence {}, expected {expected_base}", scan.base_seq),
             });
         }
         expected_base += scan.records;

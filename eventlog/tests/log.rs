@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use cutover_eventlog::testing::FailingSyncStorage;
 use cutover_eventlog::{
-    FsyncPolicy, Health, LogConfig, LogError, LogFile, LogReader, LogWriter, OsStorage,
-    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, Storage, segment_file_name,
+    FsyncPolicy, Health, LogConfig, LogError, LogReader, LogWriter, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    segment_file_name,
 };
 use proptest::prelude::*;
 
@@ -32,10 +32,7 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
     v
 }
@@ -158,10 +155,7 @@ fn crash_torn_tail_is_truncated_and_appends_continue() {
     assert_eq!(receipt.first_seq, 9);
     w.close();
     let got = read_all(dir.path());
-    assert_eq!(
-        got.iter().map(|r| r.0).collect::<Vec<_>>(),
-        (0..10).collect::<Vec<_>>()
-    );
+    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     assert_eq!(got[8].1, payload(8));
     assert_eq!(got[9].1, b"after".to_vec());
 }
@@ -225,56 +219,6 @@ fn crash_torn_record_in_sealed_segment_is_corruption() {
     ));
 }
 
-/// Storage whose fsyncs fail after `ok_syncs` successes.
-struct FailingSync {
-    ok_syncs: usize,
-    syncs: Arc<AtomicUsize>,
-}
-
-struct FailingFile {
-    inner: Box<dyn LogFile>,
-    ok_syncs: usize,
-    syncs: Arc<AtomicUsize>,
-}
-
-impl LogFile for FailingFile {
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(buf)
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        if self.syncs.fetch_add(1, Ordering::SeqCst) >= self.ok_syncs {
-            return Err(std::io::Error::other("injected EIO"));
-        }
-        self.inner.sync()
-    }
-}
-
-impl Storage for FailingSync {
-    fn open_append(
-        &self,
-        path: &Path,
-        truncate_to: Option<u64>,
-    ) -> std::io::Result<Box<dyn LogFile>> {
-        let inner = OsStorage.open_append(path, truncate_to)?;
-        Ok(Box::new(FailingFile {
-            inner,
-            ok_syncs: self.ok_syncs,
-            syncs: self.syncs.clone(),
-        }))
-    }
-    fn create_new(&self, path: &Path) -> std::io::Result<Box<dyn LogFile>> {
-        let inner = OsStorage.create_new(path)?;
-        Ok(Box::new(FailingFile {
-            inner,
-            ok_syncs: self.ok_syncs,
-            syncs: self.syncs.clone(),
-        }))
-    }
-    fn sync_dir(&self, path: &Path) -> std::io::Result<()> {
-        OsStorage.sync_dir(path)
-    }
-}
-
 #[test]
 fn crash_fsync_failure_poisons_the_writer() {
     let dir = tempfile::tempdir().unwrap();
@@ -283,36 +227,27 @@ fn crash_fsync_failure_poisons_the_writer() {
         ..tiny()
     };
     // Creating segment 0 takes one sync; then three appends succeed and the fifth sync fails.
-    let storage = Arc::new(FailingSync {
-        ok_syncs: 4,
-        syncs: Arc::new(AtomicUsize::new(0)),
-    });
+    let storage = Arc::new(FailingSyncStorage::new(4));
     let (w, _) = LogWriter::open_with_storage(dir.path(), config.clone(), storage.clone()).unwrap();
     for i in 0..3 {
         w.append_blocking(vec![payload(i)]).unwrap();
     }
     assert_eq!(w.health(), Health::Ok);
     let err = w.append_blocking(vec![payload(3)]).unwrap_err();
-    assert!(
-        matches!(err, LogError::Poisoned { operation: "fsync" }),
-        "{err}"
-    );
+    assert!(matches!(err, LogError::Poisoned { operation: "fsync" }), "{err}");
     assert_eq!(w.health(), Health::Poisoned { operation: "fsync" });
     // No retry: later appends fail without touching the disk.
-    let syncs_before = storage.syncs.load(Ordering::SeqCst);
+    let syncs_before = storage.syncs();
     assert!(matches!(
         w.append_blocking(vec![payload(4)]),
         Err(LogError::Poisoned { .. })
     ));
-    assert_eq!(storage.syncs.load(Ordering::SeqCst), syncs_before);
+    assert_eq!(storage.syncs(), syncs_before);
     w.close();
     // The acknowledged records survive; the unacknowledged one was written but never
     // confirmed, so a reopen may keep it: the contract is only that acknowledged ones exist.
     let got = read_all(dir.path());
-    assert_eq!(
-        &got[..3],
-        &[(0, payload(0)), (1, payload(1)), (2, payload(2))]
-    );
+    assert_eq!(&got[..3], &[(0, payload(0)), (1, payload(1)), (2, payload(2))]);
     assert!(got.len() <= 4);
 }
 
@@ -346,10 +281,7 @@ fn concurrent_appends_share_fsyncs() {
     }
     let stats = w.stats();
     assert_eq!(stats.records, 400);
-    assert!(
-        stats.fsyncs < 400,
-        "every append had its own fsync: {stats:?}"
-    );
+    assert!(stats.fsyncs < 400, "every append had its own fsync: {stats:?}");
     drop(w);
     let got = read_all(dir.path());
     assert_eq!(got.len(), 400);
@@ -385,10 +317,7 @@ fn oversized_and_empty_records_are_refused() {
         w.append_blocking(vec![vec![]]),
         Err(LogError::RecordSize { len: 0, .. })
     ));
-    assert_eq!(
-        w.append_blocking(vec![b"ok".to_vec()]).unwrap().first_seq,
-        0
-    );
+    assert_eq!(w.append_blocking(vec![b"ok".to_vec()]).unwrap().first_seq, 0);
 }
 
 #[test]
@@ -411,10 +340,7 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
     while w.stats().fsyncs == after_appends && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    assert!(
-        w.stats().fsyncs > after_appends,
-        "pending data was never synced"
-    );
+    assert!(w.stats().fsyncs > after_appends, "pending data was never synced");
     w.close();
     assert_eq!(read_all(dir.path()).len(), 20);
 }

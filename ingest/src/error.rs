@@ -65,18 +65,14 @@ impl IngestError {
         use tonic::Code;
         use tonic_types::{ErrorDetails, StatusExt};
         let code = match self {
-            IngestError::InvalidInput(_) | IngestError::UnsupportedMediaType(_) => {
-                Code::InvalidArgument
-            }
+            IngestError::InvalidInput(_) | IngestError::UnsupportedMediaType(_) => Code::InvalidArgument,
             IngestError::TooLarge { .. } => Code::ResourceExhausted,
             IngestError::Overloaded | IngestError::Unavailable => Code::Unavailable,
         };
         match self.retry_after() {
-            Some(delay) => tonic::Status::with_error_details(
-                code,
-                self.to_string(),
-                ErrorDetails::with_retry_info(Some(delay)),
-            ),
+            Some(delay) => {
+                tonic::Status::with_error_details(code, self.to_string(), ErrorDetails::with_retry_info(Some(delay)))
+            }
             None => tonic::Status::new(code, self.to_string()),
         }
     }
@@ -86,9 +82,9 @@ impl From<LogError> for IngestError {
     fn from(e: LogError) -> Self {
         match e {
             LogError::Overloaded => IngestError::Overloaded,
-            LogError::RecordSize { len, max } => IngestError::InvalidInput(format!(
-                "one event encodes to {len} bytes, more than {max}"
-            )),
+            LogError::RecordSize { len, max } => {
+                IngestError::InvalidInput(format!("one event encodes to {len} bytes, more than {max}"))
+            }
             other => {
                 tracing::error!(error = %other, "event log append failed");
                 IngestError::Unavailable

@@ -69,11 +69,10 @@ pub enum StartError {
 /// Opens and recovers the event log.
 pub fn open_log(config: &IngestConfig) -> Result<(Arc<LogWriter>, Recovery), StartError> {
     let log_dir = config.data_dir.join("log");
-    let (writer, recovery) =
-        LogWriter::open(&log_dir, config.log.clone()).map_err(|source| StartError::Log {
-            dir: log_dir.clone(),
-            source,
-        })?;
+    let (writer, recovery) = LogWriter::open(&log_dir, config.log.clone()).map_err(|source| StartError::Log {
+        dir: log_dir.clone(),
+        source,
+    })?;
     if recovery.truncated_bytes > 0 {
         tracing::warn!(bytes = recovery.truncated_bytes, reason = ?recovery.torn_reason, "recovered the event log by truncating a torn tail");
     }
@@ -102,17 +101,10 @@ impl Daemon {
     }
 
     /// Starts serving bound receivers.
-    pub fn serve(
-        bound: Vec<receivers::BoundReceiver>,
-        log: Arc<LogWriter>,
-        recovery: Recovery,
-    ) -> Daemon {
+    pub fn serve(bound: Vec<receivers::BoundReceiver>, log: Arc<LogWriter>, recovery: Recovery) -> Daemon {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let addrs = bound.iter().map(|b| (b.kind, b.addr)).collect();
-        let tasks = bound
-            .into_iter()
-            .map(|b| b.serve(stop_rx.clone()))
-            .collect();
+        let tasks = bound.into_iter().map(|b| b.serve(stop_rx.clone())).collect();
         Daemon {
             addrs,
             recovery,

@@ -55,18 +55,13 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let vec = |name: MetricName, help: &str, labels: &[&str]| {
-            let v =
-                IntCounterVec::new(Opts::new(name.as_str(), help), labels).expect("valid metric");
-            registry
-                .register(Box::new(v.clone()))
-                .expect("unique metric");
+            let v = IntCounterVec::new(Opts::new(name.as_str(), help), labels).expect("valid metric");
+            registry.register(Box::new(v.clone())).expect("unique metric");
             v
         };
         let gauge = |name: MetricName, help: &str| {
             let g = IntGauge::new(name.as_str(), help).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
             g
         };
         Metrics {
@@ -93,10 +88,7 @@ impl Metrics {
                 MetricName::LogFsyncsTotal,
                 "fsync calls of the event log writer since start",
             ),
-            log_healthy: gauge(
-                MetricName::LogHealthy,
-                "1 while the event log accepts appends",
-            ),
+            log_healthy: gauge(MetricName::LogHealthy, "1 while the event log accepts appends"),
             registry,
         }
     }

@@ -22,11 +22,7 @@ impl EventSink {
 
     /// Appends `events` and returns only once they are durable under the log's fsync policy.
     /// On error nothing may be reported to the client as stored.
-    pub async fn store(
-        &self,
-        receiver: &'static str,
-        events: Vec<Event>,
-    ) -> Result<(), IngestError> {
+    pub async fn store(&self, receiver: &'static str, events: Vec<Event>) -> Result<(), IngestError> {
         if events.is_empty() {
             return Ok(());
         }

@@ -346,10 +346,7 @@ mod tests {
             ingest_time_unix_nano: 1_700_000_000_100_000_000,
             trace_id: vec![1; 16],
             span_id: vec![2; 8],
-            attributes: vec![
-                Attribute::int("cutover.write.seq", 7),
-                Attribute::str("k", "v"),
-            ],
+            attributes: vec![Attribute::int("cutover.write.seq", 7), Attribute::str("k", "v")],
             resource_attributes: vec![Attribute::str("cloud.region", "us-east-1")],
             source: Source::OtlpGrpc as i32,
             body: Some(Body::Span(SpanBody {

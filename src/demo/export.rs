@@ -6,9 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLoggerProvider};
@@ -143,10 +141,7 @@ async fn flush(
 /// Sends the drill to the OTLP/gRPC endpoint.
 pub async fn send(drill: &Drill, endpoint: &str, seed: u64) -> anyhow::Result<Sent> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let mut regions = [
-        exporters(endpoint, PRIMARY)?,
-        exporters(endpoint, SECONDARY)?,
-    ];
+    let mut regions = [exporters(endpoint, PRIMARY)?, exporters(endpoint, SECONDARY)?];
     let mut sent = Sent::default();
 
     for r in &drill.requests {

@@ -44,12 +44,8 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
     let mut config = IngestConfig::new(data_dir.clone(), "unknown".into());
     config.otlp.grpc_addr = "127.0.0.1:0".parse()?;
     config.otlp.http_addr = "127.0.0.1:0".parse()?;
-    let daemon = Daemon::start(config)
-        .await
-        .context("starting the ingest daemon")?;
-    let grpc = daemon
-        .addr(ReceiverKind::OtlpGrpc)
-        .context("grpc receiver bound")?;
+    let daemon = Daemon::start(config).await.context("starting the ingest daemon")?;
+    let grpc = daemon.addr(ReceiverKind::OtlpGrpc).context("grpc receiver bound")?;
     eprintln!("cutover demo: daemon listening on {grpc} (OTLP/gRPC)");
 
     // Event times: the drill happened over the last ~10 minutes.
@@ -90,8 +86,5 @@ fn fresh_dir(seed: u64) -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    anyhow::bail!(
-        "cannot create a fresh data directory under {}",
-        base.display()
-    )
+    anyhow::bail!("cannot create a fresh data directory under {}", base.display())
 }

@@ -181,9 +181,7 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
     };
     let recovered = recovered_at(&requests, fault);
     let truth = Truth {
-        rto_seconds: recovered
-            .map(|r| (r - fault) as f64 / 1e9)
-            .unwrap_or(f64::NAN),
+        rto_seconds: recovered.map(|r| (r - fault) as f64 / 1e9).unwrap_or(f64::NAN),
         rpo_seconds: rpo,
         lost_writes: lost.len() as u64,
     };
@@ -244,8 +242,7 @@ pub fn recovered_at(requests: &[Request], fault: Ns) -> Option<Ns> {
         }
         // Requests sharing this start time that came earlier in the list are in the window too.
         let peers = after[..lo].iter().rev().take_while(|p| p.start == r.start);
-        let (peer_n, peer_good) =
-            peers.fold((0, 0), |(n, g), p| (n + 1, g + usize::from(!p.bad())));
+        let (peer_n, peer_good) = peers.fold((0, 0), |(n, g), p| (n + 1, g + usize::from(!p.bad())));
         let total = hi - lo + peer_n;
         let ok = (good + peer_good) as f64 >= SUCCESS_RATIO * total as f64;
         if !r.bad() && ok && r.start + window <= last {
@@ -267,11 +264,7 @@ mod tests {
         assert_eq!(a.requests.len(), b.requests.len());
         assert_eq!(a.truth, b.truth);
         assert!(a.truth.rto_seconds.is_finite());
-        assert!(
-            a.truth.lost_writes > 0,
-            "async lag should lose writes: {:?}",
-            a.truth
-        );
+        assert!(a.truth.lost_writes > 0, "async lag should lose writes: {:?}", a.truth);
     }
 
     #[test]
@@ -282,9 +275,7 @@ mod tests {
             duration: 0,
             status,
         };
-        let mut reqs: Vec<Request> = (1..=200)
-            .map(|s| r(s, if s < 10 { 503 } else { 200 }))
-            .collect();
+        let mut reqs: Vec<Request> = (1..=200).map(|s| r(s, if s < 10 { 503 } else { 200 })).collect();
         assert_eq!(recovered_at(&reqs, 0), Some(10 * SEC));
         // A bad request inside the window of 10 drops its ratio below 0.99 (60 of 61).
         reqs[30].status = 503;

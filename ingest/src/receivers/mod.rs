@@ -35,16 +35,12 @@ pub struct BoundReceiver {
     pub kind: ReceiverKind,
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
-    serve:
-        Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>,
+    serve: Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>,
 }
 
 impl BoundReceiver {
     /// Starts serving until the watch flips to `true`.
-    pub fn serve(
-        self,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
+    pub fn serve(self, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         (self.serve)(shutdown)
     }
 }
@@ -55,10 +51,7 @@ async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 
 /// Binds every configured receiver. Binding happens before serving so that the addresses
 /// can be reported and a busy port fails start-up instead of a background task.
-pub async fn build_receivers(
-    config: &IngestConfig,
-    sink: Arc<EventSink>,
-) -> std::io::Result<Vec<BoundReceiver>> {
+pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std::io::Result<Vec<BoundReceiver>> {
     let state = Arc::new(otlp::OtlpState {
         sink,
         default_region: config.region.clone(),
@@ -67,18 +60,14 @@ pub async fn build_receivers(
     let mut out = Vec::new();
 
     let grpc_listener = TcpListener::bind(config.otlp.grpc_addr).await?;
-    let grpc_router = otlp::grpc::OtlpGrpc(state.clone()).router();
+    let grpc = otlp::grpc::OtlpGrpc(state.clone());
     out.push(BoundReceiver {
         kind: ReceiverKind::OtlpGrpc,
         addr: grpc_listener.local_addr()?,
         serve: Box::new(move |stop| {
             tokio::spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener)
-                    .with_nodelay(Some(true));
-                if let Err(error) = grpc_router
-                    .serve_with_incoming_shutdown(incoming, wait_for(stop))
-                    .await
-                {
+                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+                if let Err(error) = grpc.serve(incoming, wait_for(stop)).await {
                     tracing::error!(%error, receiver = "otlp_grpc", "server failed");
                 }
             })

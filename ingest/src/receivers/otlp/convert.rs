@@ -7,8 +7,8 @@
 //! of the request is stored.
 
 use cutover_schemas::{
-    Attribute, Body, Event, EventKind, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody,
-    MetricBody, SCHEMA_VERSION, Source, SpanBody, Value,
+    Attribute, Body, Event, EventKind, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody, MetricBody, SCHEMA_VERSION,
+    Source, SpanBody, Value,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -53,9 +53,7 @@ struct ResourceInfo {
 }
 
 fn resource_info(resource: Option<&Resource>, origin: &Origin<'_>) -> ResourceInfo {
-    let attributes = resource
-        .map(|r| convert_attributes(&r.attributes))
-        .unwrap_or_default();
+    let attributes = resource.map(|r| convert_attributes(&r.attributes)).unwrap_or_default();
     let get = |key: &str| {
         attributes
             .iter()
@@ -72,13 +70,7 @@ fn resource_info(resource: Option<&Resource>, origin: &Origin<'_>) -> ResourceIn
     }
 }
 
-fn envelope(
-    kind: EventKind,
-    res: &ResourceInfo,
-    origin: &Origin<'_>,
-    time: i64,
-    body: Body,
-) -> Event {
+fn envelope(kind: EventKind, res: &ResourceInfo, origin: &Origin<'_>, time: i64, body: Body) -> Event {
     Event {
         schema_version: SCHEMA_VERSION,
         kind: kind as i32,
@@ -134,12 +126,7 @@ fn to_json(v: &AnyValue) -> serde_json::Value {
         Some(any_value::Value::KvlistValue(kv)) => J::Object(
             kv.values
                 .iter()
-                .map(|kv| {
-                    (
-                        kv.key.clone(),
-                        kv.value.as_ref().map(to_json).unwrap_or(J::Null),
-                    )
-                })
+                .map(|kv| (kv.key.clone(), kv.value.as_ref().map(to_json).unwrap_or(J::Null)))
                 .collect(),
         ),
         // An index into a profiles string table: meaningless without the table.
@@ -160,24 +147,14 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
     for rs in &req.resource_spans {
         let res = resource_info(rs.resource.as_ref(), origin);
         for ss in &rs.scope_spans {
-            let scope = ss
-                .scope
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
+            let scope = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
             for span in &ss.spans {
                 if span.trace_id.len() != 16 || span.trace_id.iter().all(|&b| b == 0) {
-                    out.reject(format!(
-                        "span {:?}: trace_id must be 16 bytes, not all zero",
-                        span.name
-                    ));
+                    out.reject(format!("span {:?}: trace_id must be 16 bytes, not all zero", span.name));
                     continue;
                 }
                 if span.span_id.len() != 8 || span.span_id.iter().all(|&b| b == 0) {
-                    out.reject(format!(
-                        "span {:?}: span_id must be 8 bytes, not all zero",
-                        span.name
-                    ));
+                    out.reject(format!("span {:?}: span_id must be 8 bytes, not all zero", span.name));
                     continue;
                 }
                 let status = span.status.as_ref();
@@ -190,13 +167,7 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
                     end_time_unix_nano: ts(span.end_time_unix_nano),
                     scope: scope.clone(),
                 });
-                let mut e = envelope(
-                    EventKind::Span,
-                    &res,
-                    origin,
-                    ts(span.start_time_unix_nano),
-                    body,
-                );
+                let mut e = envelope(EventKind::Span, &res, origin, ts(span.start_time_unix_nano), body);
                 e.trace_id = span.trace_id.clone();
                 e.span_id = span.span_id.clone();
                 e.attributes = convert_attributes(&span.attributes);
@@ -214,25 +185,17 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
         let res = resource_info(rm.resource.as_ref(), origin);
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
-                let point = |metric_type: &str, value: f64, count: u64, mono: bool, start: u64| {
-                    MetricBody {
-                        name: m.name.clone(),
-                        unit: m.unit.clone(),
-                        metric_type: metric_type.to_string(),
-                        value,
-                        count,
-                        is_monotonic: mono,
-                        start_time_unix_nano: ts(start),
-                    }
+                let point = |metric_type: &str, value: f64, count: u64, mono: bool, start: u64| MetricBody {
+                    name: m.name.clone(),
+                    unit: m.unit.clone(),
+                    metric_type: metric_type.to_string(),
+                    value,
+                    count,
+                    is_monotonic: mono,
+                    start_time_unix_nano: ts(start),
                 };
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
-                    let mut e = envelope(
-                        EventKind::MetricPoint,
-                        &res,
-                        origin,
-                        ts(time),
-                        Body::Metric(body),
-                    );
+                    let mut e = envelope(EventKind::MetricPoint, &res, origin, ts(time), Body::Metric(body));
                     e.attributes = convert_attributes(attrs);
                     out.events.push(e);
                 };
@@ -254,13 +217,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                     Some(metric::Data::Sum(s)) => {
                         for p in &s.data_points {
                             push(
-                                point(
-                                    "sum",
-                                    number(&p.value),
-                                    0,
-                                    s.is_monotonic,
-                                    p.start_time_unix_nano,
-                                ),
+                                point("sum", number(&p.value), 0, s.is_monotonic, p.start_time_unix_nano),
                                 p.time_unix_nano,
                                 &p.attributes,
                             );
@@ -392,10 +349,7 @@ mod tests {
             resource_spans: vec![
                 ResourceSpans {
                     resource: Some(Resource {
-                        attributes: vec![
-                            kv("cloud.region", "us-west-2"),
-                            kv("service.name", "api"),
-                        ],
+                        attributes: vec![kv("cloud.region", "us-west-2"), kv("service.name", "api")],
                         ..Default::default()
                     }),
                     scope_spans: vec![ScopeSpans {

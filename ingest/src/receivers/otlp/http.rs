@@ -90,9 +90,7 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
     .await;
     match result {
         Ok(resp) => encode(encoding, StatusCode::OK, &resp),
-        Err(e @ (IngestError::Overloaded | IngestError::Unavailable)) => {
-            error_response(encoding, &e)
-        }
+        Err(e @ (IngestError::Overloaded | IngestError::Unavailable)) => error_response(encoding, &e),
         Err(e) => refuse(&state, encoding, e),
     }
 }
@@ -108,12 +106,7 @@ fn content_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match mime.as_str() {
         PROTOBUF => Ok(Encoding::Protobuf),
         JSON => Ok(Encoding::Json),
@@ -139,9 +132,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     match coding.as_str() {
         "identity" | "" => Ok(raw),
         "gzip" => gunzip(&raw, limit).map(Bytes::from),
-        other => Err(IngestError::UnsupportedMediaType(format!(
-            "content-encoding {other}"
-        ))),
+        other => Err(IngestError::UnsupportedMediaType(format!("content-encoding {other}"))),
     }
 }
 
@@ -162,16 +153,13 @@ fn decode<S: Signal>(encoding: Encoding, body: &[u8]) -> Result<S::Request, Inge
     match encoding {
         Encoding::Protobuf => <S::Request as prost::Message>::decode(body)
             .map_err(|e| IngestError::InvalidInput(format!("invalid protobuf body: {e}"))),
-        Encoding::Json => serde_json::from_slice(body)
-            .map_err(|e| IngestError::InvalidInput(format!("invalid OTLP/JSON body: {e}"))),
+        Encoding::Json => {
+            serde_json::from_slice(body).map_err(|e| IngestError::InvalidInput(format!("invalid OTLP/JSON body: {e}")))
+        }
     }
 }
 
-fn encode<T: prost::Message + serde::Serialize>(
-    encoding: Encoding,
-    status: StatusCode,
-    msg: &T,
-) -> Response {
+fn encode<T: prost::Message + serde::Serialize>(encoding: Encoding, status: StatusCode, msg: &T) -> Response {
     let (body, ctype) = match encoding {
         Encoding::Protobuf => (msg.encode_to_vec(), PROTOBUF),
         Encoding::Json => (serde_json::to_vec(msg).expect("response serializes"), JSON),
@@ -208,10 +196,7 @@ mod tests {
             gunzip(&gz, 9_999),
             Err(IngestError::TooLarge { limit_bytes: 9_999 })
         ));
-        assert!(matches!(
-            gunzip(b"not gzip", 100),
-            Err(IngestError::InvalidInput(_))
-        ));
+        assert!(matches!(gunzip(b"not gzip", 100), Err(IngestError::InvalidInput(_))));
     }
 
     #[test]

@@ -131,15 +131,8 @@ impl OtlpState {
         let result = self.sink.store(receiver, converted.events).await;
         match result {
             Ok(()) => {
-                let outcome = if converted.rejected > 0 {
-                    "partial"
-                } else {
-                    "ok"
-                };
-                metrics
-                    .requests
-                    .with_label_values(&[receiver, outcome])
-                    .inc();
+                let outcome = if converted.rejected > 0 { "partial" } else { "ok" };
+                metrics.requests.with_label_values(&[receiver, outcome]).inc();
                 if converted.rejected > 0 {
                     metrics
                         .rejected
@@ -152,10 +145,7 @@ impl OtlpState {
                 ))
             }
             Err(e) => {
-                metrics
-                    .requests
-                    .with_label_values(&[receiver, e.outcome()])
-                    .inc();
+                metrics.requests.with_label_values(&[receiver, e.outcome()]).inc();
                 Err(e)
             }
         }
