@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod mark;
 mod output;
 
 use std::path::PathBuf;
@@ -54,9 +55,12 @@ enum Command {
         /// OTLP/HTTP listen address (also serves /metrics and /healthz).
         #[arg(long, default_value = "127.0.0.1:4318")]
         otlp_http: std::net::SocketAddr,
-        /// Region for data whose resource has no cloud.region attribute.
+        /// Region for data that names none (no cloud.region resource attribute, no region label).
         #[arg(long, default_value = "unknown")]
         region: String,
+        /// Label naming the region in remote_write series and Alertmanager alerts.
+        #[arg(long, default_value = "region")]
+        region_label: String,
         /// Durability policy of the event log.
         #[arg(long, value_enum, default_value = "always")]
         fsync: Fsync,
@@ -111,6 +115,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
     },
+    /// Record a drill marker (drill_started, fault_injected, dns_cutover, ...) through a
+    /// running daemon's markers API, for runbooks and CI jobs.
+    Mark(mark::MarkArgs),
     /// Benchmark OTLP/gRPC trace ingest against a `cutover ingest` child process.
     Bench(bench::BenchArgs),
 }
@@ -144,12 +151,14 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             otlp_grpc,
             otlp_http,
             region,
+            region_label,
             fsync,
             fsync_interval_ms,
             segment_bytes,
             max_body_bytes,
         } => {
             let mut config = IngestConfig::new(data_dir.clone(), region);
+            config.region_label = region_label;
             config.otlp.grpc_addr = otlp_grpc;
             config.otlp.http_addr = otlp_http;
             config.otlp.max_body_bytes = max_body_bytes;
@@ -222,6 +231,11 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json");
                 }
             }
+            Ok(0)
+        }
+        Command::Mark(args) => {
+            let answer = tokio::task::spawn_blocking(move || mark::run(args)).await??;
+            println!("{answer}");
             Ok(0)
         }
         Command::Bench(args) => {

@@ -72,6 +72,7 @@ impl Analyzer {
             ("metric_points", &tables.metric_points),
             ("logs", &tables.logs),
             ("markers", &tables.markers),
+            ("alerts", &tables.alerts),
         ] {
             let t = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
             ctx.register_table(name, Arc::new(t))?;

@@ -13,6 +13,12 @@
 //! - `logs`: time, service, region, severity_number, severity_text, body, trace_id, span_id,
 //!   attributes, ingest_time, source, seq.
 //! - `markers`: time, service, region, marker, attributes, ingest_time, source, seq.
+//! - `alerts`: time (receive time), service, region, alertname, status, starts_at, ends_at
+//!   (null while firing), fingerprint, generator_url, receiver, annotations (JSON text),
+//!   attributes (the alert's labels), ingest_time, source, seq.
+//!
+//! `metric_points` holds OTLP data points and Prometheus remote_write samples alike
+//! (`source` tells them apart; `is_stale` flags Prometheus staleness markers).
 //!
 //! `seq` is the event's position in the log, so every row can be traced back to its record.
 
@@ -41,6 +47,8 @@ pub struct Tables {
     pub logs: RecordBatch,
     /// `markers`.
     pub markers: RecordBatch,
+    /// `alerts`.
+    pub alerts: RecordBatch,
     /// What the replay saw.
     pub stats: ReplayStats,
 }
@@ -199,6 +207,7 @@ struct MetricCols {
     value: Float64Builder,
     count: UInt64Builder,
     monotonic: BooleanBuilder,
+    stale: BooleanBuilder,
     common: Common,
 }
 
@@ -210,6 +219,20 @@ struct LogCols {
     body: StringBuilder,
     trace_id: StringBuilder,
     span_id: StringBuilder,
+    common: Common,
+}
+
+#[derive(Default)]
+struct AlertCols {
+    time: TimestampNanosecondBuilder,
+    alertname: StringBuilder,
+    status: StringBuilder,
+    starts_at: TimestampNanosecondBuilder,
+    ends_at: TimestampNanosecondBuilder,
+    fingerprint: StringBuilder,
+    generator_url: StringBuilder,
+    receiver: StringBuilder,
+    annotations: StringBuilder,
     common: Common,
 }
 
@@ -235,6 +258,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     let mut metrics = MetricCols::default();
     let mut logs = LogCols::default();
     let mut markers = MarkerCols::default();
+    let mut alerts = AlertCols::default();
     let mut stats = ReplayStats::default();
     let mut seen_spans: HashSet<([u8; 16], [u8; 8])> = HashSet::new();
     reader.for_each(0, |rec| {
@@ -275,6 +299,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
                 metrics.value.append_value(m.value);
                 metrics.count.append_value(m.count);
                 metrics.monotonic.append_value(m.is_monotonic);
+                metrics.stale.append_value(m.is_stale);
                 metrics.common.push(&e, rec.seq);
             }
             (EventKind::Log, Some(Body::Log(l))) => {
@@ -290,6 +315,22 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
                 markers.time.append_value(e.event_time_unix_nano);
                 markers.marker.append_value(&m.marker);
                 markers.common.push(&e, rec.seq);
+            }
+            (EventKind::Alert, Some(Body::Alert(a))) => {
+                alerts.time.append_value(e.event_time_unix_nano);
+                alerts.alertname.append_value(&a.alertname);
+                alerts.status.append_value(&a.status);
+                alerts
+                    .starts_at
+                    .append_option((a.starts_at_unix_nano != 0).then_some(a.starts_at_unix_nano));
+                alerts
+                    .ends_at
+                    .append_option((a.ends_at_unix_nano != 0).then_some(a.ends_at_unix_nano));
+                alerts.fingerprint.append_value(&a.fingerprint);
+                alerts.generator_url.append_value(&a.generator_url);
+                alerts.receiver.append_value(&a.receiver);
+                alerts.annotations.append_value(&a.annotations_json);
+                alerts.common.push(&e, rec.seq);
             }
             _ => stats.other_kinds += 1,
         }
@@ -331,6 +372,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
         ("value", DataType::Float64, false),
         ("count", DataType::UInt64, false),
         ("is_monotonic", DataType::Boolean, false),
+        ("is_stale", DataType::Boolean, false),
     ];
     f.extend(common_fields());
     let mut cols: Vec<ArrayRef> = vec![
@@ -341,6 +383,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
         Arc::new(metrics.value.finish()),
         Arc::new(metrics.count.finish()),
         Arc::new(metrics.monotonic.finish()),
+        Arc::new(metrics.stale.finish()),
     ];
     cols.extend(metrics.common.finish());
     let metric_points = batch(schema(f), cols)?;
@@ -371,11 +414,38 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     cols.extend(markers.common.finish());
     let markers = batch(schema(f), cols)?;
 
+    let mut f = vec![
+        ("time", ts_type(), false),
+        ("alertname", DataType::Utf8, false),
+        ("status", DataType::Utf8, false),
+        ("starts_at", ts_type(), true),
+        ("ends_at", ts_type(), true),
+        ("fingerprint", DataType::Utf8, false),
+        ("generator_url", DataType::Utf8, false),
+        ("receiver", DataType::Utf8, false),
+        ("annotations", DataType::Utf8, false),
+    ];
+    f.extend(common_fields());
+    let mut cols: Vec<ArrayRef> = vec![
+        tz(&mut alerts.time),
+        Arc::new(alerts.alertname.finish()),
+        Arc::new(alerts.status.finish()),
+        tz(&mut alerts.starts_at),
+        tz(&mut alerts.ends_at),
+        Arc::new(alerts.fingerprint.finish()),
+        Arc::new(alerts.generator_url.finish()),
+        Arc::new(alerts.receiver.finish()),
+        Arc::new(alerts.annotations.finish()),
+    ];
+    cols.extend(alerts.common.finish());
+    let alerts = batch(schema(f), cols)?;
+
     Ok(Tables {
         spans,
         metric_points,
         logs,
         markers,
+        alerts,
         stats,
     })
 }

@@ -29,6 +29,8 @@ pub struct IngestConfig {
     pub data_dir: PathBuf,
     /// Region for events whose resource has no `cloud.region`.
     pub region: String,
+    /// Label naming the region in remote_write series and Alertmanager alerts.
+    pub region_label: String,
     /// OTLP receivers.
     pub otlp: OtlpConfig,
     /// Event log settings.
@@ -41,6 +43,7 @@ impl IngestConfig {
         IngestConfig {
             data_dir,
             region,
+            region_label: "region".into(),
             otlp: OtlpConfig::default(),
             log: LogConfig {
                 fsync: FsyncPolicy::Always,

@@ -69,7 +69,7 @@ pub struct Event {
     #[prost(enumeration = "Source", tag = "11")]
     pub source: i32,
     /// Kind-specific payload.
-    #[prost(oneof = "Body", tags = "20, 21, 22, 23")]
+    #[prost(oneof = "Body", tags = "20, 21, 22, 23, 24")]
     pub body: Option<Body>,
 }
 
@@ -105,6 +105,12 @@ pub enum Source {
     OtlpHttpProtobuf = 2,
     /// OTLP over HTTP with a JSON body.
     OtlpHttpJson = 3,
+    /// Prometheus remote_write 1.0.
+    PromRemoteWrite = 4,
+    /// Alertmanager webhook.
+    AlertmanagerWebhook = 5,
+    /// cutover's markers API (`POST /v1/markers`, `cutover mark`).
+    MarkersApi = 6,
 }
 
 impl EventKind {
@@ -130,6 +136,9 @@ impl Source {
             Source::OtlpGrpc => "otlp_grpc",
             Source::OtlpHttpProtobuf => "otlp_http_protobuf",
             Source::OtlpHttpJson => "otlp_http_json",
+            Source::PromRemoteWrite => "prometheus_remote_write",
+            Source::AlertmanagerWebhook => "alertmanager_webhook",
+            Source::MarkersApi => "markers_api",
         }
     }
 }
@@ -149,6 +158,39 @@ pub enum Body {
     /// For [`EventKind::Marker`].
     #[prost(message, tag = "23")]
     Marker(MarkerBody),
+    /// For [`EventKind::Alert`].
+    #[prost(message, tag = "24")]
+    Alert(AlertBody),
+}
+
+/// One alert of an Alertmanager notification. The alert's labels are the event's
+/// `attributes`; its event time is the receive time (so delivery lag = event time − `starts_at`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AlertBody {
+    /// `firing` or `resolved`.
+    #[prost(string, tag = "1")]
+    pub status: String,
+    /// The `alertname` label.
+    #[prost(string, tag = "2")]
+    pub alertname: String,
+    /// `startsAt`, ns since the epoch (0 when absent).
+    #[prost(int64, tag = "3")]
+    pub starts_at_unix_nano: i64,
+    /// `endsAt`, ns since the epoch (0 when absent or the zero time).
+    #[prost(int64, tag = "4")]
+    pub ends_at_unix_nano: i64,
+    /// Alertmanager's fingerprint.
+    #[prost(string, tag = "5")]
+    pub fingerprint: String,
+    /// Link to the rule's source.
+    #[prost(string, tag = "6")]
+    pub generator_url: String,
+    /// The Alertmanager receiver that sent it.
+    #[prost(string, tag = "7")]
+    pub receiver: String,
+    /// Annotations as a JSON object.
+    #[prost(string, tag = "8")]
+    pub annotations_json: String,
 }
 
 /// A span; its start time is the event time.
@@ -201,6 +243,9 @@ pub struct MetricBody {
     /// Start of the aggregation interval, nanoseconds since the Unix epoch (0 when unknown).
     #[prost(int64, tag = "7")]
     pub start_time_unix_nano: i64,
+    /// A Prometheus staleness marker (the series ended); `value` keeps the marker's NaN bits.
+    #[prost(bool, tag = "8")]
+    pub is_stale: bool,
 }
 
 /// A log record.

@@ -74,6 +74,17 @@ def test_spans_over_grpc(daemon):
     check_spans(daemon.data_dir, "grpc-op", ids, "checkout", "us-east-1")
 
 
+def test_spans_over_grpc_and_http_with_gzip(daemon):
+    from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
+    grpc_exporter = GrpcSpanExporter(endpoint=f"http://{daemon.grpc}", insecure=True, compression=Compression.Gzip)
+    ids = send_spans(tracer(grpc_exporter, "gz-grpc", "ap-south-1"), "gzgrpc-op")
+    check_spans(daemon.data_dir, "gzgrpc-op", ids, "gz-grpc", "ap-south-1")
+    from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
+    http_exporter = HttpSpanExporter(endpoint=f"http://{daemon.http}/v1/traces", compression=HttpCompression.Gzip)
+    ids = send_spans(tracer(http_exporter, "gz-http", "ap-south-1"), "gzhttp-op")
+    check_spans(daemon.data_dir, "gzhttp-op", ids, "gz-http", "ap-south-1")
+
+
 def test_spans_over_http_protobuf_take_the_default_region(daemon):
     exporter = HttpSpanExporter(endpoint=f"http://{daemon.http}/v1/traces")
     ids = send_spans(tracer(exporter, "payments"), "http-op")

@@ -1,6 +1,15 @@
 //! Every receiver the daemon can run, registered in [`build_receivers`].
+//!
+//! Listeners: OTLP/gRPC on its own port; one HTTP port (default 4318) serving OTLP/HTTP,
+//! Prometheus remote_write, Alertmanager webhooks and the markers API, each contributed as a
+//! router by its receiver ([`HttpReceiver`]).
 
+pub mod alertmanager;
+pub mod body;
+pub mod context;
+pub mod markers;
 pub mod otlp;
+pub mod remote_write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +38,29 @@ impl ReceiverKind {
     }
 }
 
+/// The receivers served on the HTTP listener, with their paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpReceiver {
+    /// `POST /v1/traces`, `/v1/metrics`, `/v1/logs`.
+    Otlp,
+    /// `POST /api/v1/write`.
+    PromRemoteWrite,
+    /// `POST /v1/alertmanager`.
+    Alertmanager,
+    /// `POST /v1/markers`.
+    Markers,
+}
+
+/// Every HTTP receiver's router; the one place a new HTTP receiver is registered.
+pub fn http_receivers(otlp: Arc<otlp::OtlpState>, ctx: Arc<context::HttpContext>) -> Vec<(HttpReceiver, axum::Router)> {
+    vec![
+        (HttpReceiver::Otlp, otlp::http::router(otlp)),
+        (HttpReceiver::PromRemoteWrite, remote_write::router(ctx.clone())),
+        (HttpReceiver::Alertmanager, alertmanager::router(ctx.clone())),
+        (HttpReceiver::Markers, markers::router(ctx)),
+    ]
+}
+
 /// A receiver bound to its address, ready to serve.
 pub struct BoundReceiver {
     /// Which one.
@@ -52,6 +84,12 @@ async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 /// Binds every configured receiver. Binding happens before serving so that the addresses
 /// can be reported and a busy port fails start-up instead of a background task.
 pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std::io::Result<Vec<BoundReceiver>> {
+    let ctx = Arc::new(context::HttpContext {
+        sink: sink.clone(),
+        default_region: config.region.clone(),
+        region_label: config.region_label.clone(),
+        max_body_bytes: config.otlp.max_body_bytes,
+    });
     let state = Arc::new(otlp::OtlpState {
         sink,
         default_region: config.region.clone(),
@@ -75,7 +113,9 @@ pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std
     });
 
     let http_listener = TcpListener::bind(config.otlp.http_addr).await?;
-    let http_router = otlp::http::router(state);
+    let http_router = http_receivers(state, ctx)
+        .into_iter()
+        .fold(axum::Router::new(), |all, (_, r)| all.merge(r));
     out.push(BoundReceiver {
         kind: ReceiverKind::OtlpHttp,
         addr: http_listener.local_addr()?,

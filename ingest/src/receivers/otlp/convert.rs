@@ -193,6 +193,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                     count,
                     is_monotonic: mono,
                     start_time_unix_nano: ts(start),
+                    is_stale: false,
                 };
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
                     let mut e = envelope(EventKind::MetricPoint, &res, origin, ts(time), Body::Metric(body));

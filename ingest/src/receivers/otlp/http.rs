@@ -8,11 +8,10 @@
 //! 429 or 503 with `Retry-After` when the log cannot take the data now. Error bodies are a
 //! `google.rpc.Status` in the request's encoding (JSON when the content type was unusable).
 
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +21,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{Logs, Metrics, OtlpState, Signal, Traces};
 use crate::error::IngestError;
+use crate::receivers::body::read_body;
 
 const RECEIVER: &str = "otlp_http";
 const PROTOBUF: &str = "application/x-protobuf";
@@ -114,41 +114,6 @@ fn content_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
     }
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, IngestError> {
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // `to_bytes` reports the limit through a boxed `LengthLimitError` source.
-        if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit")) {
-            IngestError::TooLarge { limit_bytes: limit }
-        } else {
-            IngestError::InvalidInput(format!("could not read request body: {e}"))
-        }
-    })?;
-    let coding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    match coding.as_str() {
-        "identity" | "" => Ok(raw),
-        "gzip" => gunzip(&raw, limit).map(Bytes::from),
-        other => Err(IngestError::UnsupportedMediaType(format!("content-encoding {other}"))),
-    }
-}
-
-/// Decompresses at most `limit` bytes; more is `TooLarge`, not a memory blow-up.
-pub(crate) fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(raw).take(limit as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| IngestError::InvalidInput(format!("invalid gzip body: {e}")))?;
-    if out.len() > limit {
-        return Err(IngestError::TooLarge { limit_bytes: limit });
-    }
-    Ok(out)
-}
-
 fn decode<S: Signal>(encoding: Encoding, body: &[u8]) -> Result<S::Request, IngestError> {
     match encoding {
         Encoding::Protobuf => <S::Request as prost::Message>::decode(body)
@@ -184,20 +149,6 @@ fn error_response(encoding: Encoding, e: &IngestError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gunzip_enforces_the_limit_on_decompressed_size() {
-        use std::io::Write;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(&vec![b'a'; 10_000]).unwrap();
-        let gz = enc.finish().unwrap();
-        assert_eq!(gunzip(&gz, 10_000).unwrap().len(), 10_000);
-        assert!(matches!(
-            gunzip(&gz, 9_999),
-            Err(IngestError::TooLarge { limit_bytes: 9_999 })
-        ));
-        assert!(matches!(gunzip(b"not gzip", 100), Err(IngestError::InvalidInput(_))));
-    }
 
     #[test]
     fn content_types_with_parameters_are_recognised() {

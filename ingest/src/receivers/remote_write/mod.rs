@@ -1,0 +1,217 @@
+//! Prometheus remote_write 1.0 at `POST /api/v1/write`: snappy block-compressed protobuf
+//! `WriteRequest`s. Every sample becomes a metric-point event: name from `__name__`, the
+//! other labels as attributes, service from `job`, region from the label named by
+//! `--region-label` (default `region`, as set by `external_labels`) or the listener default.
+//! Staleness markers are kept and flagged (`is_stale`).
+//!
+//! Status rules: 204 only when everything is stored; 400 for undecodable or invalid data
+//! (Prometheus drops it and does not retry); 413 over the size limit; 415 for a content type or
+//! encoding other than snappy protobuf, including remote_write 2.0 (not supported yet); 503 +
+//! Retry-After when the log cannot take the data (Prometheus retries).
+
+pub mod proto;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use cutover_schemas::{Attribute, Body, Event, EventKind, MetricBody, SCHEMA_VERSION, Source};
+use http::{HeaderMap, StatusCode, header};
+
+use super::body::{read_limited, unsnappy};
+use super::context::{HttpContext, now_unix_nano};
+use crate::error::IngestError;
+
+const RECEIVER: &str = "prometheus_remote_write";
+
+/// The NaN bit pattern Prometheus uses as a staleness marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Decodes a snappy-compressed `WriteRequest` (pure).
+pub fn decode(body: &[u8], limit: usize) -> Result<proto::WriteRequest, IngestError> {
+    let raw = unsnappy(body, limit)?;
+    <proto::WriteRequest as prost::Message>::decode(raw.as_slice())
+        .map_err(|e| IngestError::InvalidInput(format!("invalid remote_write protobuf: {e}")))
+}
+
+/// Converts a decoded request into events (pure). A series without `__name__` is invalid.
+pub fn to_events(
+    req: &proto::WriteRequest,
+    region_label: &str,
+    default_region: &str,
+    now: i64,
+) -> Result<Vec<Event>, IngestError> {
+    let mut out = Vec::with_capacity(req.timeseries.iter().map(|t| t.samples.len()).sum());
+    for ts in &req.timeseries {
+        let get = |k: &str| ts.labels.iter().find(|l| l.name == k).map(|l| l.value.as_str());
+        let name = get("__name__")
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| IngestError::InvalidInput("a time series has no __name__ label".to_string()))?;
+        let region = get(region_label).filter(|r| !r.is_empty()).unwrap_or(default_region);
+        let service = get("job").unwrap_or("");
+        let attributes: Vec<Attribute> = ts
+            .labels
+            .iter()
+            .filter(|l| l.name != "__name__")
+            .map(|l| Attribute::str(l.name.clone(), l.value.clone()))
+            .collect();
+        for s in &ts.samples {
+            out.push(Event {
+                schema_version: SCHEMA_VERSION,
+                kind: EventKind::MetricPoint as i32,
+                region: region.to_string(),
+                service: service.to_string(),
+                event_time_unix_nano: s.timestamp.saturating_mul(1_000_000),
+                ingest_time_unix_nano: now,
+                trace_id: vec![],
+                span_id: vec![],
+                attributes: attributes.clone(),
+                resource_attributes: vec![],
+                source: Source::PromRemoteWrite as i32,
+                body: Some(Body::Metric(MetricBody {
+                    name: name.to_string(),
+                    unit: String::new(),
+                    metric_type: "sample".into(),
+                    value: s.value,
+                    count: 0,
+                    is_monotonic: false,
+                    start_time_unix_nano: 0,
+                    is_stale: s.value.to_bits() == STALE_NAN_BITS,
+                })),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn check_headers(headers: &HeaderMap) -> Result<(), IngestError> {
+    let get = |h: header::HeaderName| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let ctype = get(header::CONTENT_TYPE);
+    if ctype.contains("io.prometheus.write.v2") {
+        return Err(IngestError::UnsupportedMediaType(format!(
+            "{ctype} (remote_write 2.0 is not supported; send 1.0)"
+        )));
+    }
+    if !ctype.is_empty() && !ctype.starts_with("application/x-protobuf") {
+        return Err(IngestError::UnsupportedMediaType(ctype));
+    }
+    let encoding = get(header::CONTENT_ENCODING);
+    if encoding != "snappy" {
+        return Err(IngestError::UnsupportedMediaType(format!(
+            "content-encoding {encoding:?}; remote_write requires snappy"
+        )));
+    }
+    Ok(())
+}
+
+/// The router.
+pub fn router(ctx: Arc<HttpContext>) -> Router {
+    Router::new().route("/api/v1/write", post(handle)).with_state(ctx)
+}
+
+async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(e) = check_headers(&parts.headers) {
+        return ctx.refuse(RECEIVER, e);
+    }
+    let events = async {
+        let body = read_limited(body, ctx.max_body_bytes).await?;
+        let req = decode(&body, ctx.max_body_bytes)?;
+        to_events(&req, &ctx.region_label, &ctx.default_region, now_unix_nano())
+    }
+    .await;
+    let events = match events {
+        Ok(e) => e,
+        Err(e) => return ctx.refuse(RECEIVER, e),
+    };
+    match ctx.store(RECEIVER, events).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => super::context::error_response(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn series(labels: &[(&str, &str)], samples: &[(f64, i64)]) -> proto::TimeSeries {
+        proto::TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| proto::Label {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|(v, t)| proto::Sample {
+                    value: *v,
+                    timestamp: *t,
+                })
+                .collect(),
+        }
+    }
+
+    fn snappy(req: &proto::WriteRequest) -> Vec<u8> {
+        snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+    }
+
+    #[test]
+    fn samples_become_metric_points_with_region_and_staleness() {
+        let req = proto::WriteRequest {
+            timeseries: vec![
+                series(
+                    &[("__name__", "up"), ("job", "frontend"), ("region", "us-west-2")],
+                    &[(1.0, 1_000), (f64::from_bits(STALE_NAN_BITS), 2_000)],
+                ),
+                series(&[("__name__", "rps"), ("instance", "a:80")], &[(3.5, 5)]),
+            ],
+        };
+        let decoded = decode(&snappy(&req), 1 << 20).unwrap();
+        let ev = to_events(&decoded, "region", "dflt", 7).unwrap();
+        assert_eq!(ev.len(), 3);
+        assert_eq!(
+            (
+                ev[0].region.as_str(),
+                ev[0].service.as_str(),
+                ev[0].event_time_unix_nano
+            ),
+            ("us-west-2", "frontend", 1_000_000_000)
+        );
+        let Some(Body::Metric(m)) = &ev[1].body else { panic!() };
+        assert!(m.is_stale && m.value.to_bits() == STALE_NAN_BITS);
+        assert_eq!(ev[2].region, "dflt");
+        assert_eq!(ev[2].attributes, vec![Attribute::str("instance", "a:80")]);
+    }
+
+    #[test]
+    fn invalid_input_is_refused() {
+        let nameless = proto::WriteRequest {
+            timeseries: vec![series(&[("job", "x")], &[(1.0, 1)])],
+        };
+        assert!(matches!(
+            to_events(&nameless, "region", "d", 0),
+            Err(IngestError::InvalidInput(_))
+        ));
+        let z = snappy(&nameless);
+        assert!(matches!(
+            decode(&z[..z.len() - 3], 1 << 20),
+            Err(IngestError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            decode(b"\x0a\xff\xff", 1 << 20),
+            Err(IngestError::InvalidInput(_))
+        ));
+    }
+}
