@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, builds, runs the Rust tests (unit,
-# log model and crash tests, kill test, demo accuracy) and the Python real-client tests.
+# log model and crash tests, kill test, demo accuracy), the Python tests against real clients
+# and servers (OpenTelemetry SDK, Prometheus, Alertmanager, syslog-ng) and a short fuzz smoke.
 #
 #   ./scripts/test.sh            # everything
 #
 # Environment:
 #   CARGO_TARGET_DIR   build directory (default: $HOME/.cache/cutover-target, reused across runs)
 #   CUTOVER_VENV       Python venv for the real-client tests (default: $HOME/.cache/cutover-venv)
+#   CUTOVER_FUZZ_SECONDS  seconds per fuzz target in the smoke run (default 10; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,21 @@ mkdir -p "$CARGO_TARGET_DIR"
 venv="${CUTOVER_VENV:-$HOME/.cache/cutover-venv}"
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "Debian packages: prometheus, alertmanager, syslog-ng"
+pkgs=(prometheus prometheus-alertmanager syslog-ng-core)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    # Install without starting the packages' own services: the tests start their own.
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${missing[@]}" || { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+    [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+fi
 
 step "python venv with the OpenTelemetry SDK"
 if [ ! -x "$venv/bin/python" ]; then
@@ -32,6 +49,15 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
-step "python real-client tests"
+step "python tests against real clients and servers"
 export CUTOVER_BIN="$CARGO_TARGET_DIR/debug/cutover"
 "$venv/bin/python" -m pytest -q tests/python
+
+fuzz_seconds="${CUTOVER_FUZZ_SECONDS:-10}"
+if [ "$fuzz_seconds" != 0 ]; then
+    step "fuzz smoke: ${fuzz_seconds}s per parser target"
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+    for t in syslog cef framing remote_write; do
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
+    done
+fi

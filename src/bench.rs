@@ -1,11 +1,18 @@
-//! `cutover bench`: drives OTLP/gRPC trace export at a `cutover ingest` child process with the
-//! default durable policy and prints throughput, export latency and the daemon's peak RSS.
+//! `cutover bench`: drives load at a `cutover ingest` child process with the default durable
+//! policy and prints throughput, latency and the daemon's peak RSS.
 //!
-//! The last line is machine-readable:
-//! `spans_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
+//! Kinds and their last, machine-readable line:
+//! - `otlp` (default): OTLP/gRPC trace export, batches of `--batch` spans with 10 attributes:
+//!   `spans_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
+//! - `remote-write`: Prometheus remote_write requests of `--batch` samples:
+//!   `samples_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
+//! - `syslog`: RFC 5424 lines over TCP, LF-framed; timed until the daemon reports every line
+//!   durable: `lines_per_sec=N peak_rss_mib=N`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -16,19 +23,33 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tokio::io::AsyncBufReadExt;
 
+/// What to drive.
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq)]
+pub enum BenchKind {
+    /// OTLP/gRPC trace export.
+    Otlp,
+    /// Prometheus remote_write.
+    RemoteWrite,
+    /// Syslog over TCP.
+    Syslog,
+}
+
 /// Options of `cutover bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
+    /// What to drive.
+    #[arg(long, value_enum, default_value = "otlp")]
+    kind: BenchKind,
     /// How long to drive load.
     #[arg(long, default_value_t = 20)]
     duration_secs: u64,
-    /// Concurrent exporters (each its own gRPC connection).
+    /// Concurrent clients (each its own connection).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Spans per export request.
+    /// Spans per OTLP request, samples per remote_write request.
     #[arg(long, default_value_t = 512)]
     batch: usize,
-    /// Target rate in spans/s over all exporters (default: as fast as acknowledged).
+    /// Target rate in items/s over all clients (default: as fast as acknowledged).
     #[arg(long)]
     rate: Option<u64>,
     /// `always` (default, durable before ack) or `interval`.
@@ -37,6 +58,18 @@ pub struct BenchArgs {
     /// Data directory for the daemon (default: a fresh temp dir, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+/// Measured results of one run.
+struct Figures {
+    items: u64,
+    elapsed: f64,
+    failures: u64,
+    hist: Option<hdrhistogram::Histogram<u64>>,
+}
+
+fn new_hist() -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    Ok(hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?)
 }
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
@@ -124,10 +157,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "127.0.0.1:0",
             "--otlp-http",
             "127.0.0.1:0",
-            "--fsync",
-            &args.fsync,
-            "--data-dir",
+            "--syslog-tcp",
+            "127.0.0.1:0",
         ])
+        .args(["--region", "bench", "--fsync", &args.fsync, "--data-dir"])
         .arg(&data_dir)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -138,20 +171,84 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
         .await??
         .context("daemon exited before ready")?;
-    let grpc = ready
+    let fields: HashMap<String, String> = ready
         .split_whitespace()
-        .find_map(|w| w.strip_prefix("otlp_grpc="))
-        .context("ready line without otlp_grpc")?
-        .to_string();
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let addr = |k: &str| {
+        fields
+            .get(k)
+            .cloned()
+            .with_context(|| format!("ready line without {k}"))
+    };
     eprintln!(
-        "bench: daemon pid {pid} on {grpc}, {} exporters x {} spans/request, {} s",
-        args.concurrency, args.batch, args.duration_secs
+        "bench: daemon pid {pid}, {} clients, {} s",
+        args.concurrency, args.duration_secs
     );
 
-    let requests: Vec<ExportTraceServiceRequest> = (0..64).map(|n| request(n, args.batch)).collect();
-    let requests = std::sync::Arc::new(requests);
+    let figures = match args.kind {
+        BenchKind::Otlp => otlp(&args, addr("otlp_grpc")?).await?,
+        BenchKind::RemoteWrite => {
+            let (http, a) = (addr("otlp_http")?, args.clone_for_blocking());
+            tokio::task::spawn_blocking(move || remote_write(&a, &http)).await??
+        }
+        BenchKind::Syslog => {
+            let (tcp, http, a) = (addr("syslog_tcp")?, addr("otlp_http")?, args.clone_for_blocking());
+            tokio::task::spawn_blocking(move || syslog(&a, &tcp, &http)).await??
+        }
+    };
+    let rss = peak_rss_mib(pid).unwrap_or(f64::NAN);
+    child.kill().await.ok();
+    if remove {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    if figures.items == 0 {
+        bail!("nothing was acknowledged ({} requests failed)", figures.failures);
+    }
+    let rate = figures.items as f64 / figures.elapsed;
+    eprintln!(
+        "bench: {} items durable in {:.1} s, {} requests failed",
+        figures.items, figures.elapsed, figures.failures
+    );
+    let unit = match args.kind {
+        BenchKind::Otlp => "spans",
+        BenchKind::RemoteWrite => "samples",
+        BenchKind::Syslog => "lines",
+    };
+    match &figures.hist {
+        Some(h) => println!(
+            "{unit}_per_sec={rate:.0} p50_ms={:.2} p99_ms={:.2} peak_rss_mib={rss:.0}",
+            h.value_at_quantile(0.5) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0
+        ),
+        None => println!("{unit}_per_sec={rate:.0} peak_rss_mib={rss:.0}"),
+    }
+    Ok(())
+}
+
+/// The arguments a blocking worker needs.
+#[derive(Clone)]
+struct BlockingArgs {
+    duration: Duration,
+    concurrency: usize,
+    batch: usize,
+}
+
+impl BenchArgs {
+    fn clone_for_blocking(&self) -> BlockingArgs {
+        BlockingArgs {
+            duration: Duration::from_secs(self.duration_secs),
+            concurrency: self.concurrency,
+            batch: self.batch,
+        }
+    }
+}
+
+async fn otlp(args: &BenchArgs, grpc: String) -> anyhow::Result<Figures> {
+    let requests: Arc<Vec<ExportTraceServiceRequest>> = Arc::new((0..64).map(|n| request(n, args.batch)).collect());
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
-    let per_worker_interval = args
+    let interval = args
         .rate
         .map(|r| Duration::from_secs_f64(args.batch as f64 * args.concurrency as f64 / r.max(1) as f64));
     let mut tasks = Vec::new();
@@ -159,16 +256,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let requests = requests.clone();
         let endpoint = format!("http://{grpc}");
         tasks.push(tokio::spawn(async move {
-            let mut client = TraceServiceClient::connect(endpoint)
-                .await?
-                .max_decoding_message_size(64 << 20);
-            let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            let mut spans = 0u64;
-            let mut failures = 0u64;
+            let mut client = TraceServiceClient::connect(endpoint).await?;
+            let mut hist = new_hist()?;
+            let (mut spans, mut failures) = (0u64, 0u64);
             let mut next = Instant::now();
             let mut i = w;
             while Instant::now() < deadline {
-                if let Some(iv) = per_worker_interval {
+                if let Some(iv) = interval {
                     tokio::time::sleep_until(next.into()).await;
                     next += iv;
                 }
@@ -188,30 +282,167 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }));
     }
     let start = Instant::now();
-    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let (mut spans, mut failures) = (0u64, 0u64);
+    let mut hist = new_hist()?;
+    let (mut items, mut failures) = (0, 0);
     for t in tasks {
         let (h, s, f) = t.await??;
         hist.add(h)?;
-        spans += s;
+        items += s;
         failures += f;
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let rss = peak_rss_mib(pid).unwrap_or(f64::NAN);
-    child.kill().await.ok();
-    if remove {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    if spans == 0 {
-        bail!("no export succeeded ({failures} failed)");
-    }
-    let sps = spans as f64 / elapsed;
-    let p50 = hist.value_at_quantile(0.5) as f64 / 1000.0;
-    let p99 = hist.value_at_quantile(0.99) as f64 / 1000.0;
-    eprintln!(
-        "bench: {spans} spans acknowledged in {elapsed:.1} s, {failures} exports failed, {} exports timed",
-        hist.len()
+    Ok(Figures {
+        items,
+        elapsed: start.elapsed().as_secs_f64(),
+        failures,
+        hist: Some(hist),
+    })
+}
+
+fn remote_write(args: &BlockingArgs, http: &str) -> anyhow::Result<Figures> {
+    use cutover_parsers::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let series_per_req = (args.batch / 10).max(1);
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..16)
+            .map(|n| {
+                let timeseries = (0..series_per_req)
+                    .map(|s| TimeSeries {
+                        labels: vec![
+                            Label {
+                                name: "__name__".into(),
+                                value: "http_requests_total".into(),
+                            },
+                            Label {
+                                name: "instance".into(),
+                                value: format!("10.0.{n}.{s}:9100"),
+                            },
+                            Label {
+                                name: "job".into(),
+                                value: "frontend".into(),
+                            },
+                            Label {
+                                name: "region".into(),
+                                value: "us-east-1".into(),
+                            },
+                        ],
+                        samples: (0..10)
+                            .map(|i| Sample {
+                                value: i as f64,
+                                timestamp: now_ms + i * 1000,
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                encode(&WriteRequest { timeseries })
+            })
+            .collect(),
     );
-    println!("spans_per_sec={sps:.0} p50_ms={p50:.2} p99_ms={p99:.2} peak_rss_mib={rss:.0}");
-    Ok(())
+    let samples_per_req = (series_per_req * 10) as u64;
+    let url = format!("http://{http}/api/v1/write");
+    let deadline = Instant::now() + args.duration;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|w| {
+            let (bodies, url) = (bodies.clone(), url.clone());
+            std::thread::spawn(move || -> anyhow::Result<(hdrhistogram::Histogram<u64>, u64, u64)> {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut hist = new_hist()?;
+                let (mut items, mut failures, mut i) = (0u64, 0u64, w);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let resp = agent
+                        .post(&url)
+                        .header("Content-Type", "application/x-protobuf")
+                        .header("Content-Encoding", "snappy")
+                        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                        .send(&bodies[i % bodies.len()][..]);
+                    i += 1;
+                    match resp {
+                        Ok(r) if r.status().is_success() => {
+                            hist.record(t.elapsed().as_micros().max(1) as u64)?;
+                            items += samples_per_req;
+                        }
+                        _ => failures += 1,
+                    }
+                }
+                Ok((hist, items, failures))
+            })
+        })
+        .collect();
+    let mut hist = new_hist()?;
+    let (mut items, mut failures) = (0, 0);
+    for w in workers {
+        let (h, n, f) = w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        hist.add(h)?;
+        items += n;
+        failures += f;
+    }
+    Ok(Figures {
+        items,
+        elapsed: start.elapsed().as_secs_f64(),
+        failures,
+        hist: Some(hist),
+    })
+}
+
+/// Reads `cutover_log_records_total` from the daemon.
+fn log_records(http: &str) -> anyhow::Result<u64> {
+    let mut resp = ureq::get(&format!("http://{http}/metrics")).call()?;
+    let text = resp.body_mut().read_to_string()?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cutover_log_records_total "))
+        .context("no log records metric")?;
+    Ok(line.rsplit(' ').next().unwrap_or("0").parse()?)
+}
+
+fn syslog(args: &BlockingArgs, tcp: &str, http: &str) -> anyhow::Result<Figures> {
+    use std::io::Write;
+    let mut chunk = Vec::new();
+    let mut per_chunk = 0u64;
+    while chunk.len() < 256 * 1024 {
+        writeln!(
+            chunk,
+            "<134>1 2026-11-26T10:00:00.{per_chunk:06}Z fw{} ids 77 IDS [cutover region=\"us-east-1\"] CEF:0|Acme|IDS|2.1|4001|Port scan|7|src=10.0.0.{} dst=10.1.1.1 act=alert",
+            per_chunk % 16,
+            per_chunk % 250
+        )?;
+        per_chunk += 1;
+    }
+    let chunk = Arc::new(chunk);
+    let before = log_records(http)?;
+    let deadline = Instant::now() + args.duration;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (chunk, tcp) = (chunk.clone(), tcp.to_string());
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let mut s = std::net::TcpStream::connect(&tcp)?;
+                let mut sent = 0;
+                while Instant::now() < deadline {
+                    s.write_all(&chunk)?;
+                    sent += per_chunk;
+                }
+                Ok(sent)
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for w in workers {
+        sent += w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    }
+    // TCP syslog has no acknowledgement: wait until the daemon has every line durable.
+    let wait_until = Instant::now() + Duration::from_secs(120);
+    while log_records(http)? - before < sent {
+        if Instant::now() > wait_until {
+            bail!("only {} of {sent} lines became durable", log_records(http)? - before);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Figures {
+        items: sent,
+        elapsed: start.elapsed().as_secs_f64(),
+        failures: 0,
+        hist: None,
+    })
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_eventlog::FsyncPolicy;
-use cutover_ingest::{Daemon, IngestConfig, ReceiverKind};
+use cutover_ingest::{Daemon, IngestConfig};
 
 #[derive(Parser)]
 #[command(
@@ -58,9 +58,16 @@ enum Command {
         /// Region for data that names none (no cloud.region resource attribute, no region label).
         #[arg(long, default_value = "unknown")]
         region: String,
-        /// Label naming the region in remote_write series and Alertmanager alerts.
+        /// Label naming the region in remote_write series, Alertmanager alerts, syslog
+        /// structured data and CEF extensions.
         #[arg(long, default_value = "region")]
         region_label: String,
+        /// Syslog over TCP listen address (RFC 5424/3164, CEF); off unless given.
+        #[arg(long)]
+        syslog_tcp: Option<std::net::SocketAddr>,
+        /// Syslog over UDP listen address; off unless given.
+        #[arg(long)]
+        syslog_udp: Option<std::net::SocketAddr>,
         /// Durability policy of the event log.
         #[arg(long, value_enum, default_value = "always")]
         fsync: Fsync,
@@ -152,6 +159,8 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             otlp_http,
             region,
             region_label,
+            syslog_tcp,
+            syslog_udp,
             fsync,
             fsync_interval_ms,
             segment_bytes,
@@ -159,6 +168,8 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         } => {
             let mut config = IngestConfig::new(data_dir.clone(), region);
             config.region_label = region_label;
+            config.syslog_tcp = syslog_tcp;
+            config.syslog_udp = syslog_udp;
             config.otlp.grpc_addr = otlp_grpc;
             config.otlp.http_addr = otlp_http;
             config.otlp.max_body_bytes = max_body_bytes;
@@ -172,16 +183,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             let daemon = Daemon::start(config).await?;
             let r = &daemon.recovery;
             // The ready line: tests and scripts read the bound addresses from it.
+            let addrs: Vec<String> = daemon.addrs.iter().map(|(k, a)| format!("{}={a}", k.name())).collect();
             println!(
-                "cutover ingest ready otlp_grpc={} otlp_http={} data_dir={} recovered_records={} truncated_bytes={}",
-                daemon
-                    .addr(ReceiverKind::OtlpGrpc)
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-                daemon
-                    .addr(ReceiverKind::OtlpHttp)
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
+                "cutover ingest ready {} data_dir={} recovered_records={} truncated_bytes={}",
+                addrs.join(" "),
                 data_dir.display(),
                 r.records,
                 r.truncated_bytes

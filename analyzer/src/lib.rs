@@ -73,6 +73,7 @@ impl Analyzer {
             ("logs", &tables.logs),
             ("markers", &tables.markers),
             ("alerts", &tables.alerts),
+            ("siem", &tables.siem),
         ] {
             let t = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
             ctx.register_table(name, Arc::new(t))?;

@@ -17,6 +17,12 @@
 //!   (null while firing), fingerprint, generator_url, receiver, annotations (JSON text),
 //!   attributes (the alert's labels), ingest_time, source, seq.
 //!
+//! - `siem`: time, format, facility, severity (null when unknown), hostname, app_name,
+//!   proc_id, msg_id, message, structured_data (JSON text), cef_vendor, cef_product,
+//!   cef_device_version, cef_signature_id, cef_name, cef_severity, peer, is_cef, parse_error
+//!   (null when parsed), service, region, attributes (SD params `SDID.name` and CEF extensions), ingest_time,
+//!   source, seq.
+//!
 //! `metric_points` holds OTLP data points and Prometheus remote_write samples alike
 //! (`source` tells them apart; `is_stale` flags Prometheus staleness markers).
 //!
@@ -49,6 +55,8 @@ pub struct Tables {
     pub markers: RecordBatch,
     /// `alerts`.
     pub alerts: RecordBatch,
+    /// `siem`.
+    pub siem: RecordBatch,
     /// What the replay saw.
     pub stats: ReplayStats,
 }
@@ -237,6 +245,35 @@ struct AlertCols {
 }
 
 #[derive(Default)]
+struct SiemCols {
+    time: TimestampNanosecondBuilder,
+    format: StringBuilder,
+    facility: Int32Builder,
+    severity: Int32Builder,
+    text: [StringBuilder; 13],
+    is_cef: BooleanBuilder,
+    parse_error: StringBuilder,
+    common: Common,
+}
+
+/// Text columns of `siem`, in table order after `severity`.
+const SIEM_TEXT: [&str; 13] = [
+    "hostname",
+    "app_name",
+    "proc_id",
+    "msg_id",
+    "message",
+    "structured_data",
+    "cef_vendor",
+    "cef_product",
+    "cef_device_version",
+    "cef_signature_id",
+    "cef_name",
+    "cef_severity",
+    "peer",
+];
+
+#[derive(Default)]
 struct MarkerCols {
     time: TimestampNanosecondBuilder,
     marker: StringBuilder,
@@ -259,6 +296,7 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     let mut logs = LogCols::default();
     let mut markers = MarkerCols::default();
     let mut alerts = AlertCols::default();
+    let mut siem = SiemCols::default();
     let mut stats = ReplayStats::default();
     let mut seen_spans: HashSet<([u8; 16], [u8; 8])> = HashSet::new();
     reader.for_each(0, |rec| {
@@ -331,6 +369,34 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
                 alerts.receiver.append_value(&a.receiver);
                 alerts.annotations.append_value(&a.annotations_json);
                 alerts.common.push(&e, rec.seq);
+            }
+            (EventKind::Siem, Some(Body::Siem(b))) => {
+                siem.time.append_value(e.event_time_unix_nano);
+                siem.format.append_value(&b.format);
+                siem.facility.append_option((b.facility >= 0).then_some(b.facility));
+                siem.severity.append_option((b.severity >= 0).then_some(b.severity));
+                let texts = [
+                    &b.hostname,
+                    &b.app_name,
+                    &b.proc_id,
+                    &b.msg_id,
+                    &b.message,
+                    &b.structured_data_json,
+                    &b.cef_vendor,
+                    &b.cef_product,
+                    &b.cef_device_version,
+                    &b.cef_signature_id,
+                    &b.cef_name,
+                    &b.cef_severity,
+                    &b.peer,
+                ];
+                for (col, v) in siem.text.iter_mut().zip(texts) {
+                    col.append_value(v);
+                }
+                siem.is_cef.append_value(b.is_cef);
+                siem.parse_error
+                    .append_option((!b.parse_error.is_empty()).then_some(&b.parse_error));
+                siem.common.push(&e, rec.seq);
             }
             _ => stats.other_kinds += 1,
         }
@@ -440,12 +506,37 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     cols.extend(alerts.common.finish());
     let alerts = batch(schema(f), cols)?;
 
+    let mut f = vec![
+        ("time", ts_type(), false),
+        ("format", DataType::Utf8, false),
+        ("facility", DataType::Int32, true),
+        ("severity", DataType::Int32, true),
+    ];
+    f.extend(SIEM_TEXT.iter().map(|n| (*n, DataType::Utf8, false)));
+    f.extend([
+        ("is_cef", DataType::Boolean, false),
+        ("parse_error", DataType::Utf8, true),
+    ]);
+    f.extend(common_fields());
+    let mut cols: Vec<ArrayRef> = vec![
+        tz(&mut siem.time),
+        Arc::new(siem.format.finish()),
+        Arc::new(siem.facility.finish()),
+        Arc::new(siem.severity.finish()),
+    ];
+    cols.extend(siem.text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.push(Arc::new(siem.is_cef.finish()));
+    cols.push(Arc::new(siem.parse_error.finish()));
+    cols.extend(siem.common.finish());
+    let siem = batch(schema(f), cols)?;
+
     Ok(Tables {
         spans,
         metric_points,
         logs,
         markers,
         alerts,
+        siem,
         stats,
     })
 }

@@ -17,7 +17,7 @@ pub enum IngestError {
         limit_bytes: usize,
     },
     /// The content type is not one this endpoint takes.
-    #[error("unsupported content type {0:?}; use application/x-protobuf or application/json")]
+    #[error("{0}")]
     UnsupportedMediaType(String),
     /// The log's queue is full: retry shortly.
     #[error("ingest is overloaded, retry later")]

@@ -33,6 +33,10 @@ pub struct IngestConfig {
     pub region_label: String,
     /// OTLP receivers.
     pub otlp: OtlpConfig,
+    /// Syslog over TCP listen address (off when `None`).
+    pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog over UDP listen address (off when `None`).
+    pub syslog_udp: Option<SocketAddr>,
     /// Event log settings.
     pub log: LogConfig,
 }
@@ -45,6 +49,8 @@ impl IngestConfig {
             region,
             region_label: "region".into(),
             otlp: OtlpConfig::default(),
+            syslog_tcp: None,
+            syslog_udp: None,
             log: LogConfig {
                 fsync: FsyncPolicy::Always,
                 ..LogConfig::default()

@@ -14,6 +14,8 @@ pub enum MetricName {
     EventsTotal,
     /// Items refused inside partially successful requests, by receiver.
     RejectedItemsTotal,
+    /// Frames (syslog) that did not parse and were kept raw, by receiver.
+    ParseErrorsTotal,
     /// Records the log writer has made durable.
     LogRecordsTotal,
     /// fsync calls of the log writer.
@@ -29,6 +31,7 @@ impl MetricName {
             MetricName::RequestsTotal => "cutover_ingest_requests_total",
             MetricName::EventsTotal => "cutover_ingest_events_total",
             MetricName::RejectedItemsTotal => "cutover_ingest_rejected_items_total",
+            MetricName::ParseErrorsTotal => "cutover_ingest_parse_errors_total",
             MetricName::LogRecordsTotal => "cutover_log_records_total",
             MetricName::LogFsyncsTotal => "cutover_log_fsyncs_total",
             MetricName::LogHealthy => "cutover_log_healthy",
@@ -45,6 +48,8 @@ pub struct Metrics {
     pub events: IntCounterVec,
     /// Refused items by `receiver`.
     pub rejected: IntCounterVec,
+    /// Unparsable frames kept raw, by `receiver`.
+    pub parse_errors: IntCounterVec,
     log_records: IntGauge,
     log_fsyncs: IntGauge,
     log_healthy: IntGauge,
@@ -78,6 +83,11 @@ impl Metrics {
             rejected: vec(
                 MetricName::RejectedItemsTotal,
                 "Items refused in partially successful requests",
+                &["receiver"],
+            ),
+            parse_errors: vec(
+                MetricName::ParseErrorsTotal,
+                "Frames that did not parse, kept as raw events",
                 &["receiver"],
             ),
             log_records: gauge(

@@ -69,7 +69,7 @@ pub struct Event {
     #[prost(enumeration = "Source", tag = "11")]
     pub source: i32,
     /// Kind-specific payload.
-    #[prost(oneof = "Body", tags = "20, 21, 22, 23, 24")]
+    #[prost(oneof = "Body", tags = "20, 21, 22, 23, 24, 25")]
     pub body: Option<Body>,
 }
 
@@ -111,6 +111,10 @@ pub enum Source {
     AlertmanagerWebhook = 5,
     /// cutover's markers API (`POST /v1/markers`, `cutover mark`).
     MarkersApi = 6,
+    /// Syslog over TCP.
+    SyslogTcp = 7,
+    /// Syslog over UDP.
+    SyslogUdp = 8,
 }
 
 impl EventKind {
@@ -139,6 +143,8 @@ impl Source {
             Source::PromRemoteWrite => "prometheus_remote_write",
             Source::AlertmanagerWebhook => "alertmanager_webhook",
             Source::MarkersApi => "markers_api",
+            Source::SyslogTcp => "syslog_tcp",
+            Source::SyslogUdp => "syslog_udp",
         }
     }
 }
@@ -161,6 +167,71 @@ pub enum Body {
     /// For [`EventKind::Alert`].
     #[prost(message, tag = "24")]
     Alert(AlertBody),
+    /// For [`EventKind::Siem`].
+    #[prost(message, tag = "25")]
+    Siem(SiemBody),
+}
+
+/// A security event from a syslog / SIEM feed. Parsed syslog header fields and CEF header
+/// fields are here; structured-data parameters (`SDID.name`) and CEF extensions (their own
+/// keys) are the event's `attributes`. A message that did not parse is kept with
+/// `format = "raw"`, the text in `message` and the reason in `parse_error`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SiemBody {
+    /// `rfc5424`, `rfc3164`, `cef` (standalone CEF) or `raw`.
+    #[prost(string, tag = "1")]
+    pub format: String,
+    /// Syslog facility, or -1.
+    #[prost(int32, tag = "2")]
+    pub facility: i32,
+    /// Syslog severity, or -1.
+    #[prost(int32, tag = "3")]
+    pub severity: i32,
+    /// HOSTNAME.
+    #[prost(string, tag = "4")]
+    pub hostname: String,
+    /// APP-NAME or TAG.
+    #[prost(string, tag = "5")]
+    pub app_name: String,
+    /// PROCID / PID.
+    #[prost(string, tag = "6")]
+    pub proc_id: String,
+    /// MSGID.
+    #[prost(string, tag = "7")]
+    pub msg_id: String,
+    /// The free-form message (the whole line when raw).
+    #[prost(string, tag = "8")]
+    pub message: String,
+    /// Structured data as JSON (`{"id": {"param": "value"}}`), empty when none.
+    #[prost(string, tag = "9")]
+    pub structured_data_json: String,
+    /// Whether a CEF event was found and parsed.
+    #[prost(bool, tag = "10")]
+    pub is_cef: bool,
+    /// CEF device vendor.
+    #[prost(string, tag = "11")]
+    pub cef_vendor: String,
+    /// CEF device product.
+    #[prost(string, tag = "12")]
+    pub cef_product: String,
+    /// CEF device version.
+    #[prost(string, tag = "13")]
+    pub cef_device_version: String,
+    /// CEF signature id.
+    #[prost(string, tag = "14")]
+    pub cef_signature_id: String,
+    /// CEF name.
+    #[prost(string, tag = "15")]
+    pub cef_name: String,
+    /// CEF severity.
+    #[prost(string, tag = "16")]
+    pub cef_severity: String,
+    /// Why parsing failed (empty when it did not).
+    #[prost(string, tag = "17")]
+    pub parse_error: String,
+    /// Sender address.
+    #[prost(string, tag = "18")]
+    pub peer: String,
 }
 
 /// One alert of an Alertmanager notification. The alert's labels are the event's

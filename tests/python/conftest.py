@@ -23,6 +23,7 @@ class Daemon:
             self.proc.kill()
             raise RuntimeError(f"daemon did not start: {line!r} {self.proc.stderr.read()}")
         fields = dict(w.split("=", 1) for w in line.split()[3:])
+        self.fields = fields
         self.grpc = fields["otlp_grpc"]
         self.http = fields["otlp_http"]
 

@@ -1,5 +1,5 @@
-//! Reading request bodies with a size limit, decompressing gzip (OTLP) or snappy
-//! (remote_write) without letting a small compressed body expand past the limit.
+//! Reading request bodies with a size limit, decompressing gzip (OTLP) without letting a
+//! small compressed body expand past the limit.
 
 use std::io::Read;
 
@@ -32,7 +32,9 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     match coding.as_str() {
         "identity" | "" => Ok(raw),
         "gzip" => gunzip(&raw, limit).map(Bytes::from),
-        other => Err(IngestError::UnsupportedMediaType(format!("content-encoding {other}"))),
+        other => Err(IngestError::UnsupportedMediaType(format!(
+            "unsupported content-encoding {other:?}; use gzip or none"
+        ))),
     }
 }
 
@@ -47,19 +49,6 @@ pub fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
         return Err(IngestError::TooLarge { limit_bytes: limit });
     }
     Ok(out)
-}
-
-/// Decodes a snappy block-format body (remote_write), refusing bodies that would expand past
-/// `limit` before allocating for them.
-pub fn unsnappy(raw: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    let len =
-        snap::raw::decompress_len(raw).map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))?;
-    if len > limit {
-        return Err(IngestError::TooLarge { limit_bytes: limit });
-    }
-    snap::raw::Decoder::new()
-        .decompress_vec(raw)
-        .map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))
 }
 
 #[cfg(test)]
@@ -78,21 +67,5 @@ mod tests {
             Err(IngestError::TooLarge { limit_bytes: 9_999 })
         ));
         assert!(matches!(gunzip(b"not gzip", 100), Err(IngestError::InvalidInput(_))));
-    }
-
-    #[test]
-    fn unsnappy_checks_the_declared_length_and_the_data() {
-        let data = vec![7u8; 5000];
-        let z = snap::raw::Encoder::new().compress_vec(&data).unwrap();
-        assert_eq!(unsnappy(&z, 5000).unwrap(), data);
-        assert!(matches!(unsnappy(&z, 4999), Err(IngestError::TooLarge { .. })));
-        assert!(matches!(
-            unsnappy(&z[..z.len() / 2], 5000),
-            Err(IngestError::InvalidInput(_))
-        ));
-        assert!(matches!(
-            unsnappy(b"\xff\xff\xff\xff\xff", 5000),
-            Err(IngestError::InvalidInput(_))
-        ));
     }
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod markers;
 pub mod otlp;
 pub mod remote_write;
+pub mod syslog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,8 +25,12 @@ use crate::sink::EventSink;
 pub enum ReceiverKind {
     /// OTLP over gRPC.
     OtlpGrpc,
-    /// OTLP over HTTP (protobuf and JSON).
+    /// The HTTP listener: OTLP/HTTP (protobuf and JSON), remote_write, Alertmanager, markers.
     OtlpHttp,
+    /// Syslog over TCP.
+    SyslogTcp,
+    /// Syslog over UDP.
+    SyslogUdp,
 }
 
 impl ReceiverKind {
@@ -34,6 +39,8 @@ impl ReceiverKind {
         match self {
             ReceiverKind::OtlpGrpc => "otlp_grpc",
             ReceiverKind::OtlpHttp => "otlp_http",
+            ReceiverKind::SyslogTcp => "syslog_tcp",
+            ReceiverKind::SyslogUdp => "syslog_udp",
         }
     }
 }
@@ -84,18 +91,36 @@ async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 /// Binds every configured receiver. Binding happens before serving so that the addresses
 /// can be reported and a busy port fails start-up instead of a background task.
 pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std::io::Result<Vec<BoundReceiver>> {
+    let mut out = Vec::new();
     let ctx = Arc::new(context::HttpContext {
         sink: sink.clone(),
         default_region: config.region.clone(),
         region_label: config.region_label.clone(),
         max_body_bytes: config.otlp.max_body_bytes,
     });
+    if let Some(addr) = config.syslog_tcp {
+        let listener = TcpListener::bind(addr).await?;
+        let ctx = ctx.clone();
+        out.push(BoundReceiver {
+            kind: ReceiverKind::SyslogTcp,
+            addr: listener.local_addr()?,
+            serve: Box::new(move |stop| tokio::spawn(syslog::serve_tcp(ctx, listener, stop))),
+        });
+    }
+    if let Some(addr) = config.syslog_udp {
+        let socket = tokio::net::UdpSocket::bind(addr).await?;
+        let ctx = ctx.clone();
+        out.push(BoundReceiver {
+            kind: ReceiverKind::SyslogUdp,
+            addr: socket.local_addr()?,
+            serve: Box::new(move |stop| tokio::spawn(syslog::serve_udp(ctx, socket, stop))),
+        });
+    }
     let state = Arc::new(otlp::OtlpState {
         sink,
         default_region: config.region.clone(),
         max_body_bytes: config.otlp.max_body_bytes,
     });
-    let mut out = Vec::new();
 
     let grpc_listener = TcpListener::bind(config.otlp.grpc_addr).await?;
     let grpc = otlp::grpc::OtlpGrpc(state.clone());

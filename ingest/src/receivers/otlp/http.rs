@@ -110,7 +110,9 @@ fn content_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
     match mime.as_str() {
         PROTOBUF => Ok(Encoding::Protobuf),
         JSON => Ok(Encoding::Json),
-        _ => Err(IngestError::UnsupportedMediaType(raw.to_string())),
+        _ => Err(IngestError::UnsupportedMediaType(format!(
+            "unsupported content type {raw:?}; use application/x-protobuf or application/json"
+        ))),
     }
 }
 

@@ -9,8 +9,6 @@
 //! encoding other than snappy protobuf, including remote_write 2.0 (not supported yet); 503 +
 //! Retry-After when the log cannot take the data (Prometheus retries).
 
-pub mod proto;
-
 use std::sync::Arc;
 
 use axum::Router;
@@ -20,20 +18,20 @@ use axum::routing::post;
 use cutover_schemas::{Attribute, Body, Event, EventKind, MetricBody, SCHEMA_VERSION, Source};
 use http::{HeaderMap, StatusCode, header};
 
-use super::body::{read_limited, unsnappy};
+use cutover_parsers::remote_write::{self as proto, DecodeError, STALE_NAN_BITS};
+
+use super::body::read_limited;
 use super::context::{HttpContext, now_unix_nano};
 use crate::error::IngestError;
 
 const RECEIVER: &str = "prometheus_remote_write";
 
-/// The NaN bit pattern Prometheus uses as a staleness marker.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// Decodes a snappy-compressed `WriteRequest` (pure).
+/// Decodes a snappy-compressed `WriteRequest`.
 pub fn decode(body: &[u8], limit: usize) -> Result<proto::WriteRequest, IngestError> {
-    let raw = unsnappy(body, limit)?;
-    <proto::WriteRequest as prost::Message>::decode(raw.as_slice())
-        .map_err(|e| IngestError::InvalidInput(format!("invalid remote_write protobuf: {e}")))
+    proto::decode(body, limit).map_err(|e| match e {
+        DecodeError::TooLarge { limit, .. } => IngestError::TooLarge { limit_bytes: limit },
+        other => IngestError::InvalidInput(other.to_string()),
+    })
 }
 
 /// Converts a decoded request into events (pure). A series without `__name__` is invalid.
@@ -102,7 +100,9 @@ fn check_headers(headers: &HeaderMap) -> Result<(), IngestError> {
         )));
     }
     if !ctype.is_empty() && !ctype.starts_with("application/x-protobuf") {
-        return Err(IngestError::UnsupportedMediaType(ctype));
+        return Err(IngestError::UnsupportedMediaType(format!(
+            "unsupported content type {ctype:?}; remote_write sends application/x-protobuf"
+        )));
     }
     let encoding = get(header::CONTENT_ENCODING);
     if encoding != "snappy" {
