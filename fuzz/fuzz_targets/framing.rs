@@ -5,8 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((frames, used)) = cutover_parsers::framing::frames(data, 4096) {
-        assert!(used <= data.len());
-        assert!(frames.iter().all(|f| f.len() <= 4096));
-    }
+    let f = cutover_parsers::framing::frames(data, 4096);
+    assert!(f.consumed <= data.len());
+    assert!(f.frames.iter().all(|fr| fr.len() <= 4096));
 });

@@ -62,15 +62,38 @@ pub fn next_frame(buf: &[u8], max_frame: usize) -> Result<Option<(&[u8], usize)>
     }
 }
 
-/// Splits everything complete in `buf` into frames; returns them and the bytes consumed.
-pub fn frames(buf: &[u8], max_frame: usize) -> Result<(Vec<&[u8]>, usize), FramingError> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some((frame, used)) = next_frame(&buf[pos..], max_frame)? {
-        out.push(frame);
-        pos += used;
+/// Everything that could be framed from a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Framed<'a> {
+    /// Complete frames, in order.
+    pub frames: Vec<&'a [u8]>,
+    /// Bytes used by them.
+    pub consumed: usize,
+    /// Set when the bytes after `consumed` cannot be framed at all.
+    pub error: Option<FramingError>,
+}
+
+/// Splits everything complete in `buf` into frames, stopping at the first framing error (the
+/// frames before it are still returned).
+pub fn frames(buf: &[u8], max_frame: usize) -> Framed<'_> {
+    let mut out = Framed {
+        frames: Vec::new(),
+        consumed: 0,
+        error: None,
+    };
+    loop {
+        match next_frame(&buf[out.consumed..], max_frame) {
+            Ok(Some((frame, used))) => {
+                out.frames.push(frame);
+                out.consumed += used;
+            }
+            Ok(None) => return out,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        }
     }
-    Ok((out, pos))
 }
 
 #[cfg(test)]
@@ -81,7 +104,12 @@ mod tests {
     #[test]
     fn both_framings_mix_in_one_stream() {
         let buf = b"11 <13>1 - - x\n<13>line two\r\n\n6 <1>ab";
-        let (f, used) = frames(buf, 1024).unwrap();
+        let Framed {
+            frames: f,
+            consumed: used,
+            error,
+        } = frames(buf, 1024);
+        assert_eq!(error, None);
         assert_eq!(f, vec![&b"<13>1 - - x"[..], &b"<13>line two"[..]]);
         assert_eq!(&buf[used..], b"\n6 <1>ab");
         assert_eq!(next_frame(b"6 <1>ab", 1024).unwrap(), None);
@@ -102,6 +130,10 @@ mod tests {
             Err(FramingError::BadCount("007".into()))
         );
         assert_eq!(next_frame(b"12abc\n", 1024).unwrap(), Some((&b"12abc"[..], 6)));
+        // Frames before an unframable rest are kept.
+        let f = frames(b"<1>a\n99999999999 x", 1024);
+        assert_eq!((f.frames, f.consumed), (vec![&b"<1>a"[..]], 5));
+        assert_eq!(f.error, Some(FramingError::BadCount("99999999999".into())));
     }
 
     proptest! {
@@ -112,17 +144,18 @@ mod tests {
                 buf.extend_from_slice(format!("{} ", m.len()).as_bytes());
                 buf.extend_from_slice(m);
             }
-            let (f, used) = frames(&buf, 1 << 16).unwrap();
-            prop_assert_eq!(used, buf.len());
-            prop_assert_eq!(f, msgs.iter().map(|m| m.as_slice()).collect::<Vec<_>>());
+            let f = frames(&buf, 1 << 16);
+            prop_assert_eq!(f.error, None);
+            prop_assert_eq!(f.consumed, buf.len());
+            prop_assert_eq!(f.frames, msgs.iter().map(|m| m.as_slice()).collect::<Vec<_>>());
         }
 
         #[test]
         fn lf_frames_round_trip(msgs in proptest::collection::vec("<[0-9]{1,3}>[a-zA-Z ]{0,80}", 1..20)) {
             let text = msgs.iter().map(|m| format!("{m}\n")).collect::<String>();
-            let (f, used) = frames(text.as_bytes(), 1 << 16).unwrap();
-            prop_assert_eq!(used, text.len());
-            prop_assert_eq!(f, msgs.iter().map(|m| m.as_bytes()).collect::<Vec<_>>());
+            let f = frames(text.as_bytes(), 1 << 16);
+            prop_assert_eq!(f.consumed, text.len());
+            prop_assert_eq!(f.frames, msgs.iter().map(|m| m.as_bytes()).collect::<Vec<_>>());
         }
 
         #[test]

@@ -118,3 +118,27 @@ def test_unparsable_frames_are_kept_raw_and_counted(syslog_daemon):
     # The daemon still serves.
     with urllib.request.urlopen(f"http://{d.http}/healthz", timeout=10) as r:
         assert r.status == 200
+
+
+def test_oversized_frame_is_kept_raw_and_the_connection_closed(syslog_daemon):
+    d = syslog_daemon
+    host, port = d.fields["syslog_tcp"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"<13>1 - h app - - - ok before\n")
+        try:
+            s.sendall(b"<13>" + b"x" * 300_000)  # no LF within the 256 KiB limit
+        except OSError:
+            pass  # the daemon may close first
+        s.settimeout(10)
+        try:
+            closed = s.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        assert closed
+    sql = "SELECT format, length(message) AS n, parse_error FROM siem ORDER BY format DESC"
+    wait_until(lambda: len(query(d.data_dir, sql)) >= 2, timeout=30, what="2 siem events")
+    rows = query(d.data_dir, sql)
+    assert rows[0]["format"] == "rfc5424" and "parse_error" not in rows[0]
+    assert rows[1]["format"] == "raw" and "frame longer than" in rows[1]["parse_error"]
+    assert rows[1]["n"] <= 256 * 1024
+    assert metric(d, "cutover_ingest_parse_errors_total", "syslog_tcp") == 1

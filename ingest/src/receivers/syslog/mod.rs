@@ -10,8 +10,9 @@
 //! sender sees the failure and reconnects; that batch is lost to this daemon. UDP is best
 //! effort by nature.
 //!
-//! A stream that cannot be framed (a frame over 256 KiB, a malformed octet count) has the
-//! bytes buffered so far stored as one raw event with the error, and the connection is closed.
+//! A stream that cannot be framed (a frame over 256 KiB, a malformed octet count) keeps the
+//! frames before the problem, stores the unframable rest (up to 256 KiB) as one raw event with
+//! the error, and closes the connection.
 
 pub mod convert;
 
@@ -79,27 +80,24 @@ async fn serve_connection(ctx: Arc<HttpContext>, mut stream: tokio::net::TcpStre
         let eof = n == 0;
         buf.extend_from_slice(&chunk[..n]);
         let origin = make_origin(&ctx, Source::SyslogTcp, peer);
-        let (events, consumed, close) = match framing::frames(&buf, MAX_FRAME_BYTES) {
-            Ok((frames, consumed)) => {
-                let mut frames = frames;
-                let tail = &buf[consumed..];
-                // At EOF an unterminated last line is still a message.
-                let tail_is_msg = eof && !tail.iter().all(|b| b.is_ascii_whitespace());
-                if tail_is_msg {
-                    frames.push(tail);
-                }
-                (
-                    convert_all(&ctx, RECEIVER, &frames, &origin),
-                    if tail_is_msg { buf.len() } else { consumed },
-                    eof,
-                )
-            }
-            Err(e) => {
-                ctx.sink.metrics().parse_errors.with_label_values(&[RECEIVER]).inc();
-                let raw = &buf[..buf.len().min(MAX_FRAME_BYTES)];
-                (vec![raw_event(raw, &e.to_string(), &origin)], buf.len(), true)
-            }
-        };
+        let framed = framing::frames(&buf, MAX_FRAME_BYTES);
+        let mut frames = framed.frames;
+        let mut consumed = framed.consumed;
+        let tail = &buf[consumed..];
+        // At EOF an unterminated last line is still a message.
+        if eof && framed.error.is_none() && !tail.iter().all(|b| b.is_ascii_whitespace()) {
+            frames.push(tail);
+            consumed = buf.len();
+        }
+        let mut events = convert_all(&ctx, RECEIVER, &frames, &origin);
+        let close = eof || framed.error.is_some();
+        if let Some(e) = framed.error {
+            // The rest of the stream cannot be framed: keep what was buffered, raw.
+            ctx.sink.metrics().parse_errors.with_label_values(&[RECEIVER]).inc();
+            let raw = &buf[consumed..buf.len().min(consumed + MAX_FRAME_BYTES)];
+            events.push(raw_event(raw, &e.to_string(), &origin));
+            consumed = buf.len();
+        }
         if !events.is_empty() && ctx.store(RECEIVER, events).await.is_err() {
             tracing::warn!(%peer, "closing syslog connection: the event log did not take the batch");
             return;
