@@ -42,6 +42,15 @@ fi
 step "build"
 cargo build --workspace --all-targets --locked
 
+fuzz_seconds="${CUTOVER_FUZZ_SECONDS:-10}"
+if [ "$fuzz_seconds" != 0 ]; then
+    step "fuzz smoke: ${fuzz_seconds}s per parser target"
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+    for t in syslog cef framing remote_write; do
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
+    done
+fi
+
 step "rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
@@ -52,12 +61,3 @@ fi
 step "python tests against real clients and servers"
 export CUTOVER_BIN="$CARGO_TARGET_DIR/debug/cutover"
 "$venv/bin/python" -m pytest -q tests/python
-
-fuzz_seconds="${CUTOVER_FUZZ_SECONDS:-10}"
-if [ "$fuzz_seconds" != 0 ]; then
-    step "fuzz smoke: ${fuzz_seconds}s per parser target"
-    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-    for t in syslog cef framing remote_write; do
-        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
-    done
-fi
