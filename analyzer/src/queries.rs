@@ -7,6 +7,14 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("promotions", include_str!("../../queries/view_promotions.sql")),
 ];
 
+/// The measure queries: (file stem, SQL with placeholders).
+pub const MEASURES: &[(&str, &str)] = &[
+    ("fault_at", FAULT_AT),
+    ("recovered_at", RECOVERED_AT),
+    ("lost_writes", LOST_WRITES),
+    ("surviving_writes", SURVIVING_WRITES),
+];
+
 /// `fault_at.sql`.
 pub const FAULT_AT: &str = include_str!("../../queries/fault_at.sql");
 /// `recovered_at.sql`.

@@ -1,0 +1,212 @@
+//! Golden tests of `queries/`: every SQL file runs on a small fixture log and its rows are
+//! compared with `queries/golden/<file>.txt`. After a deliberate change, regenerate with
+//! `CUTOVER_BLESS=1 cargo test -p cutover-analyzer --test golden` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::{Analyzer, DrillSpec};
+use cutover_eventlog::{LogConfig, LogWriter};
+use cutover_schemas::{Attribute, Body, Event, EventKind, LogBody, MarkerBody, SCHEMA_VERSION, Source, SpanBody};
+
+const T0: i64 = 1_795_694_400_000_000_000; // 2026-11-26T12:00:00Z
+const S: i64 = 1_000_000_000;
+const MS: i64 = 1_000_000;
+
+fn event(kind: EventKind, region: &str, service: &str, time: i64, attrs: Vec<Attribute>, body: Body) -> Event {
+    Event {
+        schema_version: SCHEMA_VERSION,
+        kind: kind as i32,
+        region: region.into(),
+        service: service.into(),
+        event_time_unix_nano: time,
+        ingest_time_unix_nano: time + 5 * MS,
+        trace_id: vec![],
+        span_id: vec![],
+        attributes: attrs,
+        resource_attributes: vec![],
+        source: Source::OtlpGrpc as i32,
+        body: Some(body),
+    }
+}
+
+fn span(n: u8, region: &str, service: &str, kind: i32, start: i64, status: i64, attrs: Vec<Attribute>) -> Event {
+    let mut attributes = vec![Attribute::int("http.response.status_code", status)];
+    attributes.extend(attrs);
+    let body = SpanBody {
+        name: "GET /checkout".into(),
+        kind,
+        status_code: if status >= 500 { 2 } else { 0 },
+        end_time_unix_nano: start + 20 * MS,
+        ..Default::default()
+    };
+    let mut e = event(EventKind::Span, region, service, start, attributes, Body::Span(body));
+    e.trace_id = vec![n; 16];
+    e.span_id = vec![n; 8];
+    e
+}
+
+fn marker(kind: &str, region: &str, time: i64, attrs: Vec<Attribute>) -> Event {
+    let mut a = vec![Attribute::str("cutover.marker", kind)];
+    a.extend(attrs);
+    event(
+        EventKind::Marker,
+        region,
+        "runbook",
+        time,
+        a,
+        Body::Marker(MarkerBody { marker: kind.into() }),
+    )
+}
+
+fn write(seq: i64) -> Vec<Attribute> {
+    vec![
+        Attribute::str("cutover.write.store", "orders"),
+        Attribute::int("cutover.write.seq", seq),
+    ]
+}
+
+/// A drill in miniature: fault at T0+10s, requests fail until T0+13s in the secondary,
+/// writes 1..=5 in the primary with 3 applied by the replica, seq 4 and 5 reused later in the
+/// secondary, a duplicate span and a write also reported as a log record.
+async fn fixture(dir: &Path) {
+    let (w, _) = LogWriter::open(&dir.join("log"), LogConfig::default()).unwrap();
+    let mut events = vec![marker("fault_injected", "us-east-1", T0 + 10 * S, vec![])];
+    let mut n = 1u8;
+    for i in 0..10 {
+        events.push(span(n, "us-east-1", "frontend", 2, T0 + i * S, 200, vec![]));
+        n += 1;
+    }
+    for i in 0..3 {
+        events.push(span(
+            n,
+            "us-east-1",
+            "frontend",
+            2,
+            T0 + 10 * S + i * S + 500 * MS,
+            503,
+            vec![],
+        ));
+        n += 1;
+    }
+    for i in 0..8 {
+        let status = if i == 0 { 502 } else { 200 };
+        events.push(span(n, "us-west-2", "frontend", 2, T0 + 13 * S + i * S, status, vec![]));
+        n += 1;
+    }
+    // A client span of the same service is not an SLI request.
+    events.push(span(n, "us-west-2", "frontend", 3, T0 + 15 * S, 500, vec![]));
+    n += 1;
+    for seq in 1..=5 {
+        let t = T0 + 5 * S + seq * 700 * MS;
+        events.push(span(n, "us-east-1", "orders", 3, t, 200, write(seq)));
+        n += 1;
+    }
+    // The replica's promotion: it has seq 3.
+    events.push(marker(
+        "db_promoted",
+        "us-west-2",
+        T0 + 12 * S,
+        vec![
+            Attribute::str("cutover.write.store", "orders"),
+            Attribute::int("cutover.write.last_applied_seq", 3),
+        ],
+    ));
+    // The new primary reuses 4 and 5: not lost.
+    for seq in 4..=5 {
+        let t = T0 + 14 * S + seq * 100 * MS;
+        events.push(span(n, "us-west-2", "orders", 3, t, 200, write(seq)));
+        n += 1;
+    }
+    // Write 5 also reported as a log record: counts once.
+    events.push(event(
+        EventKind::Log,
+        "us-east-1",
+        "orders",
+        T0 + 5 * S + 5 * 700 * MS,
+        write(5),
+        Body::Log(LogBody {
+            body: "committed".into(),
+            ..Default::default()
+        }),
+    ));
+    // A retried duplicate of span 1.
+    events.push(span(1, "us-east-1", "frontend", 2, T0, 200, vec![]));
+    w.append(events.iter().map(Event::to_bytes).collect()).await.unwrap();
+}
+
+const SPEC: &str = "name: golden\nregions: { primary: us-east-1, secondary: us-west-2 }\ntargets: { rto_seconds: 5, rpo_seconds: 1 }\nsli: { services: [frontend] }\nrecovery: { success_ratio: 0.8, stable_seconds: 4 }\n";
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries/golden")
+}
+
+async fn check(analyzer: &Analyzer, name: &str, sql: &str) -> Option<String> {
+    let batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = format!("{}\n", arrow::util::pretty::pretty_format_batches(&batches).unwrap());
+    let path = golden_dir().join(format!("{name}.txt"));
+    if std::env::var_os("CUTOVER_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return None;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with CUTOVER_BLESS=1", path.display()));
+    (got != want).then(|| {
+        format!(
+            "{name}: rows differ from {}\n--- want\n{want}--- got\n{got}",
+            path.display()
+        )
+    })
+}
+
+#[tokio::test]
+async fn every_query_matches_its_golden_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path()).await;
+    let spec = DrillSpec::parse(SPEC).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let params = [
+        ("fault_at", Param::Time(T0 + 10 * S)),
+        ("stable_ms", Param::Int(4000)),
+        ("success_ratio", Param::Number(0.8)),
+        ("primary", Param::Literal("us-east-1".into())),
+    ];
+    let mut failures = Vec::new();
+    for (name, _) in queries::VIEWS {
+        let q = format!("SELECT * FROM {name} ORDER BY 1, 2, 3");
+        failures.extend(check(&analyzer, &format!("view_{name}"), &q).await);
+    }
+    for (name, sql) in queries::MEASURES {
+        let filled = queries::fill(sql, &params).unwrap();
+        failures.extend(check(&analyzer, name, &filled).await);
+    }
+    // Every file in queries/ is covered.
+    let covered: Vec<String> = queries::VIEWS
+        .iter()
+        .map(|(n, _)| format!("view_{n}.sql"))
+        .chain(queries::MEASURES.iter().map(|(n, _)| format!("{n}.sql")))
+        .collect();
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".sql") {
+            assert!(covered.contains(&name), "queries/{name} has no golden test");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn the_fixture_measures_as_designed() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path()).await;
+    let spec = DrillSpec::parse(SPEC).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
+    // First good request after the fault: T0+14s (T0+13s is a 502); window [14, 18] all good.
+    assert_eq!(report.rto.actual_seconds, Some(4.0));
+    assert_eq!(report.rpo.lost.get("orders"), Some(&vec![4, 5]));
+    // Newest lost write (seq 5, T0+8.5s) − newest surviving (seq 3, T0+7.1s).
+    assert_eq!(report.rpo.actual_seconds, Some(1.4));
+    assert_eq!(report.rpo.met, Some(false));
+    assert_eq!(report.replay.duplicate_spans, 1);
+}
