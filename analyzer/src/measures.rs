@@ -18,7 +18,7 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 
 use crate::queries::{self, Param};
-use crate::report::{Report, Rpo, Rto, StoreRpo, Verdict, rfc3339};
+use crate::report::{Phase, Report, Rpo, Rto, StoreRpo, Verdict, rfc3339};
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
@@ -86,6 +86,8 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, Analy
         met: None,
         reason: None,
         requests: 0,
+        detected_by: None,
+        phases: Vec::new(),
     };
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
@@ -115,7 +117,9 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, Analy
         ],
     )?;
     let recovered = one(analyzer.sql(&sql).await?)?;
-    let Some(recovered_at) = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0)) else {
+    let recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
+    (rto.detected_by, rto.phases) = phases(analyzer, spec, fault_at, recovered_at).await?;
+    let Some(recovered_at) = recovered_at else {
         rto.reason = Some(format!(
             "no recovery observed: after the fault, no good request opens a {} s window with at least {} good requests that ends within the data",
             spec.recovery.stable_seconds, spec.recovery.success_ratio
@@ -127,6 +131,76 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, Analy
     rto.actual_seconds = Some(actual);
     rto.met = Some(actual <= spec.targets.rto_seconds);
     Ok(rto)
+}
+
+/// Splits the outage at its phase boundaries (`rto_phases.sql`).
+async fn phases(
+    analyzer: &Analyzer,
+    spec: &DrillSpec,
+    fault_at: i64,
+    recovered_at: Option<i64>,
+) -> Result<(Option<String>, Vec<Phase>), AnalyzeError> {
+    let sql = queries::fill(
+        queries::RTO_PHASES,
+        &[
+            ("fault_at", Param::Time(fault_at)),
+            ("secondary", Param::Literal(spec.regions.secondary.clone())),
+        ],
+    )?;
+    let row = one(analyzer.sql(&sql).await?)?;
+    let at = |col: &str| row.as_ref().and_then(|b| ts_at(b, col, 0));
+    let (detected, detected_by) = match (at("alert_detected_at"), at("breach_detected_at")) {
+        (Some(a), _) => (Some(a), Some("alert".to_string())),
+        (None, Some(b)) => (Some(b), Some("sli_breach".to_string())),
+        (None, None) => (None, None),
+    };
+    let bounds: [(&str, Option<i64>, &str); 6] = [
+        ("fault", Some(fault_at), "no fault_injected marker"),
+        (
+            "detection",
+            detected,
+            "no firing alert for an SLI service and no bad request after the fault",
+        ),
+        (
+            "declared",
+            at("declared_at"),
+            "no failover_declared marker after the fault",
+        ),
+        (
+            "cutover",
+            at("cutover_at"),
+            "no dns_cutover or traffic_shifted marker after the fault",
+        ),
+        (
+            "first_good_secondary",
+            at("first_good_secondary_at"),
+            "no good request served by the secondary region after the fault",
+        ),
+        ("recovered", recovered_at, "no recovery observed"),
+    ];
+    let phases = bounds
+        .windows(2)
+        .map(|w| {
+            let ((from, start, why_start), (to, end, why_end)) = (w[0], w[1]);
+            let reason = match (start, end) {
+                (None, _) => Some(why_start.to_string()),
+                (_, None) => Some(why_end.to_string()),
+                (Some(s), Some(e)) if e < s => Some(format!("{to} came before {from}")),
+                _ => None,
+            };
+            Phase {
+                name: format!("{from}_to_{to}"),
+                started_at: start.map(rfc3339),
+                ended_at: end.map(rfc3339),
+                seconds: match (start, end, &reason) {
+                    (Some(s), Some(e), None) => Some(seconds(e - s)),
+                    _ => None,
+                },
+                reason,
+            }
+        })
+        .collect();
+    Ok((detected_by, phases))
 }
 
 async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, AnalyzeError> {

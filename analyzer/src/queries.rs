@@ -13,7 +13,11 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("recovered_at", RECOVERED_AT),
     ("lost_writes", LOST_WRITES),
     ("surviving_writes", SURVIVING_WRITES),
+    ("rto_phases", RTO_PHASES),
 ];
+
+/// `rto_phases.sql`.
+pub const RTO_PHASES: &str = include_str!("../../queries/rto_phases.sql");
 
 /// `fault_at.sql`.
 pub const FAULT_AT: &str = include_str!("../../queries/fault_at.sql");

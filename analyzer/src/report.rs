@@ -60,6 +60,27 @@ pub struct Rto {
     pub reason: Option<String>,
     /// SLI requests seen (all regions).
     pub requests: u64,
+    /// `alert` or `sli_breach`: what marked detection; null when nothing did.
+    pub detected_by: Option<String>,
+    /// The RTO split at detection, failover declared, cutover and first good request in the
+    /// secondary; consecutive phases, each measurable on its own.
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of the outage.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Phase {
+    /// `fault_to_detection`, `detection_to_declared`, `declared_to_cutover`,
+    /// `cutover_to_first_good_secondary`, `first_good_secondary_to_recovered`.
+    pub name: String,
+    /// Start of the phase.
+    pub started_at: Option<String>,
+    /// End of the phase.
+    pub ended_at: Option<String>,
+    /// Length; null when an end is missing.
+    pub seconds: Option<f64>,
+    /// Why it is not measurable.
+    pub reason: Option<String>,
 }
 
 /// Recovery point objective section.
@@ -174,6 +195,32 @@ impl Report {
         out += &format!("- SLI requests: {}\n", self.rto.requests);
         if let Some(r) = &self.rto.reason {
             out += &format!("- not measurable: {r}\n");
+        }
+        if !self.rto.phases.is_empty() {
+            out += &format!("\n| phase | from | to | duration |\n|---|---|---|---|\n");
+            for p in &self.rto.phases {
+                let d = match (p.seconds, &p.reason) {
+                    (Some(s), _) => format!("{s:.3} s"),
+                    (None, Some(r)) => format!("not measurable: {r}"),
+                    (None, None) => "not measurable".into(),
+                };
+                out += &format!(
+                    "| {} | {} | {} | {d} |\n",
+                    p.name.replace('_', " "),
+                    p.started_at.as_deref().unwrap_or("—"),
+                    p.ended_at.as_deref().unwrap_or("—")
+                );
+            }
+            if let Some(by) = &self.rto.detected_by {
+                out += &format!(
+                    "\nDetection by {}.\n",
+                    if by == "alert" {
+                        "an alert"
+                    } else {
+                        "the SLI (first bad request)"
+                    }
+                );
+            }
         }
         out += "\n## Recovery point\n\n";
         if let Some(r) = &self.rpo.reason {

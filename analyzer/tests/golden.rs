@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_eventlog::{LogConfig, LogWriter};
-use cutover_schemas::{Attribute, Body, Event, EventKind, LogBody, MarkerBody, SCHEMA_VERSION, Source, SpanBody};
+use cutover_schemas::{
+    AlertBody, Attribute, Body, Event, EventKind, LogBody, MarkerBody, SCHEMA_VERSION, Source, SpanBody,
+};
 
 const T0: i64 = 1_795_694_400_000_000_000; // 2026-11-26T12:00:00Z
 const S: i64 = 1_000_000_000;
@@ -71,7 +73,11 @@ fn write(seq: i64) -> Vec<Attribute> {
 /// secondary, a duplicate span and a write also reported as a log record.
 async fn fixture(dir: &Path) {
     let (w, _) = LogWriter::open(&dir.join("log"), LogConfig::default()).unwrap();
-    let mut events = vec![marker("fault_injected", "us-east-1", T0 + 10 * S, vec![])];
+    let mut events = vec![
+        marker("fault_injected", "us-east-1", T0 + 10 * S, vec![]),
+        marker("failover_declared", "us-west-2", T0 + 11 * S, vec![]),
+        marker("dns_cutover", "us-west-2", T0 + 12_500 * MS, vec![]),
+    ];
     let mut n = 1u8;
     for i in 0..10 {
         events.push(span(n, "us-east-1", "frontend", 2, T0 + i * S, 200, vec![]));
@@ -130,6 +136,23 @@ async fn fixture(dir: &Path) {
             ..Default::default()
         }),
     ));
+    // The page for the SLI service: firing since T0+10.2 s, delivered at T0+10.4 s; and an
+    // alert of another service, which does not count as detection.
+    for (service, starts) in [("frontend", T0 + 10_200 * MS), ("batch", T0 + 10_100 * MS)] {
+        events.push(event(
+            EventKind::Alert,
+            "us-east-1",
+            service,
+            T0 + 10_400 * MS,
+            vec![Attribute::str("alertname", "HighErrorRate")],
+            Body::Alert(AlertBody {
+                status: "firing".into(),
+                alertname: "HighErrorRate".into(),
+                starts_at_unix_nano: starts,
+                ..Default::default()
+            }),
+        ));
+    }
     // A retried duplicate of span 1.
     events.push(span(1, "us-east-1", "frontend", 2, T0, 200, vec![]));
     w.append(events.iter().map(Event::to_bytes).collect()).await.unwrap();
@@ -170,6 +193,7 @@ async fn every_query_matches_its_golden_rows() {
         ("stable_ms", Param::Int(4000)),
         ("success_ratio", Param::Number(0.8)),
         ("primary", Param::Literal("us-east-1".into())),
+        ("secondary", Param::Literal("us-west-2".into())),
     ];
     let mut failures = Vec::new();
     for (name, _) in queries::VIEWS {
@@ -209,4 +233,19 @@ async fn the_fixture_measures_as_designed() {
     assert_eq!(report.rpo.actual_seconds, Some(1.4));
     assert_eq!(report.rpo.met, Some(false));
     assert_eq!(report.replay.duplicate_spans, 1);
+    // Phases: fault 10 s, the frontend alert firing since 10.2 s (before the first bad request
+    // at 10.5 s), declared 11 s, dns_cutover 12.5 s, first good request in us-west-2 14 s,
+    // recovered 14 s.
+    assert_eq!(report.rto.detected_by.as_deref(), Some("alert"));
+    let phases: Vec<(&str, Option<f64>)> = report.rto.phases.iter().map(|p| (p.name.as_str(), p.seconds)).collect();
+    assert_eq!(
+        phases,
+        vec![
+            ("fault_to_detection", Some(0.2)),
+            ("detection_to_declared", Some(0.8)),
+            ("declared_to_cutover", Some(1.5)),
+            ("cutover_to_first_good_secondary", Some(1.5)),
+            ("first_good_secondary_to_recovered", Some(0.0)),
+        ]
+    );
 }
