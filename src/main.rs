@@ -37,6 +37,24 @@ enum Fsync {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum RecoveryScanArg {
+    /// Records of the active segment, headers of the sealed ones.
+    LastSegment,
+    /// Every record of every segment.
+    Full,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum FailOnArg {
+    /// A missed RTO target.
+    Rto,
+    /// A missed RPO target.
+    Rpo,
+    /// RTO or RPO not measurable.
+    Unmeasurable,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum ReportFormat {
     Json,
     Markdown,
@@ -74,6 +92,10 @@ enum Command {
         /// Interval for --fsync interval.
         #[arg(long, default_value_t = 100)]
         fsync_interval_ms: u64,
+        /// What start-up verifies: the active segment's records and the sealed segments'
+        /// headers (last-segment), or every record of every segment (full; slower on big logs).
+        #[arg(long, value_enum, default_value = "last-segment")]
+        recovery_scan: RecoveryScanArg,
         /// Segment size at which the log rolls.
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         segment_bytes: u64,
@@ -94,6 +116,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
+        /// Which verdicts make the exit code 1 (comma-separated): rto, rpo, unmeasurable.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "rto,rpo,unmeasurable")]
+        fail_on: Vec<FailOnArg>,
     },
     /// Run SQL over the replayed log (tables spans, metric_points, logs, markers; views
     /// requests, writes, promotions).
@@ -163,6 +188,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             syslog_udp,
             fsync,
             fsync_interval_ms,
+            recovery_scan,
             segment_bytes,
             max_body_bytes,
         } => {
@@ -174,6 +200,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             config.otlp.http_addr = otlp_http;
             config.otlp.max_body_bytes = max_body_bytes;
             config.log.segment_bytes = segment_bytes;
+            config.log.recovery_scan = match recovery_scan {
+                RecoveryScanArg::LastSegment => cutover_eventlog::RecoveryScan::LastSegment,
+                RecoveryScanArg::Full => cutover_eventlog::RecoveryScan::Full,
+            };
             config.log.fsync = match fsync {
                 Fsync::Always => FsyncPolicy::Always,
                 Fsync::Interval => FsyncPolicy::Interval {
@@ -200,15 +230,25 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             data_dir,
             drill,
             format,
+            fail_on,
         } => {
             let spec = DrillSpec::load(&drill)?;
-            let analyzer = Analyzer::open(&data_dir, Some(&spec)).await?;
+            let analyzer = Analyzer::open_with_progress(&data_dir, Some(&spec), progress_bar()).await?;
             let report = cutover_analyzer::measures::measure(&analyzer, &spec).await?;
             match format {
                 ReportFormat::Json => println!("{}", report.to_json()),
                 ReportFormat::Markdown => print!("{}", report.to_markdown(None)),
             }
-            Ok(report.exit_code() as u8)
+            use cutover_analyzer::report::FailOn;
+            let fail_on: Vec<FailOn> = fail_on
+                .iter()
+                .map(|f| match f {
+                    FailOnArg::Rto => FailOn::Rto,
+                    FailOnArg::Rpo => FailOn::Rpo,
+                    FailOnArg::Unmeasurable => FailOn::Unmeasurable,
+                })
+                .collect();
+            Ok(report.exit_code_for(&fail_on) as u8)
         }
         Command::Query {
             data_dir,
@@ -217,7 +257,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             drill,
         } => {
             let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
-            let analyzer = Analyzer::open(&data_dir, spec.as_ref()).await?;
+            let analyzer = Analyzer::open_with_progress(&data_dir, spec.as_ref(), progress_bar()).await?;
             let batches = analyzer.sql(&sql).await?;
             output::print(&batches, format)?;
             Ok(0)
@@ -248,6 +288,32 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// A replay progress line on stderr, only when stderr is a terminal.
+fn progress_bar() -> Option<cutover_analyzer::tables::Progress> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Box::new(|read, total| {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let pct = if total == 0 {
+            100.0
+        } else {
+            read as f64 * 100.0 / total as f64
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\rreplaying the event log: {pct:5.1}% ({:.0} of {:.0} MiB)",
+            mib(read),
+            mib(total)
+        );
+        if read >= total {
+            let _ = writeln!(err);
+        }
+    }))
 }
 
 async fn shutdown_signal() {

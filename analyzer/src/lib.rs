@@ -62,8 +62,17 @@ impl Analyzer {
     /// Replays the log of `data_dir` and registers the tables. The SLI selection comes from
     /// `spec` when given (the `requests` view is empty without one).
     pub async fn open(data_dir: &Path, spec: Option<&DrillSpec>) -> Result<Analyzer, AnalyzeError> {
+        Self::open_with_progress(data_dir, spec, None).await
+    }
+
+    /// [`Analyzer::open`], calling `progress` while the log is replayed.
+    pub async fn open_with_progress(
+        data_dir: &Path,
+        spec: Option<&DrillSpec>,
+        progress: Option<tables::Progress>,
+    ) -> Result<Analyzer, AnalyzeError> {
         let dir = log_dir(data_dir);
-        let tables = tokio::task::spawn_blocking(move || tables::replay(&dir))
+        let tables = tokio::task::spawn_blocking(move || tables::replay(&dir, progress))
             .await
             .map_err(|e| AnalyzeError::Internal(format!("replay task: {e}")))??;
         let ctx = SessionContext::new();

@@ -18,7 +18,8 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 
 use crate::queries::{self, Param};
-use crate::report::{Phase, Report, Rpo, Rto, StoreRpo, Verdict, rfc3339};
+use crate::report::{Phase, Report, Rpo, Rto, SplitBrain, StoreRpo, Verdict, rfc3339};
+use crate::spec::LagUnit;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
@@ -203,6 +204,66 @@ async fn phases(
     Ok((detected_by, phases))
 }
 
+/// Writes accepted in two regions over overlapping time (`split_brain.sql`).
+async fn split_brain(analyzer: &Analyzer) -> Result<Vec<SplitBrain>, AnalyzeError> {
+    let Some(b) = one(analyzer.sql(queries::SPLIT_BRAIN).await?)? else {
+        return Ok(Vec::new());
+    };
+    Ok((0..b.num_rows())
+        .map(|row| SplitBrain {
+            store: str_at(&b, "store", row).unwrap_or_default(),
+            regions: [
+                str_at(&b, "region_a", row).unwrap_or_default(),
+                str_at(&b, "region_b", row).unwrap_or_default(),
+            ],
+            overlap_start: ts_at(&b, "overlap_start", row).map(rfc3339).unwrap_or_default(),
+            overlap_end: ts_at(&b, "overlap_end", row).map(rfc3339).unwrap_or_default(),
+            writes: [
+                int_at(&b, "writes_a", row).unwrap_or(0) as u64,
+                int_at(&b, "writes_b", row).unwrap_or(0) as u64,
+            ],
+        })
+        .collect())
+}
+
+/// The RPO a replication-lag gauge predicted: its last value at or before the fault.
+async fn lag_estimate(analyzer: &Analyzer, spec: &DrillSpec) -> Result<(Option<f64>, Option<String>), AnalyzeError> {
+    let Some(replication) = &spec.replication else {
+        return Ok((None, Some("the spec names no replication.lag_metric".into())));
+    };
+    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
+    let Some(fault_at) = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0)) else {
+        return Ok((None, Some("no fault_injected marker".into())));
+    };
+    let sql = queries::fill(
+        queries::LAG_ESTIMATE,
+        &[
+            ("lag_metric", Param::Literal(replication.lag_metric.clone())),
+            ("fault_at", Param::Time(fault_at)),
+        ],
+    )?;
+    let row = one(analyzer.sql(&sql).await?)?;
+    let value = row.as_ref().and_then(|b| {
+        let a = b
+            .column_by_name("lag")?
+            .as_primitive_opt::<arrow::datatypes::Float64Type>()?;
+        (!a.is_null(0)).then(|| a.value(0))
+    });
+    Ok(match value {
+        Some(v) => {
+            let secs = match replication.lag_unit {
+                LagUnit::Seconds => v,
+                LagUnit::Milliseconds => v / 1000.0,
+            };
+            (Some((secs * 1000.0).round() / 1000.0), None)
+        }
+        None => (
+            None,
+            Some(format!("no point of {} at or before the fault", replication.lag_metric)),
+        ),
+    })
+}
+
 async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, AnalyzeError> {
     let mut rpo = Rpo {
         actual_seconds: None,
@@ -212,7 +273,11 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         met: None,
         reason: None,
         stores: Vec::new(),
+        estimate_seconds: None,
+        estimate_reason: None,
+        split_brain: split_brain(analyzer).await?,
     };
+    (rpo.estimate_seconds, rpo.estimate_reason) = lag_estimate(analyzer, spec).await?;
     let primary = [("primary", Param::Literal(spec.regions.primary.clone()))];
     let promotions = one(analyzer
         .sql(&queries::fill(queries::SURVIVING_WRITES, &primary)?)

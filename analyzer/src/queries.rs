@@ -14,7 +14,14 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("lost_writes", LOST_WRITES),
     ("surviving_writes", SURVIVING_WRITES),
     ("rto_phases", RTO_PHASES),
+    ("split_brain", SPLIT_BRAIN),
+    ("lag_estimate", LAG_ESTIMATE),
 ];
+
+/// `split_brain.sql`.
+pub const SPLIT_BRAIN: &str = include_str!("../../queries/split_brain.sql");
+/// `lag_estimate.sql`.
+pub const LAG_ESTIMATE: &str = include_str!("../../queries/lag_estimate.sql");
 
 /// `rto_phases.sql`.
 pub const RTO_PHASES: &str = include_str!("../../queries/rto_phases.sql");

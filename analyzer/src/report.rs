@@ -31,6 +31,22 @@ pub struct Report {
     pub replay: crate::tables::ReplayStats,
 }
 
+/// Verdicts that can fail `cutover analyze` (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// The RTO target was missed.
+    Rto,
+    /// The RPO target was missed.
+    Rpo,
+    /// RTO or RPO could not be measured.
+    Unmeasurable,
+}
+
+impl FailOn {
+    /// Every verdict (the default).
+    pub const ALL: [FailOn; 3] = [FailOn::Rto, FailOn::Rpo, FailOn::Unmeasurable];
+}
+
 /// Overall verdict.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +116,28 @@ pub struct Rpo {
     pub reason: Option<String>,
     /// Evidence per promoted store.
     pub stores: Vec<StoreRpo>,
+    /// The RPO a replication-lag gauge predicted (last value at or before the fault), seconds;
+    /// null without `replication.lag_metric` in the spec or without a point before the fault.
+    pub estimate_seconds: Option<f64>,
+    /// Why there is no estimate.
+    pub estimate_reason: Option<String>,
+    /// Stores written in two regions over overlapping time.
+    pub split_brain: Vec<SplitBrain>,
+}
+
+/// Writes to one store accepted in two regions over overlapping time.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SplitBrain {
+    /// Store.
+    pub store: String,
+    /// The two regions.
+    pub regions: [String; 2],
+    /// Start of the overlap.
+    pub overlap_start: String,
+    /// End of the overlap.
+    pub overlap_end: String,
+    /// Writes each region accepted in the overlap, in `regions` order.
+    pub writes: [u64; 2],
 }
 
 /// One store's promotion and what it lost.
@@ -126,7 +164,17 @@ pub struct StoreRpo {
 impl Report {
     /// Exit code of `cutover analyze`: 0 all met, 1 otherwise (missed or not measurable).
     pub fn exit_code(&self) -> i32 {
-        if self.verdict == Verdict::Met { 0 } else { 1 }
+        self.exit_code_for(&FailOn::ALL)
+    }
+
+    /// Exit code when only the verdicts in `fail_on` fail the run: 1 if any of them holds.
+    pub fn exit_code_for(&self, fail_on: &[FailOn]) -> i32 {
+        let holds = |f: &FailOn| match f {
+            FailOn::Rto => self.rto.met == Some(false),
+            FailOn::Rpo => self.rpo.met == Some(false),
+            FailOn::Unmeasurable => self.rto.met.is_none() || self.rpo.met.is_none(),
+        };
+        i32::from(fail_on.iter().any(holds))
     }
 
     /// JSON text.
@@ -243,6 +291,22 @@ impl Report {
                 s.rpo_seconds
                     .map(|v| format!("{v:.3} s"))
                     .unwrap_or_else(|| format!("not measurable: {}", s.reason.as_deref().unwrap_or("?"))),
+            );
+        }
+        match (self.rpo.estimate_seconds, &self.rpo.estimate_reason) {
+            (Some(e), _) => {
+                out += &format!(
+                    "\nReplication-lag estimate at the fault: {e:.3} s (measured RPO: {}).\n",
+                    secs(self.rpo.actual_seconds)
+                )
+            }
+            (None, Some(r)) => out += &format!("\nNo replication-lag estimate: {r}.\n"),
+            _ => {}
+        }
+        for sb in &self.rpo.split_brain {
+            out += &format!(
+                "\n**Split brain**: store `{}` took writes in {} ({}) and {} ({}) between {} and {}.\n",
+                sb.store, sb.regions[0], sb.writes[0], sb.regions[1], sb.writes[1], sb.overlap_start, sb.overlap_end
             );
         }
         out += &format!(

@@ -6,6 +6,7 @@
 //! targets: { rto_seconds: 300, rpo_seconds: 5 }
 //! sli: { services: [frontend], span_kinds: [server] }
 //! recovery: { success_ratio: 0.99, stable_seconds: 60 }
+//! replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }   # optional
 //! ```
 //!
 //! Unknown keys are errors naming the key and its line.
@@ -29,6 +30,31 @@ pub struct DrillSpec {
     /// When the service counts as recovered.
     #[serde(default)]
     pub recovery: RecoveryRule,
+    /// Replication telemetry, for the RPO estimate beside the measured RPO.
+    #[serde(default)]
+    pub replication: Option<Replication>,
+}
+
+/// Where the replication lag is reported.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    /// Name of the lag gauge (OTLP metric or Prometheus series name).
+    pub lag_metric: String,
+    /// Unit of the gauge's values.
+    #[serde(default)]
+    pub lag_unit: LagUnit,
+}
+
+/// Unit of a lag gauge.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LagUnit {
+    /// Seconds (the default).
+    #[default]
+    Seconds,
+    /// Milliseconds.
+    Milliseconds,
 }
 
 /// The two regions.

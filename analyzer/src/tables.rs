@@ -288,9 +288,16 @@ fn batch(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch, AnalyzeE
     RecordBatch::try_new(schema, cols).map_err(|e| AnalyzeError::Internal(format!("building a table: {e}")))
 }
 
-/// Reads the whole log in `log_dir` into tables.
-pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
+/// Called during a replay with (bytes read, total bytes of the log).
+pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
+
+/// Reads the whole log in `log_dir` into tables, reporting progress every 64 MiB (and at the
+/// end) when asked.
+pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, AnalyzeError> {
     let reader = LogReader::open(log_dir)?;
+    let total = reader.size_bytes()?;
+    let mut read: u64 = 0;
+    let mut next_report: u64 = 0;
     let mut spans = SpanCols::default();
     let mut metrics = MetricCols::default();
     let mut logs = LogCols::default();
@@ -301,6 +308,13 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
     let mut seen_spans: HashSet<([u8; 16], [u8; 8])> = HashSet::new();
     reader.for_each(0, |rec| {
         stats.records += 1;
+        read += (rec.payload.len() + cutover_eventlog::RECORD_HEADER_BYTES) as u64;
+        if read >= next_report {
+            if let Some(p) = progress.as_mut() {
+                p(read, total);
+            }
+            next_report = read + (64 << 20);
+        }
         let Ok(e) = Event::from_bytes(rec.payload) else {
             stats.undecodable += 1;
             return;
@@ -401,6 +415,9 @@ pub fn replay(log_dir: &Path) -> Result<Tables, AnalyzeError> {
             _ => stats.other_kinds += 1,
         }
     })?;
+    if let Some(p) = progress.as_mut() {
+        p(total, total);
+    }
 
     let mut f = vec![
         ("trace_id", DataType::Utf8, false),

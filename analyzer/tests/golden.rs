@@ -8,7 +8,7 @@ use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::{
-    AlertBody, Attribute, Body, Event, EventKind, LogBody, MarkerBody, SCHEMA_VERSION, Source, SpanBody,
+    AlertBody, Attribute, Body, Event, EventKind, LogBody, MarkerBody, MetricBody, SCHEMA_VERSION, Source, SpanBody,
 };
 
 const T0: i64 = 1_795_694_400_000_000_000; // 2026-11-26T12:00:00Z
@@ -136,6 +136,44 @@ async fn fixture(dir: &Path) {
             ..Default::default()
         }),
     ));
+    // Store "carts": us-east-1 writes from 3 s to 13 s, us-west-2 from 12 s to 14 s, so both
+    // accept writes between 12 s and 13 s: split brain.
+    for (region, t) in [
+        ("us-east-1", T0 + 3 * S),
+        ("us-east-1", T0 + 13 * S),
+        ("us-west-2", T0 + 12 * S),
+        ("us-west-2", T0 + 14 * S),
+    ] {
+        let attrs = vec![
+            Attribute::str("cutover.write.store", "carts"),
+            Attribute::int("cutover.write.seq", t / S % 100),
+        ];
+        events.push(event(
+            EventKind::Log,
+            region,
+            "carts",
+            t,
+            attrs,
+            Body::Log(LogBody::default()),
+        ));
+    }
+    // The replication-lag gauge: 0.9 s, then 1.2 s just before the fault, 30 s after it.
+    for (t, v) in [(T0 + 5 * S, 0.9), (T0 + 9_900 * MS, 1.2), (T0 + 11 * S, 30.0)] {
+        let body = MetricBody {
+            name: "pg_replication_lag_seconds".into(),
+            metric_type: "gauge".into(),
+            value: v,
+            ..Default::default()
+        };
+        events.push(event(
+            EventKind::MetricPoint,
+            "us-east-1",
+            "orders-db",
+            t,
+            vec![],
+            Body::Metric(body),
+        ));
+    }
     // The page for the SLI service: firing since T0+10.2 s, delivered at T0+10.4 s; and an
     // alert of another service, which does not count as detection.
     for (service, starts) in [("frontend", T0 + 10_200 * MS), ("batch", T0 + 10_100 * MS)] {
@@ -158,7 +196,7 @@ async fn fixture(dir: &Path) {
     w.append(events.iter().map(Event::to_bytes).collect()).await.unwrap();
 }
 
-const SPEC: &str = "name: golden\nregions: { primary: us-east-1, secondary: us-west-2 }\ntargets: { rto_seconds: 5, rpo_seconds: 1 }\nsli: { services: [frontend] }\nrecovery: { success_ratio: 0.8, stable_seconds: 4 }\n";
+const SPEC: &str = "name: golden\nregions: { primary: us-east-1, secondary: us-west-2 }\ntargets: { rto_seconds: 5, rpo_seconds: 1 }\nsli: { services: [frontend] }\nrecovery: { success_ratio: 0.8, stable_seconds: 4 }\nreplication: { lag_metric: pg_replication_lag_seconds }\n";
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries/golden")
@@ -194,6 +232,7 @@ async fn every_query_matches_its_golden_rows() {
         ("success_ratio", Param::Number(0.8)),
         ("primary", Param::Literal("us-east-1".into())),
         ("secondary", Param::Literal("us-west-2".into())),
+        ("lag_metric", Param::Literal("pg_replication_lag_seconds".into())),
     ];
     let mut failures = Vec::new();
     for (name, _) in queries::VIEWS {
@@ -232,7 +271,26 @@ async fn the_fixture_measures_as_designed() {
     // Newest lost write (seq 5, T0+8.5s) − newest surviving (seq 3, T0+7.1s).
     assert_eq!(report.rpo.actual_seconds, Some(1.4));
     assert_eq!(report.rpo.met, Some(false));
+    // RTO met (4 s ≤ 5 s), RPO missed (1.4 s > 1 s): --fail-on picks which of them fail a run.
+    use cutover_analyzer::report::FailOn;
+    assert_eq!(report.rto.met, Some(true));
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit_code_for(&[FailOn::Rto]), 0);
+    assert_eq!(report.exit_code_for(&[FailOn::Rpo]), 1);
+    assert_eq!(report.exit_code_for(&[FailOn::Unmeasurable]), 0);
     assert_eq!(report.replay.duplicate_spans, 1);
+    // The gauge said 1.2 s at the fault; the lost writes say 1.4 s.
+    assert_eq!(report.rpo.estimate_seconds, Some(1.2));
+    assert_eq!(report.rpo.split_brain.len(), 1);
+    let sb = &report.rpo.split_brain[0];
+    assert_eq!(
+        (sb.store.as_str(), sb.regions.clone(), sb.writes),
+        ("carts", ["us-east-1".to_string(), "us-west-2".to_string()], [1, 1])
+    );
+    assert_eq!(
+        (sb.overlap_start.as_str(), sb.overlap_end.as_str()),
+        ("2026-11-26T12:00:12Z", "2026-11-26T12:00:13Z")
+    );
     // Phases: fault 10 s, the frontend alert firing since 10.2 s (before the first bad request
     // at 10.5 s), declared 11 s, dns_cutover 12.5 s, first good request in us-west-2 14 s,
     // recovered 14 s.

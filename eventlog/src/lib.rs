@@ -58,13 +58,17 @@
 //!
 //! # Recovery
 //!
-//! [`LogWriter::open`] scans every segment ([`scan_segment`]). In the last segment, a tail that
+//! [`LogWriter::open`] scans the last segment record by record ([`scan_segment`]) and checks
+//! the headers and sequence order of the sealed ones ([`RecoveryScan::LastSegment`], the
+//! default, so restart time does not grow with the log); [`RecoveryScan::Full`] scans every
+//! record of every segment. In the last segment, a tail that
 //! is incomplete (fewer bytes than a header, or than the record's `len` announces), all zero,
 //! or a final record whose checksum fails, is a **torn tail**: an append that never completed,
 //! so it was never acknowledged. It is truncated and the truncated byte count is reported in
 //! [`Recovery`]. Any other invalid record, or any invalid record in a sealed segment, is
-//! **corruption** and opening fails with [`LogError::Corrupt`] naming the segment and offset:
-//! acknowledged data is damaged, and skipping it silently would hide that.
+//! **corruption**: opening (for what it scans) and every reader fail with [`LogError::Corrupt`]
+//! naming the segment and offset: acknowledged data is damaged, and skipping it silently would
+//! hide that.
 //!
 //! Readers ([`LogReader`]) apply the same rules but never modify files: an incomplete tail in
 //! the last segment is simply the current end of the log (the writer may be in the middle of
@@ -83,4 +87,4 @@ pub use format::{
 };
 pub use fs::{LogFile, OsStorage, Storage};
 pub use reader::{LogReader, Record};
-pub use writer::{AppendReceipt, FsyncPolicy, Health, LogConfig, LogWriter, Recovery, WriterStats};
+pub use writer::{AppendReceipt, FsyncPolicy, Health, LogConfig, LogWriter, Recovery, RecoveryScan, WriterStats};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use cutover_eventlog::testing::FailingSyncStorage;
 use cutover_eventlog::{
-    FsyncPolicy, Health, LogConfig, LogError, LogReader, LogWriter, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
-    segment_file_name,
+    FsyncPolicy, Health, LogConfig, LogError, LogReader, LogWriter, RECORD_HEADER_BYTES, RecoveryScan,
+    SEGMENT_HEADER_BYTES, segment_file_name,
 };
 use proptest::prelude::*;
 
@@ -15,6 +15,7 @@ fn tiny() -> LogConfig {
         segment_bytes: 256,
         fsync: FsyncPolicy::Always,
         queue_capacity: 64,
+        recovery_scan: RecoveryScan::LastSegment,
     }
 }
 
@@ -213,10 +214,27 @@ fn crash_torn_record_in_sealed_segment_is_corruption() {
         .unwrap()
         .set_len(len - 3)
         .unwrap();
+    // A full scan refuses to open.
+    let full = LogConfig {
+        recovery_scan: RecoveryScan::Full,
+        ..tiny()
+    };
     assert!(matches!(
-        LogWriter::open(dir.path(), tiny()),
+        LogWriter::open(dir.path(), full),
         Err(LogError::Corrupt { .. })
     ));
+    // The default scan opens (restart time must not grow with the log) but never hides the
+    // damage: every reader reports it, after handing out the records before it.
+    let (w, recovery) = LogWriter::open(dir.path(), tiny()).unwrap();
+    assert_eq!(recovery.records, 40);
+    w.close();
+    let mut seen = 0;
+    let err = LogReader::open(dir.path())
+        .unwrap()
+        .for_each(0, |_| seen += 1)
+        .unwrap_err();
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
+    assert!(seen < 40);
 }
 
 #[test]
@@ -329,6 +347,7 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
             interval: std::time::Duration::from_millis(20),
         },
         queue_capacity: 64,
+        recovery_scan: RecoveryScan::Full,
     };
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
     for i in 0..20 {
