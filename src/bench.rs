@@ -282,12 +282,20 @@ async fn otlp(args: &BenchArgs, grpc: String) -> anyhow::Result<Figures> {
         }));
     }
     let start = Instant::now();
+    let mut results = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        results.push(t.await??);
+    }
+    combine(results, start)
+}
+
+/// Adds up the clients' (latencies, items acknowledged, requests failed).
+fn combine(results: Vec<(hdrhistogram::Histogram<u64>, u64, u64)>, start: Instant) -> anyhow::Result<Figures> {
     let mut hist = new_hist()?;
     let (mut items, mut failures) = (0, 0);
-    for t in tasks {
-        let (h, s, f) = t.await??;
+    for (h, n, f) in results {
         hist.add(h)?;
-        items += s;
+        items += n;
         failures += f;
     }
     Ok(Figures {
@@ -369,20 +377,11 @@ fn remote_write(args: &BlockingArgs, http: &str) -> anyhow::Result<Figures> {
             })
         })
         .collect();
-    let mut hist = new_hist()?;
-    let (mut items, mut failures) = (0, 0);
-    for w in workers {
-        let (h, n, f) = w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-        hist.add(h)?;
-        items += n;
-        failures += f;
-    }
-    Ok(Figures {
-        items,
-        elapsed: start.elapsed().as_secs_f64(),
-        failures,
-        hist: Some(hist),
-    })
+    let results = workers
+        .into_iter()
+        .map(|w| w.join().map_err(|_| anyhow::anyhow!("worker panicked"))?)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    combine(results, start)
 }
 
 /// Reads `cutover_log_records_total` from the daemon.
