@@ -53,8 +53,10 @@ fn seconds(ns: i64) -> f64 {
 
 /// Measures the drill in `analyzer` against `spec`.
 pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, AnalyzeError> {
-    let rto = measure_rto(analyzer, spec).await?;
-    let rpo = measure_rpo(analyzer, spec).await?;
+    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
+    let fault_at = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0));
+    let rto = measure_rto(analyzer, spec, fault_at).await?;
+    let rpo = measure_rpo(analyzer, spec, fault_at).await?;
     let verdict = match (rto.met, rpo.met) {
         (Some(false), _) | (_, Some(false)) => Verdict::Missed,
         (Some(true), Some(true)) => Verdict::Met,
@@ -78,7 +80,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     })
 }
 
-async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, AnalyzeError> {
+async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64>) -> Result<Rto, AnalyzeError> {
     let mut rto = Rto {
         actual_seconds: None,
         fault_at: None,
@@ -92,8 +94,7 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rto, Analy
     };
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
-    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
-    let Some(fault_at) = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0)) else {
+    let Some(fault_at) = fault_at else {
         rto.reason = Some("no fault_injected marker in the log".into());
         return Ok(rto);
     };
@@ -227,12 +228,15 @@ async fn split_brain(analyzer: &Analyzer) -> Result<Vec<SplitBrain>, AnalyzeErro
 }
 
 /// The RPO a replication-lag gauge predicted: its last value at or before the fault.
-async fn lag_estimate(analyzer: &Analyzer, spec: &DrillSpec) -> Result<(Option<f64>, Option<String>), AnalyzeError> {
+async fn lag_estimate(
+    analyzer: &Analyzer,
+    spec: &DrillSpec,
+    fault_at: Option<i64>,
+) -> Result<(Option<f64>, Option<String>), AnalyzeError> {
     let Some(replication) = &spec.replication else {
         return Ok((None, Some("the spec names no replication.lag_metric".into())));
     };
-    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
-    let Some(fault_at) = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0)) else {
+    let Some(fault_at) = fault_at else {
         return Ok((None, Some("no fault_injected marker".into())));
     };
     let sql = queries::fill(
@@ -264,7 +268,7 @@ async fn lag_estimate(analyzer: &Analyzer, spec: &DrillSpec) -> Result<(Option<f
     })
 }
 
-async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, AnalyzeError> {
+async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64>) -> Result<Rpo, AnalyzeError> {
     let mut rpo = Rpo {
         actual_seconds: None,
         lost_writes: None,
@@ -277,7 +281,7 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Rpo, Analy
         estimate_reason: None,
         split_brain: split_brain(analyzer).await?,
     };
-    (rpo.estimate_seconds, rpo.estimate_reason) = lag_estimate(analyzer, spec).await?;
+    (rpo.estimate_seconds, rpo.estimate_reason) = lag_estimate(analyzer, spec, fault_at).await?;
     let primary = [("primary", Param::Literal(spec.regions.primary.clone()))];
     let promotions = one(analyzer
         .sql(&queries::fill(queries::SURVIVING_WRITES, &primary)?)

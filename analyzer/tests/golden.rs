@@ -220,12 +220,18 @@ async fn check(analyzer: &Analyzer, name: &str, sql: &str) -> Option<String> {
     })
 }
 
-#[tokio::test]
-async fn every_query_matches_its_golden_rows() {
+/// The fixture log, replayed with the fixture spec (the directory lives as long as the guard).
+async fn open_fixture() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
     let spec = DrillSpec::parse(SPEC).unwrap();
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    (dir, spec, analyzer)
+}
+
+#[tokio::test]
+async fn every_query_matches_its_golden_rows() {
+    let (_dir, _, analyzer) = open_fixture().await;
     let params = [
         ("fault_at", Param::Time(T0 + 10 * S)),
         ("stable_ms", Param::Int(4000)),
@@ -260,10 +266,7 @@ async fn every_query_matches_its_golden_rows() {
 
 #[tokio::test]
 async fn the_fixture_measures_as_designed() {
-    let dir = tempfile::tempdir().unwrap();
-    fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let (_dir, spec, analyzer) = open_fixture().await;
     let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
     // First good request after the fault: T0+14s (T0+13s is a 502); window [14, 18] all good.
     assert_eq!(report.rto.actual_seconds, Some(4.0));

@@ -47,6 +47,16 @@ impl HttpContext {
         result
     }
 
+    /// Reads a JSON body of at most `max_body_bytes`; `what` names the payload in the error.
+    pub async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        body: axum::body::Body,
+        what: &str,
+    ) -> Result<T, IngestError> {
+        let bytes = super::body::read_limited(body, self.max_body_bytes).await?;
+        serde_json::from_slice(&bytes).map_err(|e| IngestError::InvalidInput(format!("invalid {what} JSON: {e}")))
+    }
+
     /// Counts a request refused before storing and answers it.
     pub fn refuse(&self, receiver: &'static str, e: IngestError) -> Response {
         self.sink

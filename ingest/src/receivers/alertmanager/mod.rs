@@ -17,7 +17,6 @@ use axum::routing::post;
 use cutover_schemas::{AlertBody, Attribute, Body, Event, EventKind, SCHEMA_VERSION, Source};
 use serde::Deserialize;
 
-use super::body::read_limited;
 use super::context::{HttpContext, now_unix_nano};
 use super::markers::parse_time;
 use crate::error::IngestError;
@@ -123,18 +122,9 @@ pub fn router(ctx: Arc<HttpContext>) -> Router {
 }
 
 async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Response {
-    let body = match read_limited(request.into_body(), ctx.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return ctx.refuse(RECEIVER, e),
-    };
-    let n: Notification = match serde_json::from_slice(&body) {
+    let n: Notification = match ctx.read_json(request.into_body(), "Alertmanager webhook").await {
         Ok(n) => n,
-        Err(e) => {
-            return ctx.refuse(
-                RECEIVER,
-                IngestError::InvalidInput(format!("invalid Alertmanager webhook JSON: {e}")),
-            );
-        }
+        Err(e) => return ctx.refuse(RECEIVER, e),
     };
     let events = match to_events(&n, &ctx.region_label, &ctx.default_region, now_unix_nano()) {
         Ok(e) => e,

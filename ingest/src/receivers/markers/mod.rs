@@ -16,7 +16,6 @@ use cutover_schemas::{
     Attribute, Body, Event, EventKind, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody, SCHEMA_VERSION, Source, Value,
 };
 
-use super::body::read_limited;
 use super::context::{HttpContext, now_unix_nano};
 use crate::error::IngestError;
 
@@ -108,13 +107,9 @@ pub fn router(ctx: Arc<HttpContext>) -> Router {
 }
 
 async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Response {
-    let body = match read_limited(request.into_body(), ctx.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return ctx.refuse(RECEIVER, e),
-    };
-    let req: MarkerRequest = match serde_json::from_slice(&body) {
+    let req: MarkerRequest = match ctx.read_json(request.into_body(), "marker").await {
         Ok(r) => r,
-        Err(e) => return ctx.refuse(RECEIVER, IngestError::InvalidInput(format!("invalid marker JSON: {e}"))),
+        Err(e) => return ctx.refuse(RECEIVER, e),
     };
     let event = match to_event(&req, &ctx.default_region, now_unix_nano()) {
         Ok(e) => e,
