@@ -13,6 +13,8 @@ pub mod queries;
 pub mod report;
 pub mod spec;
 pub mod tables;
+pub mod timeline;
+pub mod udf;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,6 +78,7 @@ impl Analyzer {
             .await
             .map_err(|e| AnalyzeError::Internal(format!("replay task: {e}")))??;
         let ctx = SessionContext::new();
+        udf::register(&ctx);
         for (name, batch) in [
             ("spans", &tables.spans),
             ("metric_points", &tables.metric_points),

@@ -11,6 +11,16 @@
 //! - RPO = event time of the newest lost write − event time of the newest surviving write
 //!   (seq = `last_applied_seq` in the primary region); 0 when nothing was lost.
 
+pub mod abort;
+pub mod alerts;
+pub mod budget;
+pub mod capacity;
+pub mod gaps;
+pub mod latency;
+pub mod messages;
+pub mod traces;
+pub mod traffic;
+
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -20,6 +30,7 @@ use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use crate::queries::{self, Param};
 use crate::report::{Phase, Report, Rpo, Rto, SplitBrain, StoreRpo, Verdict, rfc3339};
 use crate::spec::LagUnit;
+use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
@@ -55,8 +66,13 @@ fn seconds(ns: i64) -> f64 {
 pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, AnalyzeError> {
     let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
     let fault_at = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0));
-    let rto = measure_rto(analyzer, spec, fault_at).await?;
-    let rpo = measure_rpo(analyzer, spec, fault_at).await?;
+    let mut timeline = Timeline {
+        fault_at,
+        ..Default::default()
+    };
+    fill_bounds(analyzer, &mut timeline).await?;
+    let rto = measure_rto(analyzer, spec, &mut timeline).await?;
+    let rpo = measure_rpo(analyzer, spec, timeline.fault_at).await?;
     let verdict = match (rto.met, rpo.met) {
         (Some(false), _) | (_, Some(false)) => Verdict::Missed,
         (Some(true), Some(true)) => Verdict::Met,
@@ -69,18 +85,40 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.clone()))
     .collect();
+    let t = &timeline;
     Ok(Report {
         report_version: crate::report::REPORT_VERSION,
         drill: spec.name.clone(),
         regions,
         rto,
         rpo,
+        latency: latency::measure(analyzer, spec, t).await?,
+        gaps: gaps::measure(analyzer, spec, t).await?,
+        alerts: alerts::measure(analyzer, spec, t).await?,
+        budget: budget::measure(analyzer, spec, t).await?,
+        abort: abort::measure(analyzer, spec, t).await?,
+        traces: traces::measure(analyzer, spec, t).await?,
+        messages: messages::measure(analyzer, spec, t).await?,
+        traffic: traffic::measure(analyzer, spec, t).await?,
+        capacity: capacity::measure(analyzer, spec, t).await?,
         verdict,
         replay: analyzer.stats.clone(),
     })
 }
 
-async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64>) -> Result<Rto, AnalyzeError> {
+/// First and last event time of the log, and the drill_started / drill_ended markers.
+async fn fill_bounds(analyzer: &Analyzer, t: &mut Timeline) -> Result<(), AnalyzeError> {
+    let row = one(analyzer.sql(queries::BOUNDS).await?)?;
+    let at = |col: &str| row.as_ref().and_then(|b| ts_at(b, col, 0));
+    t.data_start = at("data_start");
+    t.data_end = at("data_end");
+    t.drill_started_at = at("drill_started_at");
+    t.drill_ended_at = at("drill_ended_at");
+    Ok(())
+}
+
+async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timeline) -> Result<Rto, AnalyzeError> {
+    let fault_at = timeline.fault_at;
     let mut rto = Rto {
         actual_seconds: None,
         fault_at: None,
@@ -120,7 +158,8 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64
     )?;
     let recovered = one(analyzer.sql(&sql).await?)?;
     let recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
-    (rto.detected_by, rto.phases) = phases(analyzer, spec, fault_at, recovered_at).await?;
+    timeline.recovered_at = recovered_at;
+    (rto.detected_by, rto.phases) = phases(analyzer, spec, timeline).await?;
     let Some(recovered_at) = recovered_at else {
         rto.reason = Some(format!(
             "no recovery observed: after the fault, no good request opens a {} s window with at least {} good requests that ends within the data",
@@ -139,9 +178,11 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64
 async fn phases(
     analyzer: &Analyzer,
     spec: &DrillSpec,
-    fault_at: i64,
-    recovered_at: Option<i64>,
+    timeline: &mut Timeline,
 ) -> Result<(Option<String>, Vec<Phase>), AnalyzeError> {
+    let (Some(fault_at), recovered_at) = (timeline.fault_at, timeline.recovered_at) else {
+        return Ok((None, Vec::new()));
+    };
     let sql = queries::fill(
         queries::RTO_PHASES,
         &[
@@ -156,6 +197,9 @@ async fn phases(
         (None, Some(b)) => (Some(b), Some("sli_breach".to_string())),
         (None, None) => (None, None),
     };
+    timeline.detected_at = detected;
+    timeline.declared_at = at("declared_at");
+    timeline.cutover_at = at("cutover_at");
     let bounds: [(&str, Option<i64>, &str); 6] = [
         ("fault", Some(fault_at), "no fault_injected marker"),
         (

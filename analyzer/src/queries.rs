@@ -16,7 +16,30 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("rto_phases", RTO_PHASES),
     ("split_brain", SPLIT_BRAIN),
     ("lag_estimate", LAG_ESTIMATE),
+    ("bounds", BOUNDS),
 ];
+
+/// `bounds.sql`.
+pub const BOUNDS: &str = include_str!("../../queries/bounds.sql");
+
+/// Every measure query of every section: the spine's [`MEASURES`] and each section's
+/// `QUERIES`. The golden test covers exactly these (plus the views).
+pub fn all_measures() -> Vec<(&'static str, &'static str)> {
+    use crate::measures::*;
+    let sections: [&[(&str, &str)]; 10] = [
+        MEASURES,
+        latency::QUERIES,
+        gaps::QUERIES,
+        alerts::QUERIES,
+        budget::QUERIES,
+        abort::QUERIES,
+        traces::QUERIES,
+        messages::QUERIES,
+        traffic::QUERIES,
+        capacity::QUERIES,
+    ];
+    sections.iter().flat_map(|s| s.iter().copied()).collect()
+}
 
 /// `split_brain.sql`.
 pub const SPLIT_BRAIN: &str = include_str!("../../queries/split_brain.sql");

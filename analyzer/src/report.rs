@@ -25,6 +25,24 @@ pub struct Report {
     pub rto: Rto,
     /// Recovery point.
     pub rpo: Rpo,
+    /// Latency per region × service × phase.
+    pub latency: crate::measures::latency::Latency,
+    /// Telemetry gaps and streams that did not follow the cutover.
+    pub gaps: crate::measures::gaps::Gaps,
+    /// Alert audit.
+    pub alerts: crate::measures::alerts::Alerts,
+    /// Error budget and burn rates.
+    pub budget: crate::measures::budget::Budget,
+    /// Abort criteria.
+    pub abort: crate::measures::abort::Abort,
+    /// Trace continuity.
+    pub traces: crate::measures::traces::Traces,
+    /// Message reconciliation.
+    pub messages: crate::measures::messages::Messages,
+    /// Residual traffic and session drops.
+    pub traffic: crate::measures::traffic::Traffic,
+    /// Capacity of the secondary.
+    pub capacity: crate::measures::capacity::Capacity,
     /// `met` when every target is met, `missed` when one is missed, `not_measurable` otherwise.
     pub verdict: Verdict,
     /// What the replay saw.
@@ -309,6 +327,15 @@ impl Report {
                 sb.store, sb.regions[0], sb.writes[0], sb.regions[1], sb.writes[1], sb.overlap_start, sb.overlap_end
             );
         }
+        out += &self.latency.markdown();
+        out += &self.gaps.markdown();
+        out += &self.alerts.markdown();
+        out += &self.budget.markdown();
+        out += &self.abort.markdown();
+        out += &self.traces.markdown();
+        out += &self.messages.markdown();
+        out += &self.traffic.markdown();
+        out += &self.capacity.markdown();
         out += &format!(
             "\nReplayed {} records ({} duplicate spans dropped, {} undecodable).\n",
             self.replay.records, self.replay.duplicate_spans, self.replay.undecodable

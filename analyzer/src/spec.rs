@@ -33,6 +33,33 @@ pub struct DrillSpec {
     /// Replication telemetry, for the RPO estimate beside the measured RPO.
     #[serde(default)]
     pub replication: Option<Replication>,
+    /// Latency section settings.
+    #[serde(default)]
+    pub latency: crate::measures::latency::LatencySpec,
+    /// Telemetry gap settings.
+    #[serde(default)]
+    pub gaps: crate::measures::gaps::GapsSpec,
+    /// Expected alerts and suppression windows.
+    #[serde(default)]
+    pub alerts: crate::measures::alerts::AlertsSpec,
+    /// Service level objectives.
+    #[serde(default)]
+    pub budget: crate::measures::budget::BudgetSpec,
+    /// Abort criteria.
+    #[serde(default)]
+    pub abort: crate::measures::abort::AbortSpec,
+    /// Trace continuity settings.
+    #[serde(default)]
+    pub traces: crate::measures::traces::TracesSpec,
+    /// Message reconciliation settings.
+    #[serde(default)]
+    pub messages: crate::measures::messages::MessagesSpec,
+    /// Residual traffic and session drop settings.
+    #[serde(default)]
+    pub traffic: crate::measures::traffic::TrafficSpec,
+    /// Utilization gauges of the secondary.
+    #[serde(default)]
+    pub capacity: crate::measures::capacity::CapacitySpec,
 }
 
 /// Where the replication lag is reported.
@@ -198,6 +225,15 @@ impl DrillSpec {
         if !(self.recovery.stable_seconds > 0.0 && self.recovery.stable_seconds.is_finite()) {
             return Err("recovery.stable_seconds must be a positive number".into());
         }
+        self.latency.validate().map_err(|e| format!("latency: {e}"))?;
+        self.gaps.validate().map_err(|e| format!("gaps: {e}"))?;
+        self.alerts.validate().map_err(|e| format!("alerts: {e}"))?;
+        self.budget.validate().map_err(|e| format!("budget: {e}"))?;
+        self.abort.validate().map_err(|e| format!("abort: {e}"))?;
+        self.traces.validate().map_err(|e| format!("traces: {e}"))?;
+        self.messages.validate().map_err(|e| format!("messages: {e}"))?;
+        self.traffic.validate().map_err(|e| format!("traffic: {e}"))?;
+        self.capacity.validate().map_err(|e| format!("capacity: {e}"))?;
         Ok(())
     }
 }
