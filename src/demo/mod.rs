@@ -3,6 +3,7 @@
 //! beside the simulator's ground truth.
 
 pub mod export;
+pub mod scenarios;
 pub mod sim;
 
 use std::path::PathBuf;

@@ -23,8 +23,10 @@ use cutover_analyzer::report::Truth;
 
 /// Nanoseconds.
 pub type Ns = i64;
-const SEC: Ns = 1_000_000_000;
-const MS: Ns = 1_000_000;
+/// One second, ns.
+pub const SEC: Ns = 1_000_000_000;
+/// One millisecond, ns.
+pub const MS: Ns = 1_000_000;
 
 /// One SLI request (a server span of `frontend`).
 #[derive(Debug, Clone)]
@@ -83,6 +85,10 @@ pub struct Drill {
     pub truth: Truth,
     /// Store name.
     pub store: &'static str,
+    /// The moments the generator chose.
+    pub moments: Moments,
+    /// The replica's last applied sequence number at the promotion.
+    pub last_applied: i64,
 }
 
 /// The recovery rule of the demo spec.
@@ -90,91 +96,122 @@ pub const SUCCESS_RATIO: f64 = 0.99;
 /// Stable window of the demo spec, seconds.
 pub const STABLE_SECONDS: i64 = 60;
 
-/// Generates a drill starting at `t0`.
+/// How the store replicates to the secondary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Replication {
+    /// Each write reaches the replica after a random lag in `[min, max)` ms; writes the replica
+    /// had not applied at the fault are lost.
+    Async {
+        /// Smallest lag, ms.
+        min_lag_ms: i64,
+        /// Largest lag (exclusive), ms.
+        max_lag_ms: i64,
+    },
+    /// A write is acknowledged only once the replica has it: nothing is lost.
+    Sync,
+}
+
+/// The knobs of a generated drill. [`Params::demo`] is the `cutover demo` drill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Gap between two requests: uniform in `[min, max)` ms (plus sub-millisecond jitter).
+    pub request_gap_ms: (i64, i64),
+    /// DNS TTL: after `dns_cutover` the secondary's share of traffic grows linearly to 1 over a
+    /// TTL drawn uniformly in `[min, max)` ms.
+    pub ttl_ms: (i64, i64),
+    /// Warm-up of the secondary after `dns_cutover`, drawn in `[min, max)` ms: 30 % of its
+    /// requests fail meanwhile.
+    pub warmup_ms: (i64, i64),
+    /// Extra duration of a failed (503) request, ms (a timeout).
+    pub error_extra_ms: i64,
+    /// Gap between two writes: uniform in `[min, max)` ms.
+    pub write_gap_ms: (i64, i64),
+    /// Replication of the store.
+    pub replication: Replication,
+    /// Split brain: the old primary keeps accepting writes for this long after the promotion
+    /// (its writes continue its own sequence), in ms. `None` = it stops at the fault.
+    pub split_brain_ms: Option<i64>,
+    /// Data after `traffic_shifted`, seconds.
+    pub tail_seconds: i64,
+}
+
+impl Params {
+    /// The `cutover demo` drill (~20 requests/s, ~10 writes/s, async replication).
+    pub fn demo() -> Params {
+        Params {
+            request_gap_ms: (10, 90),
+            ttl_ms: (5_000, 30_000),
+            warmup_ms: (5_000, 20_000),
+            error_extra_ms: 2_000,
+            write_gap_ms: (50, 150),
+            replication: Replication::Async {
+                min_lag_ms: 300,
+                max_lag_ms: 1_500,
+            },
+            split_brain_ms: None,
+            tail_seconds: 240,
+        }
+    }
+}
+
+/// The moments the generator chose (ns).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    /// Drill start (first request after it).
+    pub t0: Ns,
+    /// `fault_injected`.
+    pub fault: Ns,
+    /// `failover_declared`.
+    pub declared: Ns,
+    /// `db_promoted`.
+    pub promoted: Ns,
+    /// `dns_cutover`.
+    pub dns: Ns,
+    /// `traffic_shifted`.
+    pub shifted: Ns,
+    /// The DNS TTL drawn.
+    pub ttl: Ns,
+    /// The secondary's warm-up drawn.
+    pub warmup: Ns,
+    /// `drill_ended` (no request starts at or after it).
+    pub end: Ns,
+}
+
+/// Generates the `cutover demo` drill starting at `t0`.
 pub fn generate(seed: u64, t0: Ns) -> Drill {
+    generate_with(seed, t0, &Params::demo())
+}
+
+/// Generates a drill starting at `t0` with `params`. The moments are in `drill.moments`.
+pub fn generate_with(seed: u64, t0: Ns, params: &Params) -> Drill {
     let mut rng = StdRng::seed_from_u64(seed);
     let fault = t0 + 120 * SEC + rng.random_range(0..10_000) * MS;
     let declared = fault + rng.random_range(10_000..30_000) * MS;
     let promoted = declared + rng.random_range(5_000..15_000) * MS;
     let dns = promoted + rng.random_range(1_000..10_000) * MS;
     let shifted = dns + rng.random_range(5_000..15_000) * MS;
-    let ttl = rng.random_range(5_000..30_000) * MS;
-    let warmup = rng.random_range(5_000..20_000) * MS;
-    let end = shifted + 240 * SEC;
+    let ttl = rng.random_range(params.ttl_ms.0..params.ttl_ms.1) * MS;
+    let warmup = rng.random_range(params.warmup_ms.0..params.warmup_ms.1) * MS;
+    let end = shifted + params.tail_seconds * SEC;
+    let moments = Moments {
+        t0,
+        fault,
+        declared,
+        promoted,
+        dns,
+        shifted,
+        ttl,
+        warmup,
+        end,
+    };
+    let requests = gen_requests(&mut rng, params, &moments);
+    let (writes, last_applied) = gen_writes(&mut rng, params, &moments);
 
-    // Requests: Poisson-ish arrivals at ~20/s.
-    let mut requests = Vec::new();
-    let mut t = t0;
-    while t < end {
-        t += rng.random_range(10..90) * MS + rng.random_range(0..MS);
-        let to_secondary_share = if t < dns {
-            0.0
-        } else {
-            ((t - dns) as f64 / ttl as f64).min(1.0)
-        };
-        let primary = rng.random_bool(1.0 - to_secondary_share);
-        let status = if primary && t >= fault {
-            503
-        } else if !primary && t < dns + warmup {
-            if rng.random_bool(0.3) { 503 } else { 200 }
-        } else if rng.random_bool(0.001) {
-            500
-        } else {
-            200
-        };
-        let duration = rng.random_range(5..80) * MS + if status == 503 { 2 * SEC } else { 0 };
-        requests.push(Request {
-            primary,
-            start: t,
-            duration,
-            status,
-        });
-    }
-
-    // Writes: primary until the fault, replicated with lag; secondary after promotion.
-    let mut writes = Vec::new();
-    let mut applied_at = Vec::new();
-    let mut seq = 0;
-    let mut t = t0 + 5 * SEC;
-    while t < fault {
-        seq += 1;
-        writes.push(Write {
-            primary: true,
-            seq,
-            time: t,
-        });
-        applied_at.push((seq, t + rng.random_range(300..1_500) * MS));
-        t += rng.random_range(50..150) * MS;
-    }
-    // The replica applies in order: a write is applied once it and all before it arrived.
-    let mut last_applied = 0;
-    let mut horizon = Ns::MIN;
-    for (s, at) in &applied_at {
-        horizon = horizon.max(*at);
-        if horizon <= fault {
-            last_applied = *s;
-        } else {
-            break;
-        }
-    }
-    let primary_writes = writes.clone();
-    let mut s2 = last_applied;
-    let mut t = promoted + rng.random_range(500..2_000) * MS;
-    while t < end {
-        s2 += 1;
-        writes.push(Write {
-            primary: false,
-            seq: s2,
-            time: t,
-        });
-        t += rng.random_range(50..150) * MS;
-    }
-
-    let lost: Vec<&Write> = primary_writes
+    let lost: Vec<&Write> = writes
         .iter()
-        .filter(|w| w.seq > last_applied && w.time <= promoted)
+        .filter(|w| w.primary && w.seq > last_applied && w.time <= promoted)
         .collect();
-    let surviving = primary_writes.iter().find(|w| w.seq == last_applied);
+    let surviving = writes.iter().find(|w| w.primary && w.seq == last_applied);
     let rpo = match (lost.iter().map(|w| w.time).max(), surviving) {
         (Some(l), Some(s)) => (l - s.time) as f64 / 1e9,
         _ => 0.0,
@@ -222,7 +259,100 @@ pub fn generate(seed: u64, t0: Ns) -> Drill {
         markers,
         truth,
         store,
+        moments,
+        last_applied,
     }
+}
+
+/// Requests: Poisson-ish arrivals; the primary fails from the fault on; after `dns_cutover`
+/// the secondary's share grows over the TTL and it fails 30 % during its warm-up.
+fn gen_requests(rng: &mut StdRng, params: &Params, m: &Moments) -> Vec<Request> {
+    let mut requests = Vec::new();
+    let mut t = m.t0;
+    loop {
+        t += rng.random_range(params.request_gap_ms.0..params.request_gap_ms.1) * MS + rng.random_range(0..MS);
+        if t >= m.end {
+            break;
+        }
+        let to_secondary_share = if t < m.dns {
+            0.0
+        } else if m.ttl == 0 {
+            1.0
+        } else {
+            ((t - m.dns) as f64 / m.ttl as f64).min(1.0)
+        };
+        let primary = rng.random_bool(1.0 - to_secondary_share);
+        let status = if primary && t >= m.fault {
+            503
+        } else if !primary && t < m.dns + m.warmup {
+            if rng.random_bool(0.3) { 503 } else { 200 }
+        } else if rng.random_bool(0.001) {
+            500
+        } else {
+            200
+        };
+        let extra = if status == 503 { params.error_extra_ms * MS } else { 0 };
+        let duration = rng.random_range(5..80) * MS + extra;
+        requests.push(Request {
+            primary,
+            start: t,
+            duration,
+            status,
+        });
+    }
+    requests
+}
+
+/// Writes: the primary's until the fault (or, in split brain, until after the promotion),
+/// the secondary's after the promotion. Returns them in time order and the last sequence
+/// number the replica had applied when it was promoted.
+fn gen_writes(rng: &mut StdRng, params: &Params, m: &Moments) -> (Vec<Write>, i64) {
+    let mut writes = Vec::new();
+    let mut applied_at = Vec::new();
+    let mut seq = 0;
+    let mut t = m.t0 + 5 * SEC;
+    while t < m.fault {
+        seq += 1;
+        writes.push(Write { primary: true, seq, time: t });
+        let lag = match params.replication {
+            Replication::Async { min_lag_ms, max_lag_ms } => rng.random_range(min_lag_ms..max_lag_ms) * MS,
+            Replication::Sync => 0,
+        };
+        applied_at.push((seq, t + lag));
+        t += rng.random_range(params.write_gap_ms.0..params.write_gap_ms.1) * MS;
+    }
+    // The replica applies in order: a write is applied once it and all before it arrived.
+    let mut last_applied = 0;
+    let mut horizon = Ns::MIN;
+    for (s, at) in &applied_at {
+        horizon = horizon.max(*at);
+        if horizon <= m.fault {
+            last_applied = *s;
+        } else {
+            break;
+        }
+    }
+    if let Some(extra) = params.split_brain_ms {
+        // The old primary never learnt of the promotion and keeps taking writes.
+        while t < m.promoted + extra * MS {
+            seq += 1;
+            writes.push(Write { primary: true, seq, time: t });
+            t += rng.random_range(params.write_gap_ms.0..params.write_gap_ms.1) * MS;
+        }
+    }
+    let mut s2 = last_applied;
+    let mut t = m.promoted + rng.random_range(500..2_000) * MS;
+    while t < m.end {
+        s2 += 1;
+        writes.push(Write {
+            primary: false,
+            seq: s2,
+            time: t,
+        });
+        t += rng.random_range(params.write_gap_ms.0..params.write_gap_ms.1) * MS;
+    }
+    writes.sort_by_key(|w| w.time);
+    (writes, last_applied)
 }
 
 /// The spec's recovery definition over the generated requests (two pointers, O(n)).

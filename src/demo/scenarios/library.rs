@@ -1,0 +1,207 @@
+//! The scenarios. Each changes one thing in the standard world and says which finding the
+//! analysis must show.
+
+use rand::Rng;
+
+use super::Scenario;
+use super::world::{self, SLI_SERVICE, Telemetry, World};
+use crate::demo::sim::{self, MS, Ns, Replication, SEC};
+
+/// Every scenario by name.
+pub const ALL: &[(&str, fn(u64) -> Scenario)] = &[
+    ("clean_failover", clean_failover),
+    ("slow_dns_residual_traffic", slow_dns_residual_traffic),
+    ("async_replication_lost_writes", async_replication_lost_writes),
+    ("sync_replication_zero_loss", sync_replication_zero_loss),
+    ("metrics_never_resumed", metrics_never_resumed),
+    ("siem_feed_missing", siem_feed_missing),
+    ("alert_missing_and_late", alert_missing_and_late),
+    ("split_brain_writes", split_brain_writes),
+    ("lost_and_duplicated_messages", lost_and_duplicated_messages),
+    ("latency_spike_in_secondary", latency_spike_in_secondary),
+    ("clock_skew_between_regions", clock_skew_between_regions),
+];
+
+/// The alert the SLI is watched by.
+pub const SLI_ALERT: &str = "FrontendErrorRateHigh";
+/// An alert the runbook expects when the database fails over.
+pub const DB_ALERT: &str = "OrdersDbPrimaryDown";
+
+/// The standard world with `params`: standard telemetry, the SLI alert on time, every
+/// message consumed once, cross-region calls without skew.
+fn standard(name: &'static str, seed: u64, params: &sim::Params) -> World {
+    let mut w = World::new(name, seed, params);
+    w.standard_telemetry(&Telemetry::default());
+    sli_alert(&mut w, 2_000);
+    db_alert(&mut w);
+    w.messages(|_, primary, _, at| vec![(primary, at)]);
+    w.cross_region_calls(10, 0);
+    w
+}
+
+fn recovered(w: &World) -> Option<Ns> {
+    sim::recovered_at(&w.drill.requests, w.drill.moments.fault)
+}
+
+/// The SLI alert fires 3–8 s after the fault (before the failover is declared), is received `delivery_ms` later and resolves
+/// 30 s after recovery.
+fn sli_alert(w: &mut World, delivery_ms: i64) {
+    let m = w.drill.moments;
+    let starts = m.fault + w.rng.random_range(3_000..8_000) * MS;
+    let ends = recovered(w).map(|r| r + 30 * SEC);
+    w.alert(true, SLI_SERVICE, SLI_ALERT, starts, starts + delivery_ms * MS, ends);
+}
+
+/// The database alert fires 5 s after the fault in the secondary's Alertmanager.
+fn db_alert(w: &mut World) {
+    let m = w.drill.moments;
+    let starts = m.fault + 5 * SEC;
+    w.alert(false, "orders-db", DB_ALERT, starts, starts + SEC, Some(m.promoted + 10 * SEC));
+}
+
+/// Sync replication, immediate DNS cutover, every stream follows, alerts on time: nothing to
+/// find but the RTO.
+pub fn clean_failover(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    standard("clean_failover", seed, &p).finish()
+}
+
+/// A 60–90 s DNS TTL: the old primary keeps getting (failing) requests after `dns_cutover`;
+/// the secondary drops 5 % of sessions (401) after the cutover.
+pub fn slow_dns_residual_traffic(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    p.ttl_ms = (60_000, 90_000);
+    let mut w = standard("slow_dns_residual_traffic", seed, &p);
+    w.session_drops(0.05);
+    w.finish()
+}
+
+/// Async replication lagging 0.3–1.5 s: the writes the replica had not applied at the fault
+/// are lost. A replication-lag gauge in the primary gives the estimate.
+pub fn async_replication_lost_writes(seed: u64) -> Scenario {
+    let p = world::params();
+    let mut w = standard("async_replication_lost_writes", seed, &p);
+    let m = w.drill.moments;
+    let lags: Vec<f64> = (0..40).map(|_| w.rng.random_range(300..1_500) as f64 / 1000.0).collect();
+    w.gauge_stream(true, "orders-db", "pg_replication_lag_seconds", 5 * SEC, m.t0, m.fault + 3 * SEC, &[], |t| {
+        lags[((t - m.t0) / (5 * SEC)) as usize % lags.len()]
+    });
+    w.spec("replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }");
+    w.finish()
+}
+
+/// Sync replication: the replica has every acknowledged write; RPO 0.
+pub fn sync_replication_zero_loss(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    standard("sync_replication_zero_loss", seed, &p).finish()
+}
+
+/// The secondary never reports `db.client.connections.usage`, and its other metrics go silent
+/// for 60 s in the middle of the recovered phase.
+pub fn metrics_never_resumed(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = World::new("metrics_never_resumed", seed, &p);
+    let m = w.drill.moments;
+    let hole_start = m.shifted + 40 * SEC;
+    w.standard_telemetry(&Telemetry {
+        skip_secondary_metric: Some("db.client.connections.usage"),
+        secondary_hole: Some((hole_start, hole_start + 60 * SEC)),
+        ..Telemetry::default()
+    });
+    sli_alert(&mut w, 2_000);
+    db_alert(&mut w);
+    w.messages(|_, primary, _, at| vec![(primary, at)]);
+    w.cross_region_calls(10, 0);
+    w.finish()
+}
+
+/// The secondary never sends the `keycloak` SIEM feed.
+pub fn siem_feed_missing(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = World::new("siem_feed_missing", seed, &p);
+    w.standard_telemetry(&Telemetry {
+        skip_secondary_siem: Some("keycloak"),
+        ..Telemetry::default()
+    });
+    sli_alert(&mut w, 2_000);
+    db_alert(&mut w);
+    w.messages(|_, primary, _, at| vec![(primary, at)]);
+    w.cross_region_calls(10, 0);
+    w.finish()
+}
+
+/// The SLI alert is delivered 90 s after it started firing; the database alert never fires.
+/// Detection still dates from the late alert's `startsAt`.
+pub fn alert_missing_and_late(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = World::new("alert_missing_and_late", seed, &p);
+    w.standard_telemetry(&Telemetry::default());
+    sli_alert(&mut w, 90_000);
+    w.messages(|_, primary, _, at| vec![(primary, at)]);
+    w.cross_region_calls(10, 0);
+    w.finish()
+}
+
+/// The old primary keeps accepting writes for 20 s after the promotion.
+pub fn split_brain_writes(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.split_brain_ms = Some(20_000);
+    standard("split_brain_writes", seed, &p).finish()
+}
+
+/// Messages published in the primary in the last 3 s before the fault are never consumed;
+/// those of the 20 s before that are consumed in the primary and again in the secondary
+/// after the promotion (the consumer's offset was not replicated).
+pub fn lost_and_duplicated_messages(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = World::new("lost_and_duplicated_messages", seed, &p);
+    let m = w.drill.moments;
+    w.standard_telemetry(&Telemetry::default());
+    sli_alert(&mut w, 2_000);
+    db_alert(&mut w);
+    let replay_at = m.promoted + 2 * SEC;
+    w.messages(move |rng, primary, published, at| {
+        if published < m.fault && published >= m.fault - 3 * SEC {
+            vec![]
+        } else if published < m.fault && published >= m.fault - 23 * SEC {
+            let again = replay_at + rng.random_range(0..3_000) * MS;
+            vec![(true, at.min(m.fault - MS)), (false, again)]
+        } else {
+            vec![(primary, at)]
+        }
+    });
+    w.cross_region_calls(10, 0);
+    w.finish()
+}
+
+/// Secondary requests take 800 ms longer for 20 s starting 20 s after recovery; the primary
+/// never slows down.
+pub fn latency_spike_in_secondary(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = standard("latency_spike_in_secondary", seed, &p);
+    let start = recovered(&w).unwrap_or(w.drill.moments.shifted) + 20 * SEC;
+    w.slow_window(false, start, start + 20 * SEC, 800);
+    w.finish()
+}
+
+/// The secondary's `inventory` hosts run 400 ms behind: every call from the primary's
+/// `frontend` shows a child span starting before its parent.
+pub fn clock_skew_between_regions(seed: u64) -> Scenario {
+    let mut p = world::params();
+    p.replication = Replication::Sync;
+    let mut w = World::new("clock_skew_between_regions", seed, &p);
+    w.standard_telemetry(&Telemetry::default());
+    sli_alert(&mut w, 2_000);
+    db_alert(&mut w);
+    w.messages(|_, primary, _, at| vec![(primary, at)]);
+    w.cross_region_calls(10, 400);
+    w.finish()
+}
