@@ -71,6 +71,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         ..Default::default()
     };
     fill_bounds(analyzer, &mut timeline).await?;
+    if timeline.fault_at.is_none() {
+        timeline.fault_at = infer_fault(analyzer, spec).await?;
+        timeline.fault_inferred = timeline.fault_at.is_some();
+    }
     let rto = measure_rto(analyzer, spec, &mut timeline).await?;
     let rpo = measure_rpo(analyzer, spec, timeline.fault_at).await?;
     let verdict = match (rto.met, rpo.met) {
@@ -106,6 +110,22 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     })
 }
 
+/// The first sustained SLI breach (`fault_inferred.sql`), for a log without a fault marker.
+async fn infer_fault(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Option<i64>, AnalyzeError> {
+    let sql = queries::fill(
+        queries::FAULT_INFERRED,
+        &[
+            (
+                "breach_ms",
+                Param::Int((spec.recovery.breach_seconds * 1000.0).round() as i64),
+            ),
+            ("success_ratio", Param::Number(spec.recovery.success_ratio)),
+        ],
+    )?;
+    let row = one(analyzer.sql(&sql).await?)?;
+    Ok(row.as_ref().and_then(|b| ts_at(b, "fault_at", 0)))
+}
+
 /// First and last event time of the log, and the drill_started / drill_ended markers.
 async fn fill_bounds(analyzer: &Analyzer, t: &mut Timeline) -> Result<(), AnalyzeError> {
     let row = one(analyzer.sql(queries::BOUNDS).await?)?;
@@ -129,14 +149,18 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
         requests: 0,
         detected_by: None,
         phases: Vec::new(),
+        fault_inferred: false,
     };
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
     let Some(fault_at) = fault_at else {
-        rto.reason = Some("no fault_injected marker in the log".into());
+        rto.reason = Some(
+            "no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into(),
+        );
         return Ok(rto);
     };
     rto.fault_at = Some(rfc3339(fault_at));
+    rto.fault_inferred = timeline.fault_inferred;
     if rto.requests == 0 {
         rto.reason = Some(format!(
             "no SLI requests: no spans of service(s) {} with kind(s) {}",

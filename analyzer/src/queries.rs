@@ -17,8 +17,11 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("split_brain", SPLIT_BRAIN),
     ("lag_estimate", LAG_ESTIMATE),
     ("bounds", BOUNDS),
+    ("fault_inferred", FAULT_INFERRED),
 ];
 
+/// `fault_inferred.sql`.
+pub const FAULT_INFERRED: &str = include_str!("../../queries/fault_inferred.sql");
 /// `bounds.sql`.
 pub const BOUNDS: &str = include_str!("../../queries/bounds.sql");
 

@@ -5,7 +5,7 @@
 //! regions: { primary: us-east-1, secondary: us-west-2 }
 //! targets: { rto_seconds: 300, rpo_seconds: 5 }
 //! sli: { services: [frontend], span_kinds: [server] }
-//! recovery: { success_ratio: 0.99, stable_seconds: 60 }
+//! recovery: { success_ratio: 0.99, stable_seconds: 60, breach_seconds: 10 }
 //! replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }   # optional
 //! ```
 //!
@@ -127,6 +127,15 @@ pub struct RecoveryRule {
     pub success_ratio: f64,
     /// Length of the window, seconds.
     pub stable_seconds: f64,
+    /// Without a `fault_injected` marker, the fault is inferred as the first bad request that
+    /// opens a window of this many seconds in which fewer than `success_ratio` of the
+    /// requests are good (a sustained SLI breach).
+    #[serde(default = "default_breach_seconds")]
+    pub breach_seconds: f64,
+}
+
+fn default_breach_seconds() -> f64 {
+    10.0
 }
 
 impl Default for RecoveryRule {
@@ -134,6 +143,7 @@ impl Default for RecoveryRule {
         RecoveryRule {
             success_ratio: 0.99,
             stable_seconds: 60.0,
+            breach_seconds: default_breach_seconds(),
         }
     }
 }
@@ -224,6 +234,9 @@ impl DrillSpec {
         }
         if !(self.recovery.stable_seconds > 0.0 && self.recovery.stable_seconds.is_finite()) {
             return Err("recovery.stable_seconds must be a positive number".into());
+        }
+        if !(self.recovery.breach_seconds > 0.0 && self.recovery.breach_seconds.is_finite()) {
+            return Err("recovery.breach_seconds must be a positive number".into());
         }
         self.latency.validate().map_err(|e| format!("latency: {e}"))?;
         self.gaps.validate().map_err(|e| format!("gaps: {e}"))?;
