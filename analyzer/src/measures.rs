@@ -20,6 +20,7 @@ pub mod latency;
 pub mod messages;
 pub mod traces;
 pub mod traffic;
+pub mod validity;
 
 use std::collections::BTreeMap;
 
@@ -33,7 +34,7 @@ use crate::spec::LagUnit;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
+pub(crate) fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
     let Some(first) = batches.first() else {
         return Ok(None);
     };
@@ -41,17 +42,17 @@ fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
     Ok((b.num_rows() > 0).then_some(b))
 }
 
-fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+pub(crate) fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
     let a = b.column_by_name(col)?.as_primitive_opt::<TimestampNanosecondType>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
-fn int_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+pub(crate) fn int_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
     let a = b.column_by_name(col)?.as_primitive_opt::<Int64Type>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
-fn str_at(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
+pub(crate) fn str_at(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
     let c = b.column_by_name(col)?;
     let a = c.as_string_opt::<i32>()?;
     (!a.is_null(row)).then(|| a.value(row).to_string())
@@ -105,6 +106,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         messages: messages::measure(analyzer, spec, t).await?,
         traffic: traffic::measure(analyzer, spec, t).await?,
         capacity: capacity::measure(analyzer, spec, t).await?,
+        validity: validity::measure(analyzer, spec, t).await?,
         verdict,
         replay: analyzer.stats.clone(),
     })

@@ -43,6 +43,8 @@ pub struct Report {
     pub traffic: crate::measures::traffic::Traffic,
     /// Capacity of the secondary.
     pub capacity: crate::measures::capacity::Capacity,
+    /// Sample sizes, stream coverage, pipeline health and the SLI series.
+    pub validity: crate::measures::validity::Validity,
     /// `met` when every target is met, `missed` when one is missed, `not_measurable` otherwise.
     pub verdict: Verdict,
     /// What the replay saw.
@@ -347,6 +349,7 @@ impl Report {
         out += &self.messages.markdown();
         out += &self.traffic.markdown();
         out += &self.capacity.markdown();
+        out += &self.validity.markdown();
         out += &format!(
             "\nReplayed {} records ({} duplicate spans dropped, {} undecodable).\n",
             self.replay.records, self.replay.duplicate_spans, self.replay.undecodable

@@ -60,6 +60,9 @@ pub struct DrillSpec {
     /// Utilization gauges of the secondary.
     #[serde(default)]
     pub capacity: crate::measures::capacity::CapacitySpec,
+    /// Validity thresholds and the SLI series window.
+    #[serde(default)]
+    pub validity: crate::measures::validity::ValiditySpec,
 }
 
 /// Where the replication lag is reported.
@@ -247,6 +250,7 @@ impl DrillSpec {
         self.messages.validate().map_err(|e| format!("messages: {e}"))?;
         self.traffic.validate().map_err(|e| format!("traffic: {e}"))?;
         self.capacity.validate().map_err(|e| format!("capacity: {e}"))?;
+        self.validity.validate().map_err(|e| format!("validity: {e}"))?;
         Ok(())
     }
 }

@@ -162,6 +162,8 @@ async fn every_query_matches_its_golden_rows() {
         ("secondary", Param::Literal("us-west-2".into())),
         ("lag_metric", Param::Literal("pg_replication_lag_seconds".into())),
         ("breach_ms", Param::Int(2000)),
+        ("recovered_at", Param::Time(T0 + 14 * S)),
+        ("window_ms", Param::Int(5000)),
     ];
     let mut failures = Vec::new();
     for (name, _) in queries::VIEWS {
@@ -173,6 +175,10 @@ async fn every_query_matches_its_golden_rows() {
             failures.extend(check(&analyzer, name, sql).await);
             continue;
         }
+        let filled = queries::fill(sql, &params).unwrap();
+        failures.extend(check(&analyzer, name, &filled).await);
+    }
+    for (name, sql) in cutover_analyzer::measures::validity::QUERIES {
         let filled = queries::fill(sql, &params).unwrap();
         failures.extend(check(&analyzer, name, &filled).await);
     }
@@ -238,6 +244,25 @@ async fn the_fixture_measures_as_designed() {
             ("first_good_secondary_to_recovered", Some(0.0)),
         ]
     );
+    // Sample sizes per region and phase (fault 10 s, recovered 14 s).
+    let samples: Vec<(&str, &str, u64, u64)> = report
+        .validity
+        .samples
+        .iter()
+        .map(|s| (s.region.as_str(), s.phase.as_str(), s.requests, s.bad))
+        .collect();
+    assert_eq!(
+        samples,
+        vec![
+            ("us-east-1", "baseline", 10, 0),
+            ("us-east-1", "outage", 3, 3),
+            ("us-west-2", "outage", 1, 1),
+            ("us-west-2", "recovered", 7, 0),
+        ]
+    );
+    assert!(report.validity.samples.iter().all(|s| !s.enough));
+    // Every event was ingested 5 ms after its event time.
+    assert!(report.validity.pipeline.iter().all(|p| p.lag_max_seconds == 0.005 && !p.lagging));
 }
 
 #[tokio::test]
