@@ -20,6 +20,7 @@ pub mod latency;
 pub mod messages;
 pub mod traces;
 pub mod traffic;
+pub mod validity;
 
 use std::collections::BTreeMap;
 
@@ -33,7 +34,7 @@ use crate::spec::LagUnit;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
+pub(crate) fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
     let Some(first) = batches.first() else {
         return Ok(None);
     };
@@ -41,17 +42,17 @@ fn one(batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>, AnalyzeError> {
     Ok((b.num_rows() > 0).then_some(b))
 }
 
-fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+pub(crate) fn ts_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
     let a = b.column_by_name(col)?.as_primitive_opt::<TimestampNanosecondType>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
-fn int_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
+pub(crate) fn int_at(b: &RecordBatch, col: &str, row: usize) -> Option<i64> {
     let a = b.column_by_name(col)?.as_primitive_opt::<Int64Type>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
-fn str_at(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
+pub(crate) fn str_at(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
     let c = b.column_by_name(col)?;
     let a = c.as_string_opt::<i32>()?;
     (!a.is_null(row)).then(|| a.value(row).to_string())
@@ -71,6 +72,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         ..Default::default()
     };
     fill_bounds(analyzer, &mut timeline).await?;
+    if timeline.fault_at.is_none() {
+        timeline.fault_at = infer_fault(analyzer, spec).await?;
+        timeline.fault_inferred = timeline.fault_at.is_some();
+    }
     let rto = measure_rto(analyzer, spec, &mut timeline).await?;
     let rpo = measure_rpo(analyzer, spec, timeline.fault_at).await?;
     let verdict = match (rto.met, rpo.met) {
@@ -101,9 +106,26 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         messages: messages::measure(analyzer, spec, t).await?,
         traffic: traffic::measure(analyzer, spec, t).await?,
         capacity: capacity::measure(analyzer, spec, t).await?,
+        validity: validity::measure(analyzer, spec, t).await?,
         verdict,
         replay: analyzer.stats.clone(),
     })
+}
+
+/// The first sustained SLI breach (`fault_inferred.sql`), for a log without a fault marker.
+async fn infer_fault(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Option<i64>, AnalyzeError> {
+    let sql = queries::fill(
+        queries::FAULT_INFERRED,
+        &[
+            (
+                "breach_ms",
+                Param::Int((spec.recovery.breach_seconds * 1000.0).round() as i64),
+            ),
+            ("success_ratio", Param::Number(spec.recovery.success_ratio)),
+        ],
+    )?;
+    let row = one(analyzer.sql(&sql).await?)?;
+    Ok(row.as_ref().and_then(|b| ts_at(b, "fault_at", 0)))
 }
 
 /// First and last event time of the log, and the drill_started / drill_ended markers.
@@ -129,14 +151,18 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
         requests: 0,
         detected_by: None,
         phases: Vec::new(),
+        fault_inferred: false,
     };
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
     let Some(fault_at) = fault_at else {
-        rto.reason = Some("no fault_injected marker in the log".into());
+        rto.reason = Some(
+            "no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into(),
+        );
         return Ok(rto);
     };
     rto.fault_at = Some(rfc3339(fault_at));
+    rto.fault_inferred = timeline.fault_inferred;
     if rto.requests == 0 {
         rto.reason = Some(format!(
             "no SLI requests: no spans of service(s) {} with kind(s) {}",

@@ -17,8 +17,11 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("split_brain", SPLIT_BRAIN),
     ("lag_estimate", LAG_ESTIMATE),
     ("bounds", BOUNDS),
+    ("fault_inferred", FAULT_INFERRED),
 ];
 
+/// `fault_inferred.sql`.
+pub const FAULT_INFERRED: &str = include_str!("../../queries/fault_inferred.sql");
 /// `bounds.sql`.
 pub const BOUNDS: &str = include_str!("../../queries/bounds.sql");
 
@@ -26,7 +29,7 @@ pub const BOUNDS: &str = include_str!("../../queries/bounds.sql");
 /// `QUERIES`. The golden test covers exactly these (plus the views).
 pub fn all_measures() -> Vec<(&'static str, &'static str)> {
     use crate::measures::*;
-    let sections: [&[(&str, &str)]; 10] = [
+    let sections: [&[(&str, &str)]; 11] = [
         MEASURES,
         latency::QUERIES,
         gaps::QUERIES,
@@ -37,6 +40,7 @@ pub fn all_measures() -> Vec<(&'static str, &'static str)> {
         messages::QUERIES,
         traffic::QUERIES,
         capacity::QUERIES,
+        validity::QUERIES,
     ];
     sections.iter().flat_map(|s| s.iter().copied()).collect()
 }

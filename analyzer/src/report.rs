@@ -43,6 +43,8 @@ pub struct Report {
     pub traffic: crate::measures::traffic::Traffic,
     /// Capacity of the secondary.
     pub capacity: crate::measures::capacity::Capacity,
+    /// Sample sizes, stream coverage, pipeline health and the SLI series.
+    pub validity: crate::measures::validity::Validity,
     /// `met` when every target is met, `missed` when one is missed, `not_measurable` otherwise.
     pub verdict: Verdict,
     /// What the replay saw.
@@ -82,8 +84,11 @@ pub enum Verdict {
 pub struct Rto {
     /// recovered_at − fault_at, seconds; null when not measurable.
     pub actual_seconds: Option<f64>,
-    /// First `fault_injected` marker.
+    /// First `fault_injected` marker; without one, the inferred fault (`fault_inferred`).
     pub fault_at: Option<String>,
+    /// `true` when the log had no `fault_injected` marker and `fault_at` is the start of the
+    /// first sustained SLI breach (`recovery.breach_seconds`).
+    pub fault_inferred: bool,
     /// Start of the first good request of a stable window after the fault.
     pub recovered_at: Option<String>,
     /// The spec's target.
@@ -256,7 +261,15 @@ impl Report {
             None => out += &format!("| lost writes | {lost} | | |\n"),
         }
         out += "\n## Recovery time\n\n";
-        out += &format!("- fault injected: {}\n", self.rto.fault_at.as_deref().unwrap_or("—"));
+        out += &format!(
+            "- fault {}: {}\n",
+            if self.rto.fault_inferred {
+                "inferred from the first sustained SLI breach (no fault_injected marker)"
+            } else {
+                "injected"
+            },
+            self.rto.fault_at.as_deref().unwrap_or("—")
+        );
         out += &format!("- recovered: {}\n", self.rto.recovered_at.as_deref().unwrap_or("—"));
         out += &format!("- SLI requests: {}\n", self.rto.requests);
         if let Some(r) = &self.rto.reason {
@@ -336,6 +349,7 @@ impl Report {
         out += &self.messages.markdown();
         out += &self.traffic.markdown();
         out += &self.capacity.markdown();
+        out += &self.validity.markdown();
         out += &format!(
             "\nReplayed {} records ({} duplicate spans dropped, {} undecodable).\n",
             self.replay.records, self.replay.duplicate_spans, self.replay.undecodable

@@ -5,7 +5,7 @@
 //! regions: { primary: us-east-1, secondary: us-west-2 }
 //! targets: { rto_seconds: 300, rpo_seconds: 5 }
 //! sli: { services: [frontend], span_kinds: [server] }
-//! recovery: { success_ratio: 0.99, stable_seconds: 60 }
+//! recovery: { success_ratio: 0.99, stable_seconds: 60, breach_seconds: 10 }
 //! replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }   # optional
 //! ```
 //!
@@ -60,6 +60,9 @@ pub struct DrillSpec {
     /// Utilization gauges of the secondary.
     #[serde(default)]
     pub capacity: crate::measures::capacity::CapacitySpec,
+    /// Validity thresholds and the SLI series window.
+    #[serde(default)]
+    pub validity: crate::measures::validity::ValiditySpec,
 }
 
 /// Where the replication lag is reported.
@@ -127,6 +130,15 @@ pub struct RecoveryRule {
     pub success_ratio: f64,
     /// Length of the window, seconds.
     pub stable_seconds: f64,
+    /// Without a `fault_injected` marker, the fault is inferred as the first bad request that
+    /// opens a window of this many seconds in which fewer than `success_ratio` of the
+    /// requests are good (a sustained SLI breach).
+    #[serde(default = "default_breach_seconds")]
+    pub breach_seconds: f64,
+}
+
+fn default_breach_seconds() -> f64 {
+    10.0
 }
 
 impl Default for RecoveryRule {
@@ -134,6 +146,7 @@ impl Default for RecoveryRule {
         RecoveryRule {
             success_ratio: 0.99,
             stable_seconds: 60.0,
+            breach_seconds: default_breach_seconds(),
         }
     }
 }
@@ -225,6 +238,9 @@ impl DrillSpec {
         if !(self.recovery.stable_seconds > 0.0 && self.recovery.stable_seconds.is_finite()) {
             return Err("recovery.stable_seconds must be a positive number".into());
         }
+        if !(self.recovery.breach_seconds > 0.0 && self.recovery.breach_seconds.is_finite()) {
+            return Err("recovery.breach_seconds must be a positive number".into());
+        }
         self.latency.validate().map_err(|e| format!("latency: {e}"))?;
         self.gaps.validate().map_err(|e| format!("gaps: {e}"))?;
         self.alerts.validate().map_err(|e| format!("alerts: {e}"))?;
@@ -234,6 +250,7 @@ impl DrillSpec {
         self.messages.validate().map_err(|e| format!("messages: {e}"))?;
         self.traffic.validate().map_err(|e| format!("traffic: {e}"))?;
         self.capacity.validate().map_err(|e| format!("capacity: {e}"))?;
+        self.validity.validate().map_err(|e| format!("validity: {e}"))?;
         Ok(())
     }
 }

@@ -161,6 +161,9 @@ async fn every_query_matches_its_golden_rows() {
         ("primary", Param::Literal("us-east-1".into())),
         ("secondary", Param::Literal("us-west-2".into())),
         ("lag_metric", Param::Literal("pg_replication_lag_seconds".into())),
+        ("breach_ms", Param::Int(2000)),
+        ("recovered_at", Param::Time(T0 + 14 * S)),
+        ("window_ms", Param::Int(5000)),
     ];
     let mut failures = Vec::new();
     for (name, _) in queries::VIEWS {
@@ -172,6 +175,10 @@ async fn every_query_matches_its_golden_rows() {
             failures.extend(check(&analyzer, name, sql).await);
             continue;
         }
+        let filled = queries::fill(sql, &params).unwrap();
+        failures.extend(check(&analyzer, name, &filled).await);
+    }
+    for (name, sql) in cutover_analyzer::measures::validity::QUERIES {
         let filled = queries::fill(sql, &params).unwrap();
         failures.extend(check(&analyzer, name, &filled).await);
     }
@@ -237,4 +244,46 @@ async fn the_fixture_measures_as_designed() {
             ("first_good_secondary_to_recovered", Some(0.0)),
         ]
     );
+    // Sample sizes per region and phase (fault 10 s, recovered 14 s).
+    let samples: Vec<(&str, &str, u64, u64)> = report
+        .validity
+        .samples
+        .iter()
+        .map(|s| (s.region.as_str(), s.phase.as_str(), s.requests, s.bad))
+        .collect();
+    assert_eq!(
+        samples,
+        vec![
+            ("us-east-1", "baseline", 10, 0),
+            ("us-east-1", "outage", 3, 3),
+            ("us-west-2", "outage", 1, 1),
+            ("us-west-2", "recovered", 7, 0),
+        ]
+    );
+    assert!(report.validity.samples.iter().all(|s| !s.enough));
+    // Every event was ingested 5 ms after its event time.
+    assert!(report.validity.pipeline.iter().all(|p| p.lag_max_seconds == 0.005 && !p.lagging));
+}
+
+#[tokio::test]
+async fn without_a_fault_marker_the_fault_is_inferred_from_the_first_sustained_breach() {
+    let dir = tempfile::tempdir().unwrap();
+    // One request per second: good for 0..10 s, a lone bad one at 4 s (not sustained), bad
+    // from 10 s to 14 s, good again from 15 s to 30 s.
+    let events: Vec<Event> = (0..31)
+        .map(|i| {
+            let status = if i == 4 || (10..15).contains(&i) { 503 } else { 200 };
+            span(i as u8 + 1, "us-east-1", "frontend", 2, T0 + i * S, status, vec![])
+        })
+        .collect();
+    write_log(dir.path(), &events).await;
+    let spec = DrillSpec::parse(&SPEC.replace("stable_seconds: 4 }", "stable_seconds: 4, breach_seconds: 5 }")).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
+    // At 4 s the 5 s window [4, 9] holds 6 requests, 5 good: 0.83 >= 0.8, no breach. At 10 s
+    // the window [10, 15] holds 1 good of 6: the breach is sustained.
+    assert!(report.rto.fault_inferred);
+    assert_eq!(report.rto.fault_at.as_deref(), Some("2026-11-26T12:00:10Z"));
+    // Recovered at 15 s (window [15, 19] all good): RTO 5 s from the inferred fault.
+    assert_eq!(report.rto.actual_seconds, Some(5.0));
 }
