@@ -21,7 +21,9 @@ use cutover_analyzer::report::Report;
 use cutover_analyzer::{Analyzer, DrillSpec, measures};
 use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::Event;
-use demo::scenarios::{Scenario, library};
+use std::collections::BTreeMap;
+
+use demo::scenarios::{Scenario, library, truth};
 use demo::sim::{Ns, SEC};
 
 /// Seeds every scenario runs with.
@@ -48,6 +50,7 @@ async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
         let ctx = format!("{} seed {seed}", s.name);
         check_rto(&ctx, &s, &r);
         check_rpo(&ctx, &s, &r);
+        check_validity(&ctx, &s, &r);
         out.push((s, r));
     }
     out
@@ -120,6 +123,24 @@ fn check_rpo(ctx: &str, s: &Scenario, r: &Report) {
         within(ctx, "overlap start", ns(ctx, "overlap", Some(&got.overlap_start)), want.overlap_start, 0);
         within(ctx, "overlap end", ns(ctx, "overlap", Some(&got.overlap_end)), want.overlap_end, 0);
         assert_eq!(got.writes, want.writes, "{ctx}: writes in the overlap");
+    }
+}
+
+/// SLI samples per region and phase exactly; the pipeline's lag is the generator's 5 ms.
+fn check_validity(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let want = truth::samples(&t.generated.requests, t.fault_at, t.recovered_at);
+    let got: BTreeMap<(&str, &str), (u64, u64)> = r
+        .validity
+        .samples
+        .iter()
+        .map(|x| ((x.region.as_str(), x.phase.as_str()), (x.requests, x.bad)))
+        .collect();
+    assert_eq!(got, want, "{ctx}: SLI samples per region and phase");
+    assert_eq!(r.validity.pipeline.len(), 2, "{ctx}: {:?}", r.validity.pipeline);
+    for p in &r.validity.pipeline {
+        assert_eq!((p.lag_min_seconds, p.lag_max_seconds), (0.005, 0.005), "{ctx}: {p:?}");
+        assert!(!p.lagging, "{ctx}: {p:?}");
     }
 }
 

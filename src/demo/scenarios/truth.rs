@@ -217,3 +217,22 @@ pub fn split_brain(writes: &[Write], store: &str) -> Vec<SplitBrainTruth> {
         writes: [count(true), count(false)],
     }]
 }
+
+/// SLI requests and bad ones per (region, phase): baseline before the fault, outage until
+/// recovery, recovered after (the timeline's phases).
+pub fn samples(requests: &[Request], fault: Ns, recovered: Option<Ns>) -> BTreeMap<(&'static str, &'static str), (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for r in requests {
+        let phase = if r.start < fault {
+            "baseline"
+        } else if recovered.is_none_or(|rec| r.start < rec) {
+            "outage"
+        } else {
+            "recovered"
+        };
+        let e = out.entry((super::events::region(r.primary), phase)).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += u64::from(r.bad());
+    }
+    out
+}
