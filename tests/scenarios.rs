@@ -26,8 +26,13 @@ use std::collections::BTreeMap;
 use demo::scenarios::{Scenario, library, truth};
 use demo::sim::{Ns, SEC};
 
-/// Seeds every scenario runs with.
-const SEEDS: [u64; 2] = [3, 11];
+/// Seeds every scenario runs with: `CUTOVER_SCENARIO_SEEDS=1,2,3` (default 3).
+fn seeds() -> Vec<u64> {
+    std::env::var("CUTOVER_SCENARIO_SEEDS")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().parse().expect("seeds are integers")).collect())
+        .unwrap_or_else(|| vec![3])
+}
 
 /// Writes the scenario into a fresh log and analyzes it.
 async fn analyze(s: &Scenario) -> Report {
@@ -44,7 +49,7 @@ async fn analyze(s: &Scenario) -> Report {
 /// pairs for the scenario's own assertions.
 async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
     let mut out = Vec::new();
-    for seed in SEEDS {
+    for seed in seeds() {
         let s = scenario(seed);
         let r = analyze(&s).await;
         let ctx = format!("{} seed {seed}", s.name);

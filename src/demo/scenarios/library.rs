@@ -35,7 +35,7 @@ fn standard(name: &'static str, seed: u64, params: &sim::Params) -> World {
     sli_alert(&mut w, 2_000);
     db_alert(&mut w);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
-    w.cross_region_calls(10, 0);
+    w.inventory_calls(10, 0);
     w
 }
 
@@ -79,14 +79,15 @@ pub fn slow_dns_residual_traffic(seed: u64) -> Scenario {
 }
 
 /// Async replication lagging 0.3–1.5 s: the writes the replica had not applied at the fault
-/// are lost. A replication-lag gauge in the primary gives the estimate.
+/// are lost. The replica reports its replication lag every 5 s (0 once promoted): the RPO
+/// estimate.
 pub fn async_replication_lost_writes(seed: u64) -> Scenario {
     let p = world::params();
     let mut w = standard("async_replication_lost_writes", seed, &p);
     let m = w.drill.moments;
     let lags: Vec<f64> = (0..40).map(|_| w.rng.random_range(300..1_500) as f64 / 1000.0).collect();
-    w.gauge_stream(true, "orders-db", "pg_replication_lag_seconds", 5 * SEC, m.t0, m.fault + 3 * SEC, &[], |t| {
-        lags[((t - m.t0) / (5 * SEC)) as usize % lags.len()]
+    w.gauge_stream(false, "orders-db", "pg_replication_lag_seconds", 5 * SEC, m.t0, m.end, &[], |t| {
+        if t >= m.promoted { 0.0 } else { lags[((t - m.t0) / (5 * SEC)) as usize % lags.len()] }
     });
     w.spec("replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }");
     w.finish()
@@ -115,7 +116,7 @@ pub fn metrics_never_resumed(seed: u64) -> Scenario {
     sli_alert(&mut w, 2_000);
     db_alert(&mut w);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
-    w.cross_region_calls(10, 0);
+    w.inventory_calls(10, 0);
     w.finish()
 }
 
@@ -131,7 +132,7 @@ pub fn siem_feed_missing(seed: u64) -> Scenario {
     sli_alert(&mut w, 2_000);
     db_alert(&mut w);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
-    w.cross_region_calls(10, 0);
+    w.inventory_calls(10, 0);
     w.finish()
 }
 
@@ -144,7 +145,7 @@ pub fn alert_missing_and_late(seed: u64) -> Scenario {
     w.standard_telemetry(&Telemetry::default());
     sli_alert(&mut w, 90_000);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
-    w.cross_region_calls(10, 0);
+    w.inventory_calls(10, 0);
     w.finish()
 }
 
@@ -177,7 +178,7 @@ pub fn lost_and_duplicated_messages(seed: u64) -> Scenario {
             vec![(primary, at)]
         }
     });
-    w.cross_region_calls(10, 0);
+    w.inventory_calls(10, 0);
     w.finish()
 }
 
@@ -192,8 +193,8 @@ pub fn latency_spike_in_secondary(seed: u64) -> Scenario {
     w.finish()
 }
 
-/// The secondary's `inventory` hosts run 400 ms behind: every call from the primary's
-/// `frontend` shows a child span starting before its parent.
+/// The `inventory` hosts (secondary region) run 400 ms behind: every call from `frontend`
+/// shows a child span starting before its parent; before the cutover, across regions.
 pub fn clock_skew_between_regions(seed: u64) -> Scenario {
     let mut p = world::params();
     p.replication = Replication::Sync;
@@ -202,6 +203,6 @@ pub fn clock_skew_between_regions(seed: u64) -> Scenario {
     sli_alert(&mut w, 2_000);
     db_alert(&mut w);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
-    w.cross_region_calls(10, 400);
+    w.inventory_calls(10, 400);
     w.finish()
 }

@@ -21,6 +21,7 @@
 
 pub mod events;
 pub mod library;
+pub mod telemetry_truth;
 pub mod truth;
 pub mod world;
 

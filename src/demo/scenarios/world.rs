@@ -115,16 +115,12 @@ impl World {
         });
     }
 
-    /// Every `every`-th request of the primary before the fault calls `inventory` in the
-    /// secondary region, whose clock runs `skew_ms` behind.
-    pub fn cross_region_calls(&mut self, every: usize, skew_ms: i64) {
-        let fault = self.drill.moments.fault;
+    /// Every `every`-th request calls `inventory`, which runs in the secondary region only and
+    /// whose hosts' clock runs `skew_ms` behind: before the cutover these traces span both
+    /// regions.
+    pub fn inventory_calls(&mut self, every: usize, skew_ms: i64) {
         self.ensure_request_ids();
-        let picks: Vec<usize> = (0..self.drill.requests.len())
-            .filter(|&i| self.drill.requests[i].primary && self.drill.requests[i].start < fault)
-            .step_by(every)
-            .collect();
-        for i in picks {
+        for i in (0..self.drill.requests.len()).step_by(every) {
             let r = &self.drill.requests[i];
             let (trace_id, parent) = self.request_ids[i].clone();
             let start = r.start + 3 * MS - skew_ms * MS;
@@ -146,7 +142,7 @@ impl World {
             self.events.push(e);
             self.generated.calls.push(CallFact {
                 trace_id: hex::encode(&trace_id),
-                parent_region: PRIMARY,
+                parent_region: region(r.primary),
                 child_region: SECONDARY,
                 parent_start: r.start,
                 child_start: start,
