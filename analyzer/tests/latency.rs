@@ -157,9 +157,21 @@ async fn phases_spikes_and_series_as_worked_out() {
             // 1.5 2 2.5: rank 2 → 2; ranks ceil(2.7) = ceil(2.97) = 3 → 2.5.
             phase(WEST, "checkout", "baseline", [3, 0, 0], [2.0, 2.5, 2.5, 2.5, 2.5]),
             // 60 60 60 480 480: rank 3 → 60; rank ceil(4.5) = 5 → 480.
-            phase(WEST, "checkout", "recovered", [5, 0, 0], [60.0, 480.0, 480.0, 480.0, 480.0]),
+            phase(
+                WEST,
+                "checkout",
+                "recovered",
+                [5, 0, 0],
+                [60.0, 480.0, 480.0, 480.0, 480.0]
+            ),
             // 10 20 20 30 60 60 120 120 240 240 480: rank 6 → 60; rank 10 → 240; rank 11 → 480.
-            phase(WEST, "frontend", "recovered", [11, 0, 0], [60.0, 240.0, 480.0, 480.0, 480.0]),
+            phase(
+                WEST,
+                "frontend",
+                "recovered",
+                [11, 0, 0],
+                [60.0, 240.0, 480.0, 480.0, 480.0]
+            ),
         ]
     );
     // East 30–40 s: p99 960 > 3 × 40 and > 100 with 3 requests. West frontend 30–40 s (p99 480)
@@ -178,8 +190,24 @@ async fn phases_spikes_and_series_as_worked_out() {
     assert_eq!(
         l.spikes,
         vec![
-            spike(EAST, "2026-11-26T12:00:30Z", "2026-11-26T12:00:40Z", 1, 3, 960.0, BaselineScope::Region),
-            spike(WEST, "2026-11-26T12:00:30Z", "2026-11-26T12:00:50Z", 2, 7, 480.0, BaselineScope::Service),
+            spike(
+                EAST,
+                "2026-11-26T12:00:30Z",
+                "2026-11-26T12:00:40Z",
+                1,
+                3,
+                960.0,
+                BaselineScope::Region
+            ),
+            spike(
+                WEST,
+                "2026-11-26T12:00:30Z",
+                "2026-11-26T12:00:50Z",
+                2,
+                7,
+                480.0,
+                BaselineScope::Service
+            ),
         ]
     );
     // The checkout windows that are not spikes: under the floor, and too few requests.
@@ -194,7 +222,15 @@ async fn phases_spikes_and_series_as_worked_out() {
     let series: Vec<(&str, &str, u64, Option<f64>, Option<f64>)> = l
         .series
         .iter()
-        .map(|p| (p.region.as_str(), &p.window_start[14..19], p.requests, p.p50_ms, p.p99_ms))
+        .map(|p| {
+            (
+                p.region.as_str(),
+                &p.window_start[14..19],
+                p.requests,
+                p.p50_ms,
+                p.p99_ms,
+            )
+        })
         .collect();
     assert_eq!(
         series,
@@ -214,7 +250,10 @@ async fn phases_spikes_and_series_as_worked_out() {
         ]
     );
     let md = l.markdown();
-    assert!(md.contains("| us-east-1 | frontend | outage | 3 | 3 | 960 | 960 | 960 | 960 | 960 |"), "{md}");
+    assert!(
+        md.contains("| us-east-1 | frontend | outage | 3 | 3 | 960 | 960 | 960 | 960 | 960 |"),
+        "{md}"
+    );
     assert!(md.contains("| us-west-2 | frontend | 2026-11-26T12:00:30Z | 2026-11-26T12:00:50Z | 2 | 7 | 480 | 40 | service (all regions) |"), "{md}");
 }
 
@@ -223,7 +262,19 @@ fn close(got: Option<f64>, want: f64) -> bool {
 }
 
 /// (region, service, phase, n, baseline n, scope, U, z, p, r, p99 Δ).
-type Expected<'a> = (&'a str, &'a str, &'a str, u64, u64, BaselineScope, f64, f64, f64, f64, f64);
+type Expected<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    u64,
+    u64,
+    BaselineScope,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+);
 
 fn assert_comparison(c: &Comparison, e: Expected) {
     let (region, service, phase, n, bn, scope, u, z, p, r, diff) = e;
@@ -231,9 +282,15 @@ fn assert_comparison(c: &Comparison, e: Expected) {
         (c.region.as_str(), c.service.as_str(), c.phase.as_str()),
         (region, service, phase)
     );
-    assert_eq!((c.requests, c.baseline_requests, c.baseline_scope), (n, bn, Some(scope)));
+    assert_eq!(
+        (c.requests, c.baseline_requests, c.baseline_scope),
+        (n, bn, Some(scope))
+    );
     assert_eq!((c.u, c.p99_diff_ms), (Some(u), Some(diff)), "{c:?}");
-    assert!(close(c.z, z) && close(c.p_value, p) && close(c.rank_biserial, r), "{c:?}");
+    assert!(
+        close(c.z, z) && close(c.p_value, p) && close(c.rank_biserial, r),
+        "{c:?}"
+    );
 }
 
 /// Mann–Whitney by hand (tie groups t, variance n1 n2 / 12 × ((n + 1) − Σ(t³ − t) / (n(n − 1))),
@@ -250,13 +307,37 @@ async fn comparisons_as_worked_out() {
     // z = 14.5 / 5.759607 = 2.517533; p = 0.011818; p99 960 − 40.
     assert_comparison(
         &c[0],
-        (EAST, "frontend", "outage", 3, 10, BaselineScope::Region, 30.0, 2.517533, 0.011818, 1.0, 920.0),
+        (
+            EAST,
+            "frontend",
+            "outage",
+            3,
+            10,
+            BaselineScope::Region,
+            30.0,
+            2.517533,
+            0.011818,
+            1.0,
+            920.0,
+        ),
     );
     // Checkout 60 ×3, 480 ×2 over 1.5 2 2.5: U = 15; Σ = 24 + 6 = 30;
     // σ² = 15/12 × (9 − 30/56) = 10.580357; z = 7 / 3.252746 = 2.152028; p = 0.031395.
     assert_comparison(
         &c[1],
-        (WEST, "checkout", "recovered", 5, 3, BaselineScope::Region, 15.0, 2.152028, 0.031395, 1.0, 477.5),
+        (
+            WEST,
+            "checkout",
+            "recovered",
+            5,
+            3,
+            BaselineScope::Region,
+            15.0,
+            2.152028,
+            0.031395,
+            1.0,
+            477.5,
+        ),
     );
     // West frontend (11) over the frontend baseline of all regions (10): U = 10: 1.5,
     // 20: 2 × 5, 30: 8, 60, 120, 240: 10 each ×2, 480: 10 → 89.5; r = 179/110 − 1 = 0.627273;
@@ -264,10 +345,27 @@ async fn comparisons_as_worked_out() {
     // z = 34 / 13.959124 = 2.435683; p = 0.014864; p99 480 − 40.
     assert_comparison(
         &c[2],
-        (WEST, "frontend", "recovered", 11, 10, BaselineScope::Service, 89.5, 2.435683, 0.014864, 0.627273, 440.0),
+        (
+            WEST,
+            "frontend",
+            "recovered",
+            11,
+            10,
+            BaselineScope::Service,
+            89.5,
+            2.435683,
+            0.014864,
+            0.627273,
+            440.0,
+        ),
     );
     let md = report.latency.markdown();
-    assert!(md.contains("| us-west-2 | frontend | recovered | 11 | 10 | service (all regions) | 89.5 | 0.0149 | 0.627 | 440 | yes |"), "{md}");
+    assert!(
+        md.contains(
+            "| us-west-2 | frontend | recovered | 11 | 10 | service (all regions) | 89.5 | 0.0149 | 0.627 | 440 | yes |"
+        ),
+        "{md}"
+    );
 }
 
 #[tokio::test]
@@ -279,13 +377,23 @@ async fn min_samples_invalidates_and_unspikes() {
     assert_eq!(
         valid,
         vec![
-            (false, Some("too few samples: 3 in the phase, 10 in the baseline; at least 4 each")),
-            (false, Some("too few samples: 5 in the phase, 3 in the baseline; at least 4 each")),
+            (
+                false,
+                Some("too few samples: 3 in the phase, 10 in the baseline; at least 4 each")
+            ),
+            (
+                false,
+                Some("too few samples: 5 in the phase, 3 in the baseline; at least 4 each")
+            ),
             (true, None),
         ]
     );
     // The east window has 3 requests and the west 40–50 s window too: one spike left.
-    let spikes: Vec<(&str, &str, u64)> = l.spikes.iter().map(|s| (s.region.as_str(), s.end.as_str(), s.windows)).collect();
+    let spikes: Vec<(&str, &str, u64)> = l
+        .spikes
+        .iter()
+        .map(|s| (s.region.as_str(), s.end.as_str(), s.windows))
+        .collect();
     assert_eq!(spikes, vec![(WEST, "2026-11-26T12:00:40Z", 1)]);
 }
 

@@ -410,9 +410,12 @@ fn parse_time(s: &str) -> Option<i64> {
 pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
     let mut spikes: Vec<(Spike, i64)> = Vec::new();
     for w in windows.iter().filter(|w| w.spike) {
-        let (Some(start), Some(p99), Some(base), Some(scope)) =
-            (parse_time(&w.window_start), w.p99_ms, w.baseline_p99_ms, w.baseline_scope)
-        else {
+        let (Some(start), Some(p99), Some(base), Some(scope)) = (
+            parse_time(&w.window_start),
+            w.p99_ms,
+            w.baseline_p99_ms,
+            w.baseline_scope,
+        ) else {
             continue;
         };
         let end = start + width_ns;
@@ -456,13 +459,21 @@ async fn samples(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Sample
         .column_by_name("duration_ms")
         .and_then(|c| c.as_primitive_opt::<Float64Type>())
         .ok_or_else(|| AnalyzeError::Internal("latency_samples: duration_ms is not DOUBLE".into()))?;
-    let (region, service, phase) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>(), b.column(2).as_string::<i32>());
+    let (region, service, phase) = (
+        b.column(0).as_string::<i32>(),
+        b.column(1).as_string::<i32>(),
+        b.column(2).as_string::<i32>(),
+    );
     for r in 0..b.num_rows() {
         let v = d.value(r);
         if d.is_null(r) || !v.is_finite() || v < 0.0 {
             continue;
         }
-        let key = (region.value(r).to_string(), service.value(r).to_string(), phase.value(r).to_string());
+        let key = (
+            region.value(r).to_string(),
+            service.value(r).to_string(),
+            phase.value(r).to_string(),
+        );
         out.entry(key).or_default().push(v);
     }
     for v in out.values_mut() {
@@ -681,14 +692,32 @@ mod tests {
     #[test]
     fn spec_defaults_and_validation() {
         let d = LatencySpec::default();
-        assert_eq!((d.window_seconds, d.spike_factor, d.spike_floor_ms, d.min_samples), (10.0, 3.0, 100.0, 20));
+        assert_eq!(
+            (d.window_seconds, d.spike_factor, d.spike_floor_ms, d.min_samples),
+            (10.0, 3.0, 100.0, 20)
+        );
         assert!(d.validate().is_ok());
         let bad = [
-            LatencySpec { window_seconds: 0.0, ..d.clone() },
-            LatencySpec { window_seconds: f64::INFINITY, ..d.clone() },
-            LatencySpec { spike_factor: -1.0, ..d.clone() },
-            LatencySpec { spike_floor_ms: f64::NAN, ..d.clone() },
-            LatencySpec { min_samples: 0, ..d.clone() },
+            LatencySpec {
+                window_seconds: 0.0,
+                ..d.clone()
+            },
+            LatencySpec {
+                window_seconds: f64::INFINITY,
+                ..d.clone()
+            },
+            LatencySpec {
+                spike_factor: -1.0,
+                ..d.clone()
+            },
+            LatencySpec {
+                spike_floor_ms: f64::NAN,
+                ..d.clone()
+            },
+            LatencySpec {
+                min_samples: 0,
+                ..d.clone()
+            },
         ];
         for s in bad {
             assert!(s.validate().is_err(), "{s:?}");
@@ -697,7 +726,15 @@ mod tests {
 
     #[test]
     fn too_few_samples_make_a_comparison_invalid() {
-        let c = compare("r", "s", "outage", &[5.0, 6.0], &[1.0, 2.0, 3.0], Some(BaselineScope::Region), 3);
+        let c = compare(
+            "r",
+            "s",
+            "outage",
+            &[5.0, 6.0],
+            &[1.0, 2.0, 3.0],
+            Some(BaselineScope::Region),
+            3,
+        );
         assert!(!c.valid);
         assert_eq!(c.u, Some(6.0));
         assert_eq!(c.p99_diff_ms, Some(3.0));

@@ -132,7 +132,10 @@ impl LatencyHistogram {
     /// Reads state bytes written by [`LatencyHistogram::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() < 8 || (bytes.len() - 8) % 16 != 0 {
-            return exec_err!("hdr_latency: a partial state of {} bytes is not a histogram", bytes.len());
+            return exec_err!(
+                "hdr_latency: a partial state of {} bytes is not a histogram",
+                bytes.len()
+            );
         }
         let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
         let mut h = LatencyHistogram::new();
@@ -151,7 +154,11 @@ fn result_fields() -> Fields {
         Field::new("count", DataType::Int64, false),
         Field::new("skipped", DataType::Int64, false),
     ];
-    fields.extend(QUANTILES.iter().map(|(name, _)| Field::new(*name, DataType::Float64, true)));
+    fields.extend(
+        QUANTILES
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Float64, true)),
+    );
     fields.push(Field::new("max_ms", DataType::Float64, true));
     fields.into()
 }
@@ -316,7 +323,13 @@ mod tests {
         let state_array = ScalarValue::iter_to_array(states).unwrap();
         merged.merge_batch(&[state_array]).unwrap();
         let (m, w) = (merged.histogram().summary(), whole.histogram().summary());
-        assert_eq!(m, LatencySummary { skipped: 1, ..w.clone() });
+        assert_eq!(
+            m,
+            LatencySummary {
+                skipped: 1,
+                ..w.clone()
+            }
+        );
         assert_eq!(m.count, 500);
         // Merging is exact bucket by bucket, so the serialized states agree too.
         merged.hist.skipped = 0;
@@ -359,8 +372,17 @@ mod tests {
         // b = odd i: 12 per partition, 48 in all; rank 24 is (25 + 23) / 100; rank 48 (75 + 23) / 100.
         assert_eq!((n(1), f(2, 1), f(3, 1), f(4, 1)), (48, 0.48, 0.98, 0.98));
         // The plan really aggregates in two steps (partial states, then the merge).
-        let plan = ctx.sql(&format!("EXPLAIN {sql}")).await.unwrap().collect().await.unwrap();
+        let plan = ctx
+            .sql(&format!("EXPLAIN {sql}"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         let text = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
-        assert!(text.contains("mode=Partial") && text.contains("mode=FinalPartitioned"), "{text}");
+        assert!(
+            text.contains("mode=Partial") && text.contains("mode=FinalPartitioned"),
+            "{text}"
+        );
     }
 }
