@@ -131,7 +131,7 @@ impl LatencyHistogram {
 
     /// Reads state bytes written by [`LatencyHistogram::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < 8 || (bytes.len() - 8) % 16 != 0 {
+        if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(16) {
             return exec_err!(
                 "hdr_latency: a partial state of {} bytes is not a histogram",
                 bytes.len()
