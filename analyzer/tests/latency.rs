@@ -415,3 +415,25 @@ async fn without_a_fault_only_the_series_is_measured() {
     assert_eq!(l.series.len(), 10);
     assert_eq!(l.series.iter().map(|p| p.requests).sum::<u64>(), 14 + 19);
 }
+
+#[test]
+fn the_spec_section_defaults_rejects_unknown_keys_and_validates() {
+    let base = "name: x\nregions: { primary: a, secondary: b }\ntargets: { rto_seconds: 1, rpo_seconds: 1 }\nsli: { services: [f] }\n";
+    let d = DrillSpec::parse(base).unwrap().latency;
+    assert_eq!(
+        (d.window_seconds, d.spike_factor, d.spike_floor_ms, d.min_samples),
+        (10.0, 3.0, 100.0, 20)
+    );
+    let partial = DrillSpec::parse(&format!("{base}latency: {{ min_samples: 5 }}\n"))
+        .unwrap()
+        .latency;
+    assert_eq!((partial.window_seconds, partial.min_samples), (10.0, 5));
+    let unknown = DrillSpec::parse(&format!("{base}latency: {{ window: 5 }}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("window"), "{unknown}");
+    let zero = DrillSpec::parse(&format!("{base}latency: {{ window_seconds: 0 }}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(zero.contains("latency: window_seconds"), "{zero}");
+}
