@@ -86,8 +86,11 @@ fn charts(report: &Report) -> String {
     let regions = region_order(report);
     let sli: Vec<LineSeries> = regions
         .iter()
-        .map(|r| LineSeries {
+        .enumerate()
+        .map(|(i, r)| LineSeries {
             label: r.clone(),
+            color: i,
+            dashed: false,
             points: report
                 .validity
                 .sli_series
@@ -105,7 +108,7 @@ fn charts(report: &Report) -> String {
     out += &chart::figure(
         "latency",
         "Latency per region (p50 dashed, p99 solid), ms",
-        &chart::lines("latency", x0, x1, None, "ms", &data::latency(report), &marks),
+        &chart::lines("latency", x0, x1, None, "ms", &data::latency(report, &regions), &marks),
     );
     out += &chart::figure(
         "gaps",
@@ -121,7 +124,7 @@ fn charts(report: &Report) -> String {
 }
 
 /// Primary first, then secondary, then any other region seen in the SLI series.
-fn region_order(report: &Report) -> Vec<String> {
+pub(crate) fn region_order(report: &Report) -> Vec<String> {
     let mut regions: Vec<String> = ["primary", "secondary"]
         .iter()
         .filter_map(|k| report.regions.get(*k).cloned())

@@ -17,6 +17,10 @@ pub struct LineSeries {
     pub label: String,
     /// (time ns, value), in time order.
     pub points: Vec<(i64, f64)>,
+    /// Palette index (series of one region share it).
+    pub color: usize,
+    /// Drawn dashed.
+    pub dashed: bool,
 }
 
 /// A shaded interval with a label (an RTO phase).
@@ -139,11 +143,12 @@ pub fn timeline(x0: i64, x1: i64, marks: &[(i64, String)], bands: &[Band]) -> St
     for (i, (t, label)) in marks.iter().enumerate() {
         let x = axis.x(*t);
         let y = 22.0 + (i % 4) as f64 * 18.0;
+        // Labels near the right edge end at their line instead of running off the chart.
+        let (tx, anchor) = if x > W - 160.0 { (x - 3.0, "end") } else { (x + 3.0, "start") };
         let _ = write!(
             out,
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"126\" stroke=\"#3a4556\"/><text x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"126\" stroke=\"#3a4556\"/><text x=\"{tx:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\">{}</text>",
             y + 3.0,
-            x + 3.0,
             esc(label)
         );
     }
@@ -190,17 +195,17 @@ pub fn lines(
     }
     let _ = write!(out, "<text x=\"4\" y=\"10\">{}</text>", esc(y_label));
     let mut drawn = 0;
-    for (i, s) in series.iter().enumerate() {
+    for s in series {
         if s.points.is_empty() {
             continue;
         }
         drawn += 1;
-        let color = PALETTE[i % PALETTE.len()];
+        let color = PALETTE[s.color % PALETTE.len()];
         let mut d = String::new();
         for (n, (t, v)) in s.points.iter().enumerate() {
             let _ = write!(d, "{}{:.1},{:.1}", if n == 0 { "M" } else { " L" }, axis.x(*t), y(*v));
         }
-        let dash = if s.label.contains("p50") { " stroke-dasharray=\"5 4\"" } else { "" };
+        let dash = if s.dashed { " stroke-dasharray=\"5 4\"" } else { "" };
         let _ = write!(
             out,
             "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash}><title>{}</title></path>",
@@ -285,6 +290,8 @@ mod tests {
         let s = vec![LineSeries {
             label: "us-east-1".into(),
             points: vec![(0, 0.0), (10, 1.0)],
+            color: 0,
+            dashed: false,
         }];
         let svg = lines("sli", 0, 10, Some((0.0, 1.0)), "ratio", &s, &[]);
         // x from LEFT to W − RIGHT, y from the bottom (206) to the top (14).
