@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, builds, runs the Rust tests (unit,
 # log model and crash tests, kill test, demo accuracy), the Python tests against real clients
-# and servers (OpenTelemetry SDK, Prometheus, Alertmanager, syslog-ng) and a short fuzz smoke.
+# and servers (OpenTelemetry SDK, Prometheus, Alertmanager, syslog-ng, headless Chromium for the
+# HTML report) and a short fuzz smoke.
 #
 #   ./scripts/test.sh            # everything
 #
@@ -18,8 +19,8 @@ venv="${CUTOVER_VENV:-$HOME/.cache/cutover-venv}"
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
-step "Debian packages: prometheus, alertmanager, syslog-ng"
-pkgs=(prometheus prometheus-alertmanager syslog-ng-core)
+step "Debian packages: prometheus, alertmanager, syslog-ng, chromium"
+pkgs=(prometheus prometheus-alertmanager syslog-ng-core chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -56,8 +56,12 @@ enum FailOnArg {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum ReportFormat {
+    /// Versioned JSON (docs/report.md).
     Json,
+    /// Markdown.
     Markdown,
+    /// One self-contained HTML file with charts (no network fetches).
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -103,7 +107,7 @@ enum Command {
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_body_bytes: usize,
     },
-    /// Measure a drill: RTO and RPO against the drill spec's targets.
+    /// Measure a drill: RTO, RPO and every other section against the drill spec.
     ///
     /// Exit code 0 when every target is met, 1 when one is missed or not measurable, 2 on error.
     Analyze {
@@ -238,6 +242,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             match format {
                 ReportFormat::Json => println!("{}", report.to_json()),
                 ReportFormat::Markdown => print!("{}", report.to_markdown(None)),
+                ReportFormat::Html => print!("{}", cutover_analyzer::html::render(&report)),
             }
             use cutover_analyzer::report::FailOn;
             let fail_on: Vec<FailOn> = fail_on
@@ -274,7 +279,9 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                         "  cutover query --data-dir {d} \"SELECT marker, time, region FROM markers ORDER BY time\""
                     );
                     println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format json");
+                    println!("  cutover analyze --data-dir {d} --drill {d}/drill.yaml --format html > report.html");
                 }
+                ReportFormat::Html => print!("{}", cutover_analyzer::html::render(&outcome.report)),
             }
             Ok(0)
         }

@@ -8,6 +8,7 @@
 //! Invariants: the analyzer never writes to the log; the same log and spec always give the
 //! same report (replay order is log order; every query that picks "first" orders fully).
 
+pub mod html;
 pub mod measures;
 pub mod queries;
 pub mod report;

@@ -91,7 +91,20 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     .map(|(k, v)| (k.to_string(), v.clone()))
     .collect();
     let t = &timeline;
+    let mut markers = Vec::new();
+    if let Some(b) = one(analyzer.sql(queries::MARKERS_TIMELINE).await?)? {
+        for row in 0..b.num_rows() {
+            let time_ns = ts_at(&b, "time", row).unwrap_or(0);
+            markers.push(crate::report::MarkerRow {
+                marker: str_at(&b, "marker", row).unwrap_or_default(),
+                time: rfc3339(time_ns),
+                time_ns,
+                region: str_at(&b, "region", row).unwrap_or_default(),
+            });
+        }
+    }
     Ok(Report {
+        markers,
         report_version: crate::report::REPORT_VERSION,
         drill: spec.name.clone(),
         regions,
@@ -109,6 +122,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         validity: validity::measure(analyzer, spec, t).await?,
         verdict,
         replay: analyzer.stats.clone(),
+        timeline,
     })
 }
 

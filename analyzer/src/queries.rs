@@ -18,8 +18,11 @@ pub const MEASURES: &[(&str, &str)] = &[
     ("lag_estimate", LAG_ESTIMATE),
     ("bounds", BOUNDS),
     ("fault_inferred", FAULT_INFERRED),
+    ("markers_timeline", MARKERS_TIMELINE),
 ];
 
+/// `markers_timeline.sql`.
+pub const MARKERS_TIMELINE: &str = include_str!("../../queries/markers_timeline.sql");
 /// `fault_inferred.sql`.
 pub const FAULT_INFERRED: &str = include_str!("../../queries/fault_inferred.sql");
 /// `bounds.sql`.

@@ -21,6 +21,8 @@ pub struct Report {
     pub drill: String,
     /// Primary and secondary region.
     pub regions: BTreeMap<String, String>,
+    /// Every drill marker in time order.
+    pub markers: Vec<MarkerRow>,
     /// Recovery time.
     pub rto: Rto,
     /// Recovery point.
@@ -49,6 +51,23 @@ pub struct Report {
     pub verdict: Verdict,
     /// What the replay saw.
     pub replay: crate::tables::ReplayStats,
+    /// The drill's moments in ns (for the HTML charts; the JSON has them as strings).
+    #[serde(skip)]
+    pub timeline: crate::timeline::Timeline,
+}
+
+/// One drill marker.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MarkerRow {
+    /// Marker kind.
+    pub marker: String,
+    /// Event time.
+    pub time: String,
+    /// Event time, ns (for charts).
+    #[serde(skip)]
+    pub time_ns: i64,
+    /// Region that emitted it.
+    pub region: String,
 }
 
 /// Verdicts that can fail `cutover analyze` (`--fail-on`).

@@ -1,6 +1,18 @@
-//! The analyzer's SQL functions, registered in every session by [`register`].
+//! The analyzer's SQL functions, registered in every session by [`register`], and the small
+//! statistics the measures compute in Rust.
+//!
+//! - `hdr_latency(duration_ms)`: an aggregate that puts a latency column into an HDR histogram
+//!   and returns a struct with `count`, `skipped`, `p50_ms`, `p90_ms`, `p99_ms`, `p999_ms` and
+//!   `max_ms` (see [`hdr`] for the precision and the handling of odd inputs). In SQL:
+//!   `hdr_latency(duration_ms)['p99_ms']`.
+//! - [`stats`]: the Mann–Whitney U test and the normal distribution it needs.
+
+pub mod hdr;
+pub mod stats;
 
 use datafusion::prelude::SessionContext;
 
 /// Registers every UDF and UDAF of this module in `ctx`.
-pub fn register(_ctx: &SessionContext) {}
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(hdr::hdr_latency_udaf());
+}

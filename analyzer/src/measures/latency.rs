@@ -1,40 +1,571 @@
 //! Latency per region × service × phase, spike windows and the comparison with baseline.
 //!
-//! Not implemented yet: the section is empty and says so.
+//! ```yaml
+//! latency:              # optional; these are the defaults
+//!   window_seconds: 10  # width of the tumbling windows of the spike search and the chart
+//!   spike_factor: 3.0   # a window spikes when its p99 > spike_factor × baseline p99 …
+//!   spike_floor_ms: 100 # … and its p99 > spike_floor_ms …
+//!   min_samples: 20     # … and it has at least min_samples requests; also the least
+//!                       # sample size of a valid comparison
+//! ```
+//!
+//! Definitions (SQL in `queries/latency_*.sql`, over the `requests` view):
+//! - Phases are [`Timeline::phases`]: baseline before the fault, outage until recovery,
+//!   recovered after it. A request belongs to the phase its start falls in.
+//! - Percentiles come from the `hdr_latency` aggregate ([`crate::udf::hdr`]): nearest rank,
+//!   3 significant digits (exact below 2.048 ms, otherwise at most 0.1 % low).
+//! - Windows are tumbling windows of `window_seconds` (`date_bin`) with one bound on the fault
+//!   (on the first event when there is no fault). The baseline p99 a window is compared with
+//!   is that of its region × service before the fault; when that region × service took no
+//!   request before the fault (e.g. the secondary), that of the service over all regions, and
+//!   the row says so (`baseline_scope`). Adjacent spike windows of one region × service merge
+//!   into one spike.
+//! - Comparison: each non-baseline phase of a region × service against the baseline of the
+//!   same scope rule, by the two-sided Mann–Whitney U test ([`crate::udf::stats`]) with the
+//!   rank-biserial correlation as effect size (positive: the phase is slower) and the
+//!   difference of the exact nearest-rank p99s of the two samples. Invalid (with a reason)
+//!   when either sample has fewer than `min_samples` requests. Negative durations are left out.
 
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
+use super::{int_at, one, str_at, ts_at};
+use crate::queries::{self, Param};
+use crate::report::rfc3339;
 use crate::timeline::Timeline;
+use crate::udf::stats::{mann_whitney, nearest_rank};
 use crate::{AnalyzeError, Analyzer, DrillSpec};
+
+/// `latency_phases.sql`.
+pub const LATENCY_PHASES: &str = include_str!("../../../queries/latency_phases.sql");
+/// `latency_windows.sql`.
+pub const LATENCY_WINDOWS: &str = include_str!("../../../queries/latency_windows.sql");
+/// `latency_series.sql`.
+pub const LATENCY_SERIES: &str = include_str!("../../../queries/latency_series.sql");
+/// `latency_samples.sql`.
+pub const LATENCY_SAMPLES: &str = include_str!("../../../queries/latency_samples.sql");
 
 /// The SQL files of this section: (file stem, SQL). Each has a golden file in
 /// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[];
+pub const QUERIES: &[(&str, &str)] = &[
+    ("latency_phases", LATENCY_PHASES),
+    ("latency_windows", LATENCY_WINDOWS),
+    ("latency_series", LATENCY_SERIES),
+    ("latency_samples", LATENCY_SAMPLES),
+];
 
 /// The `latency` section of the drill spec.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LatencySpec {}
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LatencySpec {
+    /// Width of the tumbling windows of the spike search and of the chart series, in seconds
+    /// (default 10; at least 0.001).
+    pub window_seconds: f64,
+    /// A window is a spike when its p99 exceeds this many times the baseline p99 (default 3).
+    pub spike_factor: f64,
+    /// … and its p99 exceeds this many milliseconds (default 100; 0 means no floor).
+    pub spike_floor_ms: f64,
+    /// … and it has at least this many requests. Also the least size of each sample in a
+    /// valid comparison (default 20).
+    pub min_samples: u64,
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec {
+            window_seconds: 10.0,
+            spike_factor: 3.0,
+            spike_floor_ms: 100.0,
+            min_samples: 20,
+        }
+    }
+}
 
 impl LatencySpec {
     /// Checks values that parse but mean nothing (no I/O).
     pub fn validate(&self) -> Result<(), String> {
+        if !(self.window_seconds.is_finite() && self.window_seconds >= 0.001) {
+            return Err("window_seconds must be a finite number of at least 0.001".into());
+        }
+        if !(self.spike_factor.is_finite() && self.spike_factor > 0.0) {
+            return Err("spike_factor must be a positive finite number".into());
+        }
+        if !(self.spike_floor_ms.is_finite() && self.spike_floor_ms >= 0.0) {
+            return Err("spike_floor_ms must be a finite number of at least 0".into());
+        }
+        if self.min_samples == 0 {
+            return Err("min_samples must be at least 1".into());
+        }
         Ok(())
     }
+
+    fn window_ms(&self) -> i64 {
+        (self.window_seconds * 1000.0).round() as i64
+    }
+}
+
+/// Which baseline a window or comparison was held against.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineScope {
+    /// The same region × service before the fault.
+    Region,
+    /// The same service over all regions before the fault (the region × service had none).
+    Service,
+}
+
+/// Latency of one region × service × phase (`latency_phases.sql`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PhaseLatency {
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: String,
+    /// `baseline`, `outage` or `recovered`.
+    pub phase: String,
+    /// SLI requests started in the phase.
+    pub requests: u64,
+    /// Of them, bad.
+    pub bad_requests: u64,
+    /// Of them, with a negative duration (left out of the percentiles).
+    pub skipped: u64,
+    /// 50th percentile, ms.
+    pub p50_ms: Option<f64>,
+    /// 90th percentile, ms.
+    pub p90_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// 99.9th percentile, ms.
+    pub p999_ms: Option<f64>,
+    /// Largest duration, ms.
+    pub max_ms: Option<f64>,
+}
+
+/// One tumbling window of one region × service (`latency_windows.sql`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencyWindow {
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: String,
+    /// Start of the window (it lasts `window_seconds`).
+    pub window_start: String,
+    /// SLI requests started in the window.
+    pub requests: u64,
+    /// 50th percentile, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// The baseline p99 compared with, ms (`None`: no baseline for the service at all).
+    pub baseline_p99_ms: Option<f64>,
+    /// Whose baseline that is.
+    pub baseline_scope: Option<BaselineScope>,
+    /// Whether the window is a spike.
+    pub spike: bool,
+}
+
+/// Adjacent spike windows of one region × service, merged.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Spike {
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: String,
+    /// Start of the first spike window.
+    pub start: String,
+    /// End of the last spike window.
+    pub end: String,
+    /// Spike windows merged.
+    pub windows: u64,
+    /// Requests in them.
+    pub requests: u64,
+    /// Highest window p99, ms.
+    pub peak_p99_ms: f64,
+    /// The baseline p99 compared with, ms.
+    pub baseline_p99_ms: f64,
+    /// Whose baseline that is.
+    pub baseline_scope: BaselineScope,
+}
+
+/// One phase of one region × service against the baseline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Comparison {
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: String,
+    /// `outage` or `recovered`.
+    pub phase: String,
+    /// Durations in the phase sample.
+    pub requests: u64,
+    /// Durations in the baseline sample.
+    pub baseline_requests: u64,
+    /// Whose baseline (`None` when the service had no baseline request anywhere).
+    pub baseline_scope: Option<BaselineScope>,
+    /// Mann–Whitney U of the phase sample (pairs phase > baseline, ties half).
+    pub u: Option<f64>,
+    /// z score after tie and continuity corrections.
+    pub z: Option<f64>,
+    /// Two-sided p-value (normal approximation).
+    pub p_value: Option<f64>,
+    /// Rank-biserial correlation in [−1, 1]: P(phase > baseline) − P(phase < baseline).
+    pub rank_biserial: Option<f64>,
+    /// Nearest-rank p99 of the phase sample, ms.
+    pub p99_ms: Option<f64>,
+    /// Nearest-rank p99 of the baseline sample, ms.
+    pub baseline_p99_ms: Option<f64>,
+    /// `p99_ms − baseline_p99_ms`.
+    pub p99_diff_ms: Option<f64>,
+    /// Both samples have at least `min_samples` durations.
+    pub valid: bool,
+    /// Why the comparison is not valid.
+    pub reason: Option<String>,
+}
+
+/// A point of the latency chart (`latency_series.sql`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeriesPoint {
+    /// Region.
+    pub region: String,
+    /// Start of the window.
+    pub window_start: String,
+    /// SLI requests (every service) started in the window.
+    pub requests: u64,
+    /// 50th percentile, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
 }
 
 /// The `latency` section of the report.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Latency {
-    /// Why the section is not measurable.
+    /// Why the section (or its per-phase part) is not measurable.
     pub reason: Option<String>,
+    /// Window width used, seconds.
+    pub window_seconds: f64,
+    /// Per region × service × phase, ordered by region, service, phase.
+    pub phases: Vec<PhaseLatency>,
+    /// Every window of every region × service (the evidence behind `spikes`).
+    pub windows: Vec<LatencyWindow>,
+    /// Merged spike windows, ordered by region, service, start.
+    pub spikes: Vec<Spike>,
+    /// Each non-baseline phase against the baseline.
+    pub comparisons: Vec<Comparison>,
+    /// Per region and window: requests, p50, p99; ordered by region then time.
+    pub series: Vec<SeriesPoint>,
+}
+
+fn f64_at(b: &RecordBatch, col: &str, row: usize) -> Option<f64> {
+    let a = b.column_by_name(col)?.as_primitive_opt::<Float64Type>()?;
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+fn bool_at(b: &RecordBatch, col: &str, row: usize) -> Option<bool> {
+    let a = b.column_by_name(col)?.as_boolean_opt()?;
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+fn count_at(b: &RecordBatch, col: &str, row: usize) -> u64 {
+    int_at(b, col, row).unwrap_or(0).max(0) as u64
+}
+
+fn scope_at(b: &RecordBatch, row: usize) -> Option<BaselineScope> {
+    match str_at(b, "baseline_scope", row).as_deref() {
+        Some("region") => Some(BaselineScope::Region),
+        Some("service") => Some(BaselineScope::Service),
+        _ => None,
+    }
+}
+
+/// The phase cut points: (first phase start, fault, recovery, last phase end).
+fn cut_points(timeline: &Timeline) -> Option<[i64; 4]> {
+    let phases = timeline.phases();
+    let (first, last) = (phases.first()?, phases.last()?);
+    let (start, end) = (first.start, last.end);
+    let fault = phases.iter().find(|p| p.name != "baseline").map_or(end, |p| p.start);
+    let recovered = phases.iter().find(|p| p.name == "recovered").map_or(end, |p| p.start);
+    Some([start, fault, recovered, end])
 }
 
 /// Measures the section.
-pub async fn measure(_analyzer: &Analyzer, _spec: &DrillSpec, _timeline: &Timeline) -> Result<Latency, AnalyzeError> {
-    Ok(Latency {
-        reason: Some("not implemented yet".into()),
-    })
+pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline) -> Result<Latency, AnalyzeError> {
+    let ls = &spec.latency;
+    let mut out = Latency {
+        window_seconds: ls.window_seconds,
+        ..Default::default()
+    };
+    let counted = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
+    if counted.as_ref().map_or(0, |b| count_at(b, "n", 0)) == 0 {
+        out.reason = Some(format!(
+            "no SLI requests: no spans of service(s) {} with kind(s) {}",
+            spec.sli.services.join(", "),
+            spec.sli.span_kinds.join(", ")
+        ));
+        return Ok(out);
+    }
+    let Some(origin) = timeline.fault_at.or(timeline.data_start) else {
+        out.reason = Some("the log has no event times".into());
+        return Ok(out);
+    };
+    let mut params = vec![
+        ("window_ms", Param::Int(ls.window_ms())),
+        ("origin", Param::Time(origin)),
+        ("spike_factor", Param::Number(ls.spike_factor)),
+        ("spike_floor_ms", Param::Number(ls.spike_floor_ms)),
+        ("min_samples", Param::Int(ls.min_samples as i64)),
+    ];
+    out.series = series(analyzer, &params).await?;
+    let Some([start, fault, recovered, end]) = cut_points(timeline) else {
+        out.reason = Some(
+            "no fault (no fault_injected marker and no sustained SLI breach), so no phases, baseline, spikes or comparisons"
+                .into(),
+        );
+        return Ok(out);
+    };
+    params.extend([
+        ("phases_start", Param::Time(start)),
+        ("fault_at", Param::Time(fault)),
+        ("recovered_at", Param::Time(recovered)),
+        ("phases_end", Param::Time(end)),
+    ]);
+    out.phases = phase_rows(analyzer, &params).await?;
+    out.windows = windows(analyzer, &params).await?;
+    out.spikes = merge_spikes(&out.windows, ls.window_ms() * 1_000_000);
+    out.comparisons = comparisons(analyzer, &params, ls.min_samples).await?;
+    if !out.phases.iter().any(|p| p.phase == "baseline") {
+        out.reason = Some("no SLI request before the fault: nothing to compare with".into());
+    }
+    Ok(out)
+}
+
+async fn rows(analyzer: &Analyzer, sql: &str, params: &[(&str, Param)]) -> Result<Option<RecordBatch>, AnalyzeError> {
+    one(analyzer.sql(&queries::fill(sql, params)?).await?)
+}
+
+async fn series(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<SeriesPoint>, AnalyzeError> {
+    let Some(b) = rows(analyzer, LATENCY_SERIES, params).await? else {
+        return Ok(Vec::new());
+    };
+    Ok((0..b.num_rows())
+        .map(|r| SeriesPoint {
+            region: str_at(&b, "region", r).unwrap_or_default(),
+            window_start: ts_at(&b, "window_start", r).map(rfc3339).unwrap_or_default(),
+            requests: count_at(&b, "requests", r),
+            p50_ms: f64_at(&b, "p50_ms", r),
+            p99_ms: f64_at(&b, "p99_ms", r),
+        })
+        .collect())
+}
+
+async fn phase_rows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<PhaseLatency>, AnalyzeError> {
+    let Some(b) = rows(analyzer, LATENCY_PHASES, params).await? else {
+        return Ok(Vec::new());
+    };
+    Ok((0..b.num_rows())
+        .map(|r| PhaseLatency {
+            region: str_at(&b, "region", r).unwrap_or_default(),
+            service: str_at(&b, "service", r).unwrap_or_default(),
+            phase: str_at(&b, "phase", r).unwrap_or_default(),
+            requests: count_at(&b, "requests", r),
+            bad_requests: count_at(&b, "bad_requests", r),
+            skipped: count_at(&b, "skipped", r),
+            p50_ms: f64_at(&b, "p50_ms", r),
+            p90_ms: f64_at(&b, "p90_ms", r),
+            p99_ms: f64_at(&b, "p99_ms", r),
+            p999_ms: f64_at(&b, "p999_ms", r),
+            max_ms: f64_at(&b, "max_ms", r),
+        })
+        .collect())
+}
+
+async fn windows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<LatencyWindow>, AnalyzeError> {
+    let Some(b) = rows(analyzer, LATENCY_WINDOWS, params).await? else {
+        return Ok(Vec::new());
+    };
+    Ok((0..b.num_rows())
+        .map(|r| LatencyWindow {
+            region: str_at(&b, "region", r).unwrap_or_default(),
+            service: str_at(&b, "service", r).unwrap_or_default(),
+            window_start: ts_at(&b, "window_start", r).map(rfc3339).unwrap_or_default(),
+            requests: count_at(&b, "requests", r),
+            p50_ms: f64_at(&b, "p50_ms", r),
+            p99_ms: f64_at(&b, "p99_ms", r),
+            baseline_p99_ms: f64_at(&b, "baseline_p99_ms", r),
+            baseline_scope: scope_at(&b, r),
+            spike: bool_at(&b, "spike", r).unwrap_or(false),
+        })
+        .collect())
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok()?.timestamp_nanos_opt()
+}
+
+/// Merges spike windows that follow each other (next start = previous start + width) within
+/// one region × service. `windows` is ordered by region, service, window start.
+pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
+    let mut spikes: Vec<(Spike, i64)> = Vec::new();
+    for w in windows.iter().filter(|w| w.spike) {
+        let (Some(start), Some(p99), Some(base), Some(scope)) = (
+            parse_time(&w.window_start),
+            w.p99_ms,
+            w.baseline_p99_ms,
+            w.baseline_scope,
+        ) else {
+            continue;
+        };
+        let end = start + width_ns;
+        if let Some((last, last_end)) = spikes.last_mut()
+            && last.region == w.region
+            && last.service == w.service
+            && *last_end == start
+        {
+            last.end = rfc3339(end);
+            last.windows += 1;
+            last.requests += w.requests;
+            last.peak_p99_ms = last.peak_p99_ms.max(p99);
+            *last_end = end;
+            continue;
+        }
+        let spike = Spike {
+            region: w.region.clone(),
+            service: w.service.clone(),
+            start: w.window_start.clone(),
+            end: rfc3339(end),
+            windows: 1,
+            requests: w.requests,
+            peak_p99_ms: p99,
+            baseline_p99_ms: base,
+            baseline_scope: scope,
+        };
+        spikes.push((spike, end));
+    }
+    spikes.into_iter().map(|(s, _)| s).collect()
+}
+
+/// Sorted durations per (region, service, phase).
+type Samples = BTreeMap<(String, String, String), Vec<f64>>;
+
+async fn samples(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Samples, AnalyzeError> {
+    let mut out: Samples = BTreeMap::new();
+    let Some(b) = rows(analyzer, LATENCY_SAMPLES, params).await? else {
+        return Ok(out);
+    };
+    let d = b
+        .column_by_name("duration_ms")
+        .and_then(|c| c.as_primitive_opt::<Float64Type>())
+        .ok_or_else(|| AnalyzeError::Internal("latency_samples: duration_ms is not DOUBLE".into()))?;
+    let (region, service, phase) = (
+        b.column(0).as_string::<i32>(),
+        b.column(1).as_string::<i32>(),
+        b.column(2).as_string::<i32>(),
+    );
+    for r in 0..b.num_rows() {
+        let v = d.value(r);
+        if d.is_null(r) || !v.is_finite() || v < 0.0 {
+            continue;
+        }
+        let key = (
+            region.value(r).to_string(),
+            service.value(r).to_string(),
+            phase.value(r).to_string(),
+        );
+        out.entry(key).or_default().push(v);
+    }
+    for v in out.values_mut() {
+        v.sort_by(f64::total_cmp);
+    }
+    Ok(out)
+}
+
+async fn comparisons(
+    analyzer: &Analyzer,
+    params: &[(&str, Param)],
+    min_samples: u64,
+) -> Result<Vec<Comparison>, AnalyzeError> {
+    let samples = samples(analyzer, params).await?;
+    // The baseline of each service over all regions, for a region × service without one.
+    let mut by_service: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for ((_, service, phase), v) in &samples {
+        if phase == "baseline" {
+            by_service.entry(service).or_default().extend(v);
+        }
+    }
+    for v in by_service.values_mut() {
+        v.sort_by(f64::total_cmp);
+    }
+    let mut out = Vec::new();
+    for ((region, service, phase), x) in samples.iter().filter(|((_, _, p), _)| p != "baseline") {
+        let own = samples.get(&(region.clone(), service.clone(), "baseline".to_string()));
+        let (y, scope) = match (own, by_service.get(service.as_str())) {
+            (Some(y), _) => (y.as_slice(), Some(BaselineScope::Region)),
+            (None, Some(y)) => (y.as_slice(), Some(BaselineScope::Service)),
+            (None, None) => (&[][..], None),
+        };
+        out.push(compare(region, service, phase, x, y, scope, min_samples));
+    }
+    Ok(out)
+}
+
+/// One comparison of an ascending phase sample `x` with an ascending baseline sample `y`.
+pub fn compare(
+    region: &str,
+    service: &str,
+    phase: &str,
+    x: &[f64],
+    y: &[f64],
+    baseline_scope: Option<BaselineScope>,
+    min_samples: u64,
+) -> Comparison {
+    let test = mann_whitney(x, y);
+    let (p99, base_p99) = (nearest_rank(x, 0.99), nearest_rank(y, 0.99));
+    let (n1, n2) = (x.len() as u64, y.len() as u64);
+    let reason = if n2 == 0 {
+        Some(format!("no baseline request for service {service} in any region"))
+    } else if n1 < min_samples || n2 < min_samples {
+        Some(format!(
+            "too few samples: {n1} in the phase, {n2} in the baseline; at least {min_samples} each"
+        ))
+    } else {
+        None
+    };
+    Comparison {
+        region: region.to_string(),
+        service: service.to_string(),
+        phase: phase.to_string(),
+        requests: n1,
+        baseline_requests: n2,
+        baseline_scope,
+        u: test.as_ref().map(|t| t.u),
+        z: test.as_ref().map(|t| t.z),
+        p_value: test.as_ref().map(|t| t.p_value),
+        rank_biserial: test.as_ref().map(|t| t.rank_biserial),
+        p99_ms: p99,
+        baseline_p99_ms: base_p99,
+        p99_diff_ms: p99.zip(base_p99).map(|(a, b)| a - b),
+        valid: reason.is_none(),
+        reason,
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v}"))
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn scope(s: Option<BaselineScope>) -> &'static str {
+    match s {
+        Some(BaselineScope::Region) => "region",
+        Some(BaselineScope::Service) => "service (all regions)",
+        None => "none",
+    }
 }
 
 impl Latency {
@@ -42,8 +573,173 @@ impl Latency {
     pub fn markdown(&self) -> String {
         let mut out = String::from("\n## Latency\n\n");
         if let Some(r) = &self.reason {
-            out += &format!("Not measurable: {r}\n");
+            out += &format!("Not measurable: {r}\n\n");
+        }
+        if !self.phases.is_empty() {
+            out += "| region | service | phase | requests | bad | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n";
+            out += "|---|---|---|---|---|---|---|---|---|---|\n";
+            for p in &self.phases {
+                out += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    p.region,
+                    p.service,
+                    p.phase,
+                    p.requests,
+                    p.bad_requests,
+                    ms(p.p50_ms),
+                    ms(p.p90_ms),
+                    ms(p.p99_ms),
+                    ms(p.p999_ms),
+                    ms(p.max_ms)
+                );
+            }
+        }
+        out += &format!("\nSpikes ({} s windows):", self.window_seconds);
+        if self.spikes.is_empty() {
+            out += " none.\n";
+        } else {
+            out += "\n\n| region | service | start | end | windows | requests | peak p99 ms | baseline p99 ms | baseline of |\n";
+            out += "|---|---|---|---|---|---|---|---|---|\n";
+            for s in &self.spikes {
+                out += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    s.region,
+                    s.service,
+                    s.start,
+                    s.end,
+                    s.windows,
+                    s.requests,
+                    s.peak_p99_ms,
+                    s.baseline_p99_ms,
+                    scope(Some(s.baseline_scope))
+                );
+            }
+        }
+        out + &self.comparisons_markdown()
+    }
+
+    fn comparisons_markdown(&self) -> String {
+        if self.comparisons.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\nAgainst baseline (Mann–Whitney U, two-sided):\n\n");
+        out += "| region | service | phase | n | baseline n | baseline of | U | p-value | rank-biserial | p99 Δ ms | valid |\n";
+        out += "|---|---|---|---|---|---|---|---|---|---|---|\n";
+        for c in &self.comparisons {
+            let valid = match &c.reason {
+                None => "yes".to_string(),
+                Some(r) => format!("no: {r}"),
+            };
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                c.region,
+                c.service,
+                c.phase,
+                c.requests,
+                c.baseline_requests,
+                scope(c.baseline_scope),
+                ms(c.u),
+                num(c.p_value, 4),
+                num(c.rank_biserial, 3),
+                ms(c.p99_diff_ms),
+                valid
+            );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(start: &str, p99: f64, spike: bool) -> LatencyWindow {
+        LatencyWindow {
+            region: "r".into(),
+            service: "s".into(),
+            window_start: start.into(),
+            requests: 5,
+            p50_ms: Some(1.0),
+            p99_ms: Some(p99),
+            baseline_p99_ms: Some(10.0),
+            baseline_scope: Some(BaselineScope::Region),
+            spike,
+        }
+    }
+
+    #[test]
+    fn adjacent_spike_windows_merge_and_gaps_split() {
+        let w = [
+            window("2026-11-26T12:00:00Z", 50.0, true),
+            window("2026-11-26T12:00:10Z", 70.0, true),
+            window("2026-11-26T12:00:20Z", 5.0, false),
+            window("2026-11-26T12:00:30Z", 40.0, true),
+        ];
+        let s = merge_spikes(&w, 10_000_000_000);
+        let got: Vec<_> = s
+            .iter()
+            .map(|s| (s.start.as_str(), s.end.as_str(), s.windows, s.requests, s.peak_p99_ms))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2026-11-26T12:00:00Z", "2026-11-26T12:00:20Z", 2, 10, 70.0),
+                ("2026-11-26T12:00:30Z", "2026-11-26T12:00:40Z", 1, 5, 40.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_defaults_and_validation() {
+        let d = LatencySpec::default();
+        assert_eq!(
+            (d.window_seconds, d.spike_factor, d.spike_floor_ms, d.min_samples),
+            (10.0, 3.0, 100.0, 20)
+        );
+        assert!(d.validate().is_ok());
+        let bad = [
+            LatencySpec {
+                window_seconds: 0.0,
+                ..d.clone()
+            },
+            LatencySpec {
+                window_seconds: f64::INFINITY,
+                ..d.clone()
+            },
+            LatencySpec {
+                spike_factor: -1.0,
+                ..d.clone()
+            },
+            LatencySpec {
+                spike_floor_ms: f64::NAN,
+                ..d.clone()
+            },
+            LatencySpec {
+                min_samples: 0,
+                ..d.clone()
+            },
+        ];
+        for s in bad {
+            assert!(s.validate().is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn too_few_samples_make_a_comparison_invalid() {
+        let c = compare(
+            "r",
+            "s",
+            "outage",
+            &[5.0, 6.0],
+            &[1.0, 2.0, 3.0],
+            Some(BaselineScope::Region),
+            3,
+        );
+        assert!(!c.valid);
+        assert_eq!(c.u, Some(6.0));
+        assert_eq!(c.p99_diff_ms, Some(3.0));
+        assert!(c.reason.unwrap().contains("2 in the phase, 3 in the baseline"));
+        let none = compare("r", "s", "outage", &[5.0], &[], None, 1);
+        assert_eq!((none.valid, none.u), (false, None));
     }
 }
