@@ -23,7 +23,7 @@ use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::Event;
 use std::collections::BTreeMap;
 
-use demo::scenarios::{Scenario, library, truth};
+use demo::scenarios::{Scenario, library, traffic_truth, truth};
 use demo::sim::{Ns, SEC};
 
 /// Seeds every scenario runs with: `CUTOVER_SCENARIO_SEEDS=1,2,3` (default 3).
@@ -56,6 +56,7 @@ async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
         check_rto(&ctx, &s, &r);
         check_rpo(&ctx, &s, &r);
         check_validity(&ctx, &s, &r);
+        check_latency(&ctx, &s, &r);
         out.push((s, r));
     }
     out
@@ -149,6 +150,39 @@ fn check_validity(ctx: &str, s: &Scenario, r: &Report) {
     }
 }
 
+/// Per region × phase: counts exact, percentiles within HDR's 0.1 %; spike windows exact.
+fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let want = traffic_truth::latency_phases(&t.generated.requests, t.fault_at, t.recovered_at);
+    let got: Vec<_> = r.latency.phases.iter().filter(|p| p.service == "frontend").collect();
+    assert_eq!(got.len(), want.len(), "{ctx}: latency phases {:?}", r.latency.phases);
+    for p in got {
+        let w = &want[&(p.region.as_str(), p.phase.as_str())];
+        let what = format!("{ctx}: latency {} {}", p.region, p.phase);
+        assert_eq!((p.requests, p.bad_requests, p.skipped), (w.requests, w.bad, 0), "{what}");
+        let q = [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms];
+        for (g, w) in q.iter().zip(w.quantiles) {
+            let g = g.unwrap_or_else(|| panic!("{what}: percentile missing"));
+            assert!(g <= w + 1e-9 && g >= w * 0.999 - 1e-6, "{what}: {q:?} vs truth {:?}", w);
+        }
+    }
+    let want = traffic_truth::spikes(&t.generated.requests, t.fault_at, &traffic_truth::SpikeRule::default());
+    let got: Vec<_> = r
+        .latency
+        .spikes
+        .iter()
+        .map(|x| {
+            let at = |v: &String| ns(ctx, "spike", Some(v));
+            (x.region.clone(), x.service.clone(), at(&x.start), at(&x.end), x.windows)
+        })
+        .collect();
+    let want: Vec<_> = want
+        .iter()
+        .map(|x| (x.region.to_string(), "frontend".to_string(), x.start, x.end, x.windows))
+        .collect();
+    assert_eq!(got, want, "{ctx}: latency spikes");
+}
+
 #[test]
 fn the_library_has_every_scenario_of_the_issue() {
     let names: std::collections::BTreeSet<&str> = library::ALL.iter().map(|(n, _)| *n).collect();
@@ -165,6 +199,7 @@ fn the_library_has_every_scenario_of_the_issue() {
 async fn clean_failover() {
     for (s, r) in run(library::clean_failover).await {
         assert_eq!(s.truth.residual_requests, 0, "{}: DNS cut over at once", s.name);
+        assert!(r.latency.spikes.is_empty(), "{}: {:?}", s.name, r.latency.spikes);
         assert_eq!(r.rpo.lost_writes, Some(0));
         assert_eq!(r.rpo.actual_seconds, Some(0.0));
         assert!(r.rpo.split_brain.is_empty());
@@ -249,8 +284,14 @@ async fn lost_and_duplicated_messages() {
 #[tokio::test]
 async fn latency_spike_in_secondary() {
     for (s, r) in run(library::latency_spike_in_secondary).await {
-        assert_eq!(s.truth.generated.spikes.len(), 1);
-        assert_eq!(r.rto.met, Some(true));
+        let slow = &s.truth.generated.spikes[0];
+        assert_eq!(r.latency.spikes.len(), 1, "{}: {:?}", s.name, r.latency.spikes);
+        let spike = &r.latency.spikes[0];
+        assert_eq!(spike.region, "us-west-2", "{}: the spike is the secondary's", s.name);
+        let (start, end) = (ns(s.name, "spike", Some(&spike.start)), ns(s.name, "spike", Some(&spike.end)));
+        assert!(start <= slow.start && end >= slow.end, "{}: spike {spike:?} vs slow window {slow:?}", s.name);
+        assert!(end - start <= slow.end - slow.start + 20 * SEC, "{}: spike too wide {spike:?}", s.name);
+        assert!(spike.peak_p99_ms >= 800.0, "{}: {spike:?}", s.name);
     }
 }
 

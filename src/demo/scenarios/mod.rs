@@ -22,6 +22,7 @@
 pub mod events;
 pub mod library;
 pub mod telemetry_truth;
+pub mod traffic_truth;
 pub mod truth;
 pub mod world;
 

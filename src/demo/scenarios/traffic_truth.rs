@@ -1,0 +1,150 @@
+//! Truth of the request-based sections (latency, error budget, residual traffic), from the
+//! generated requests, by the definitions in the sections' module docs. Every request here is
+//! a `frontend` request (the SLI service).
+
+use std::collections::BTreeMap;
+
+use super::events::region;
+use crate::demo::sim::{Ns, Request};
+
+/// Nearest-rank quantile of an ascending sample: the value of rank `ceil(q n)`.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+    let n = sorted.len();
+    (n > 0).then(|| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1])
+}
+
+fn duration_ms(r: &Request) -> f64 {
+    r.duration as f64 / 1e6
+}
+
+/// Latency of one region in one phase (percentiles exact, ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseLatencyTruth {
+    /// Requests.
+    pub requests: u64,
+    /// Bad requests.
+    pub bad: u64,
+    /// p50, p90, p99, p99.9 and max, ms.
+    pub quantiles: [f64; 5],
+}
+
+/// Phase of a request start: baseline before the fault, outage until recovery, recovered.
+pub fn phase(start: Ns, fault: Ns, recovered: Option<Ns>) -> &'static str {
+    if start < fault {
+        "baseline"
+    } else if recovered.is_none_or(|r| start < r) {
+        "outage"
+    } else {
+        "recovered"
+    }
+}
+
+/// Per (region, phase).
+pub fn latency_phases(
+    requests: &[Request],
+    fault: Ns,
+    recovered: Option<Ns>,
+) -> BTreeMap<(&'static str, &'static str), PhaseLatencyTruth> {
+    let mut groups: BTreeMap<(&'static str, &'static str), Vec<&Request>> = BTreeMap::new();
+    for r in requests {
+        groups.entry((region(r.primary), phase(r.start, fault, recovered))).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(k, rs)| {
+            let mut d: Vec<f64> = rs.iter().map(|r| duration_ms(r)).collect();
+            d.sort_by(f64::total_cmp);
+            let q = |p| nearest_rank(&d, p).unwrap_or(f64::NAN);
+            let t = PhaseLatencyTruth {
+                requests: rs.len() as u64,
+                bad: rs.iter().filter(|r| r.bad()).count() as u64,
+                quantiles: [q(0.5), q(0.9), q(0.99), q(0.999), d[d.len() - 1]],
+            };
+            (k, t)
+        })
+        .collect()
+}
+
+/// The latency rule of the scenarios' spec (the section's defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeRule {
+    /// Tumbling window, ns (one bound on the fault).
+    pub window: Ns,
+    /// p99 above this × baseline p99 …
+    pub factor: f64,
+    /// … and above this many ms …
+    pub floor_ms: f64,
+    /// … with at least this many requests.
+    pub min_samples: usize,
+}
+
+impl Default for SpikeRule {
+    fn default() -> Self {
+        SpikeRule {
+            window: 10_000_000_000,
+            factor: 3.0,
+            floor_ms: 100.0,
+            min_samples: 20,
+        }
+    }
+}
+
+/// A merged run of spike windows of one region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeTruth {
+    /// Region.
+    pub region: &'static str,
+    /// Start of the first spike window.
+    pub start: Ns,
+    /// End of the last one.
+    pub end: Ns,
+    /// Windows merged.
+    pub windows: u64,
+}
+
+/// Spike windows per region, merged when adjacent. The baseline p99 is the region's before
+/// the fault, else the service's over all regions.
+pub fn spikes(requests: &[Request], fault: Ns, rule: &SpikeRule) -> Vec<SpikeTruth> {
+    let sorted = |it: &mut dyn Iterator<Item = &Request>| {
+        let mut d: Vec<f64> = it.map(duration_ms).collect();
+        d.sort_by(f64::total_cmp);
+        d
+    };
+    let all_base = sorted(&mut requests.iter().filter(|r| r.start < fault));
+    let mut out = Vec::new();
+    for primary in [true, false] {
+        let base = sorted(&mut requests.iter().filter(|r| r.primary == primary && r.start < fault));
+        let Some(base_p99) = nearest_rank(&base, 0.99).or_else(|| nearest_rank(&all_base, 0.99)) else {
+            continue;
+        };
+        let mut windows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        for r in requests.iter().filter(|r| r.primary == primary) {
+            windows.entry((r.start - fault).div_euclid(rule.window)).or_default().push(duration_ms(r));
+        }
+        let mut run: Option<SpikeTruth> = None;
+        for (i, mut d) in windows {
+            d.sort_by(f64::total_cmp);
+            let p99 = nearest_rank(&d, 0.99).unwrap_or(0.0);
+            let spike = p99 > rule.factor * base_p99 && p99 > rule.floor_ms && d.len() >= rule.min_samples;
+            let start = fault + i * rule.window;
+            match (&mut run, spike) {
+                (Some(s), true) if s.end == start => {
+                    s.end += rule.window;
+                    s.windows += 1;
+                }
+                (_, true) => {
+                    out.extend(run.take());
+                    run = Some(SpikeTruth {
+                        region: region(primary),
+                        start,
+                        end: start + rule.window,
+                        windows: 1,
+                    });
+                }
+                (_, false) => out.extend(run.take()),
+            }
+        }
+        out.extend(run);
+    }
+    out
+}
