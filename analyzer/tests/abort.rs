@@ -111,7 +111,10 @@ async fn the_drill_should_have_been_aborted() {
     assert_eq!(e.reason.as_deref(), Some("no SLI requests in region eu-central-1"));
 
     let md = a.markdown();
-    assert!(md.contains("**The drill should have been aborted at 2026-11-26T12:00:31Z.**"), "{md}");
+    assert!(
+        md.contains("**The drill should have been aborted at 2026-11-26T12:00:31Z.**"),
+        "{md}"
+    );
     assert!(md.contains("| 11 / 20 | 39.000 s after |"), "{md}");
     assert!(md.contains("| 1 / 10 | 11.000 s before |"), "{md}");
 }
@@ -145,7 +148,10 @@ fn the_spec_refuses_meaningless_criteria() {
     let err = DrillSpec::parse(&SPEC.replace("for_seconds: 20", "for_seconds: 0"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("abort: criteria[0].for_seconds must be a positive multiple"), "{err}");
+    assert!(
+        err.contains("abort: criteria[0].for_seconds must be a positive multiple"),
+        "{err}"
+    );
     let err = DrillSpec::parse(&SPEC.replace("region: us-west-2", "regions: us-west-2"))
         .unwrap_err()
         .to_string();

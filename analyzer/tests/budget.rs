@@ -130,7 +130,16 @@ async fn burn_rates_alerts_and_series() {
     let peaks: Vec<_> = a
         .burn
         .iter()
-        .map(|p| (p.window.as_str(), p.peak_burn, p.peak_at.as_deref(), p.bad_requests, p.requests, p.coverage))
+        .map(|p| {
+            (
+                p.window.as_str(),
+                p.peak_burn,
+                p.peak_at.as_deref(),
+                p.bad_requests,
+                p.requests,
+                p.coverage,
+            )
+        })
         .collect();
     let at90 = Some("2026-11-26T12:01:30Z");
     assert_eq!(
@@ -157,8 +166,18 @@ async fn burn_rates_alerts_and_series() {
         alerts,
         vec![
             ("14.4x_1h_5m", Some("2026-11-26T12:01:20Z"), Some(25.0), Some(25.0)),
-            ("6x_6h_30m", Some("2026-11-26T12:01:10Z"), Some(14.285714), Some(14.285714)),
-            ("1x_3d_6h", Some("2026-11-26T12:01:10Z"), Some(14.285714), Some(14.285714)),
+            (
+                "6x_6h_30m",
+                Some("2026-11-26T12:01:10Z"),
+                Some(14.285714),
+                Some(14.285714)
+            ),
+            (
+                "1x_3d_6h",
+                Some("2026-11-26T12:01:10Z"),
+                Some(14.285714),
+                Some(14.285714)
+            ),
         ]
     );
     assert_eq!(a.alerts[0].long_coverage, Some(0.022222)); // 80 s of 3600
@@ -166,7 +185,13 @@ async fn burn_rates_alerts_and_series() {
 
     // Series over the drill: T0+10 s .. T0+310 s (31 points).
     assert_eq!(a.series.len(), 31);
-    let p = |i: usize| (a.series[i].at.as_str(), a.series[i].consumed_fraction, a.series[i].burn_5m);
+    let p = |i: usize| {
+        (
+            a.series[i].at.as_str(),
+            a.series[i].consumed_fraction,
+            a.series[i].burn_5m,
+        )
+    };
     assert_eq!(p(5), ("2026-11-26T12:01:00Z", Some(0.0), Some(0.0)));
     // Before T0+70 s: failures 60..=69 s, 10 / 864; 5m burn (10/70) / 0.01.
     assert_eq!(p(6), ("2026-11-26T12:01:10Z", Some(0.011574074), Some(14.285714)));
@@ -188,7 +213,10 @@ async fn burn_rates_alerts_and_series() {
 
     let md = report.budget.markdown();
     assert!(md.contains("**3.472 % of the budget**"), "{md}");
-    assert!(md.contains("| 14.4x_1h_5m | 2026-11-26T12:01:20Z | 25.00 | 25.00 | 0.022 |"), "{md}");
+    assert!(
+        md.contains("| 14.4x_1h_5m | 2026-11-26T12:01:20Z | 25.00 | 25.00 | 0.022 |"),
+        "{md}"
+    );
 }
 
 #[tokio::test]
@@ -207,20 +235,33 @@ async fn without_slos_or_fault_the_section_says_why() {
     let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
     let a = slo(&report.budget, "availability");
     assert_eq!(a.consumed_fraction, None);
-    assert_eq!(a.reason.as_deref(), Some("no baseline rate (see budget.baseline.reason)"));
+    assert_eq!(
+        a.reason.as_deref(),
+        Some("no baseline rate (see budget.baseline.reason)")
+    );
     assert_eq!(a.drill_requests, 5);
     assert_eq!(a.burn[0].peak_burn, Some(0.0));
     assert!(
-        report.budget.baseline.unwrap().reason.unwrap().contains("no fault_injected marker")
+        report
+            .budget
+            .baseline
+            .unwrap()
+            .reason
+            .unwrap()
+            .contains("no fault_injected marker")
     );
 }
 
 #[test]
 fn the_spec_refuses_meaningless_slos() {
-    let with = |slos: &str| DrillSpec::parse(&SPEC.replace("    - { name: availability, objective: 0.99, period_days: 1 }\n", slos));
+    let with = |slos: &str| {
+        DrillSpec::parse(&SPEC.replace("    - { name: availability, objective: 0.99, period_days: 1 }\n", slos))
+    };
     let err = with("    - { name: a, objective: 1.0 }\n").unwrap_err().to_string();
     assert!(err.contains("budget: slos[0].objective must be in (0, 1)"), "{err}");
-    let err = with("    - { name: a, objective: 0.9, period: 3 }\n").unwrap_err().to_string();
+    let err = with("    - { name: a, objective: 0.9, period: 3 }\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `period`"), "{err}");
     let err = with("    - { name: fast, objective: 0.9 }\n").unwrap_err().to_string();
     assert!(err.contains("appears twice"), "{err}");

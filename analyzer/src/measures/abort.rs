@@ -246,10 +246,7 @@ fn evaluate(
     }
     out.peak_error_ratio = peak.map(|p| round(p, 6));
     if peak.is_none() {
-        out.reason = Some(format!(
-            "no {} s window inside the log holds a request",
-            c.for_seconds
-        ));
+        out.reason = Some(format!("no {} s window inside the log holds a request", c.for_seconds));
     }
     (out, abort_ns)
 }
@@ -266,7 +263,8 @@ impl Abort {
             Some(t) => out += &format!("**The drill should have been aborted at {t}.**\n\n"),
             None => out += "No abort criterion held.\n\n",
         }
-        out += "| criterion | abort at | bad / requests in window | drill ended | peak ratio |\n|---|---|---|---|---|\n";
+        out +=
+            "| criterion | abort at | bad / requests in window | drill ended | peak ratio |\n|---|---|---|---|---|\n";
         for c in &self.criteria {
             let ended = match (c.drill_ended_after_seconds, &self.drill_ended_at) {
                 (Some(s), _) if s >= 0.0 => format!("{s:.3} s after"),
@@ -280,14 +278,13 @@ impl Abort {
                 c.error_ratio_above,
                 c.for_seconds,
                 c.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
-                c.abort_at
-                    .as_deref()
-                    .or(c.reason.as_deref())
-                    .unwrap_or("did not hold"),
+                c.abort_at.as_deref().or(c.reason.as_deref()).unwrap_or("did not hold"),
                 c.bad_requests,
                 c.requests,
                 ended,
-                c.peak_error_ratio.map(|p| format!("{p:.3}")).unwrap_or_else(|| "—".into())
+                c.peak_error_ratio
+                    .map(|p| format!("{p:.3}"))
+                    .unwrap_or_else(|| "—".into())
             );
         }
         out

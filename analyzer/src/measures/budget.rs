@@ -628,7 +628,10 @@ impl Budget {
 
 impl SloBudget {
     fn markdown(&self) -> String {
-        let mut out = format!("\n### SLO `{}` ({} over {} days)\n\n", self.name, self.objective, self.period_days);
+        let mut out = format!(
+            "\n### SLO `{}` ({} over {} days)\n\n",
+            self.name, self.objective, self.period_days
+        );
         if let Some(r) = &self.reason {
             out += &format!("Not measurable: {r}\n\n");
         }
