@@ -2,8 +2,8 @@
 //!
 //! Fixture: one SLI request per second from T0 to T0+119 s; us-east-1 serves until T0+49 s,
 //! us-west-2 from T0+50 s. Requests T0+20..=49 s fail (30 bad in us-east-1) and so does the one
-//! at T0+80 s (us-west-2). `drill_started` at T0, the fault at T0+20 s, `drill_ended` at
-//! T0+70 s.
+//! at T0+80 s (us-west-2). Requests T0+90..=99 s take 900 ms, the others 20 ms.
+//! `drill_started` at T0, the fault at T0+20 s, `drill_ended` at T0+70 s.
 
 mod common;
 
@@ -11,7 +11,7 @@ use common::*;
 use cutover_analyzer::measures::abort::{self, CriterionResult};
 use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};
-use cutover_schemas::Event;
+use cutover_schemas::{Body, Event};
 
 const SPEC: &str = "name: abort
 regions: { primary: us-east-1, secondary: us-west-2 }
@@ -23,14 +23,22 @@ abort:
     - { name: west, error_ratio_above: 0.0, for_seconds: 10, region: us-west-2 }
     - { name: never, error_ratio_above: 0.9, for_seconds: 60 }
     - { name: nowhere, error_ratio_above: 0.1, for_seconds: 10, region: eu-central-1 }
+    - { name: slow, latency_p99_above_ms: 500, for_seconds: 10 }
+    - { name: both, error_ratio_above: 0.04, latency_p99_above_ms: 500, for_seconds: 20 }
 ";
 
 fn request(i: i64) -> Event {
     let region = if i < 50 { "us-east-1" } else { "us-west-2" };
     let status = if (20..50).contains(&i) || i == 80 { 503 } else { 200 };
-    let mut e = span(0, region, "frontend", 2, T0 + i * S, status, vec![]);
+    let start = T0 + i * S;
+    let mut e = span(0, region, "frontend", 2, start, status, vec![]);
     e.trace_id = (i as u128 + 1).to_be_bytes().to_vec();
     e.span_id = (i as u64 + 1).to_be_bytes().to_vec();
+    if (90..100).contains(&i)
+        && let Some(Body::Span(b)) = &mut e.body
+    {
+        b.end_time_unix_nano = start + 900 * MS;
+    }
     e
 }
 
@@ -63,8 +71,24 @@ async fn abort_buckets_match_their_golden_rows() {
         ],
     )
     .unwrap();
-    let failure = check(&analyzer, "abort_buckets", &sql).await;
-    assert!(failure.is_none(), "{}", failure.unwrap_or_default());
+    let mut failures: Vec<String> = check(&analyzer, "abort_buckets", &sql).await.into_iter().collect();
+    // The same buckets with their durations: 20 ms each, 900 ms in bucket 9 (90..=99 s).
+    let sql = sql_latency();
+    failures.extend(check(&analyzer, "abort_latency", &sql).await);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn sql_latency() -> String {
+    queries::fill(
+        abort::LATENCY,
+        &[
+            ("origin_ns", Param::Int(T0)),
+            ("step_ns", Param::Int(10 * S)),
+            ("any_region", Param::Int(0)),
+            ("region", Param::Literal("us-west-2".into())),
+        ],
+    )
+    .unwrap()
 }
 
 fn criterion<'a>(c: &'a [CriterionResult], name: &str) -> &'a CriterionResult {
@@ -107,6 +131,26 @@ async fn the_drill_should_have_been_aborted() {
     assert_eq!(n.peak_error_ratio, Some(0.5));
     assert_eq!(n.peak_at.as_deref(), Some("2026-11-26T12:01:00Z"));
 
+    // slow: p99 of a 10 s window (⌈9.9⌉ = the 10th of 10, the largest) is 900 ms first in
+    // [81, 91); no failure in it. The drill had ended 21 s before.
+    let s = criterion(&a.criteria, "slow");
+    assert_eq!(s.abort_at.as_deref(), Some("2026-11-26T12:01:31Z"));
+    assert_eq!((s.bad_requests, s.requests, s.p99_ms), (0, 10, Some(900.0)));
+    assert_eq!(s.drill_ended_after_seconds, Some(-21.0));
+    assert_eq!(
+        (s.peak_p99_ms, s.peak_p99_at.as_deref()),
+        (Some(900.0), Some("2026-11-26T12:01:31Z"))
+    );
+    // both: errors above 0.04 alone would hold at T0+21 s ([1, 21) has 1 failure of 20), but
+    // the p99 stays at 20 ms until [71, 91), which also holds the failure at 80 s (1 of 20).
+    let b = criterion(&a.criteria, "both");
+    assert_eq!(b.abort_at.as_deref(), Some("2026-11-26T12:01:31Z"));
+    assert_eq!(
+        (b.bad_requests, b.requests, b.error_ratio, b.p99_ms),
+        (1, 20, Some(0.05), Some(900.0))
+    );
+    assert_eq!(d.p99_ms, None);
+
     let e = criterion(&a.criteria, "nowhere");
     assert_eq!(e.reason.as_deref(), Some("no SLI requests in region eu-central-1"));
 
@@ -115,8 +159,15 @@ async fn the_drill_should_have_been_aborted() {
         md.contains("**The drill should have been aborted at 2026-11-26T12:00:31Z.**"),
         "{md}"
     );
-    assert!(md.contains("| 11 / 20 | 39.000 s after |"), "{md}");
-    assert!(md.contains("| 1 / 10 | 11.000 s before |"), "{md}");
+    assert!(
+        md.contains("| down (errors > 0.5 for 20 s) | 2026-11-26T12:00:31Z | 11 / 20 | — | 39.000 s after |"),
+        "{md}"
+    );
+    assert!(md.contains("| 1 / 10 | — | 11.000 s before |"), "{md}");
+    assert!(
+        md.contains("| both (errors > 0.04 and p99 > 500 ms for 20 s) |"),
+        "{md}"
+    );
 }
 
 #[tokio::test]
@@ -160,6 +211,13 @@ fn the_spec_refuses_meaningless_criteria() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("appears twice"), "{err}");
+    let err = DrillSpec::parse(&SPEC.replace("latency_p99_above_ms: 500, for_seconds: 10", "for_seconds: 10"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("criteria[4] needs error_ratio_above or latency_p99_above_ms"),
+        "{err}"
+    );
     let none = DrillSpec::parse(SPEC.split("abort:").next().unwrap()).unwrap();
     assert!(none.abort.criteria.is_empty());
 }

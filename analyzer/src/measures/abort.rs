@@ -7,23 +7,31 @@
 //!   step_seconds: 1             # evaluation step (default 1)
 //!   criteria:
 //!     - name: checkout down
-//!       error_ratio_above: 0.5  # in [0, 1)
+//!       error_ratio_above: 0.5  # optional, in [0, 1)
 //!       for_seconds: 60         # a multiple of step_seconds
 //!       region: us-west-2       # optional: only this region's requests
+//!     - name: slow
+//!       latency_p99_above_ms: 800   # optional; a criterion needs at least one condition
+//!       for_seconds: 120
 //! ```
 //!
 //! Definition: instants are `t = drill_start + k × step_seconds` for every integer k from the
 //! step after the first request's step to the step after the last request's. A criterion
 //! **holds at t** when the window `[t − for_seconds, t)` lies inside the log (`t − for_seconds ≥
-//! data_start`), holds at least one SLI request (of the region, when given), and its error ratio
-//! (bad ÷ requests starting in the window) is above `error_ratio_above`. The first such t is
-//! when the drill should have been aborted; the report gives that window's counts and how the
-//! `drill_ended` marker relates to it (seconds after t; negative when the drill ended before).
+//! data_start`), holds at least one SLI request (of the region, when given), and every condition
+//! it names is met by the requests starting in the window: the error ratio (bad ÷ requests)
+//! above `error_ratio_above`; the exact p99 of `duration_ms` (nearest rank: the ⌈0.99 × n⌉-th
+//! smallest of n) above `latency_p99_above_ms`. Write two criteria to abort on either. The
+//! first such t is when the drill should have been aborted; the report gives that window's
+//! counts and how the `drill_ended` marker relates to it (seconds after t; negative when the
+//! drill ended before).
 
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Grid, round};
-use super::one;
+use super::{int_at, one};
 use crate::queries::{self, Param};
 use crate::report::rfc3339;
 use crate::timeline::Timeline;
@@ -34,7 +42,10 @@ pub const BUCKETS: &str = include_str!("../../../queries/abort_buckets.sql");
 
 /// The SQL files of this section: (file stem, SQL). Each has a golden file in
 /// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("abort_buckets", BUCKETS)];
+pub const QUERIES: &[(&str, &str)] = &[("abort_buckets", BUCKETS), ("abort_latency", LATENCY)];
+
+/// `abort_latency.sql`.
+pub const LATENCY: &str = include_str!("../../../queries/abort_latency.sql");
 
 const NS: i64 = 1_000_000_000;
 
@@ -70,7 +81,11 @@ pub struct CriterionSpec {
     /// Name shown in the report.
     pub name: String,
     /// The error ratio (bad ÷ requests) must be above this, in [0, 1).
-    pub error_ratio_above: f64,
+    #[serde(default)]
+    pub error_ratio_above: Option<f64>,
+    /// The window's exact p99 duration (nearest rank) must be above this, ms.
+    #[serde(default)]
+    pub latency_p99_above_ms: Option<f64>,
     /// Over a trailing window of this many seconds (a multiple of `step_seconds`).
     pub for_seconds: u32,
     /// Only requests served by this region; all regions when absent.
@@ -91,10 +106,19 @@ impl AbortSpec {
             if self.criteria[..i].iter().any(|o| o.name == c.name) {
                 return Err(format!("criteria: name {:?} appears twice", c.name));
             }
-            if !(c.error_ratio_above >= 0.0 && c.error_ratio_above < 1.0) {
+            if c.error_ratio_above.is_none() && c.latency_p99_above_ms.is_none() {
+                return Err(format!("criteria[{i}] needs error_ratio_above or latency_p99_above_ms"));
+            }
+            if let Some(r) = c.error_ratio_above
+                && !(0.0..1.0).contains(&r)
+            {
+                return Err(format!("criteria[{i}].error_ratio_above must be in [0, 1), got {r}"));
+            }
+            if let Some(l) = c.latency_p99_above_ms
+                && !(l >= 0.0 && l.is_finite())
+            {
                 return Err(format!(
-                    "criteria[{i}].error_ratio_above must be in [0, 1), got {}",
-                    c.error_ratio_above
+                    "criteria[{i}].latency_p99_above_ms must be a non-negative number"
                 ));
             }
             if c.for_seconds == 0 || c.for_seconds % self.step_seconds != 0 {
@@ -128,8 +152,10 @@ pub struct Abort {
 pub struct CriterionResult {
     /// The criterion's name.
     pub name: String,
-    /// Its threshold.
-    pub error_ratio_above: f64,
+    /// Its error-ratio threshold.
+    pub error_ratio_above: Option<f64>,
+    /// Its p99 threshold, ms.
+    pub latency_p99_above_ms: Option<f64>,
     /// Its window, seconds.
     pub for_seconds: u32,
     /// Its region, if any.
@@ -146,12 +172,18 @@ pub struct CriterionResult {
     pub bad_requests: u64,
     /// Their ratio.
     pub error_ratio: Option<f64>,
+    /// That window's exact p99 duration, ms (criteria with a latency condition).
+    pub p99_ms: Option<f64>,
     /// `drill_ended` − `abort_at`, seconds (negative: the drill ended before).
     pub drill_ended_after_seconds: Option<f64>,
     /// The highest error ratio of any full window (evidence when it never held).
     pub peak_error_ratio: Option<f64>,
     /// The instant of that window (first on ties).
     pub peak_at: Option<String>,
+    /// The highest p99 of any full window, ms (criteria with a latency condition).
+    pub peak_p99_ms: Option<f64>,
+    /// The instant of that window (first on ties).
+    pub peak_p99_at: Option<String>,
     /// Why the criterion could not be evaluated.
     pub reason: Option<String>,
 }
@@ -175,18 +207,28 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let step = i64::from(s.step_seconds) * NS;
     let mut first: Option<i64> = None;
     for c in &s.criteria {
-        let sql = queries::fill(
-            BUCKETS,
-            &[
-                ("origin_ns", Param::Int(origin)),
-                ("step_ns", Param::Int(step)),
-                ("any_region", Param::Int(i64::from(c.region.is_none()))),
-                ("region", Param::Literal(c.region.clone().unwrap_or_default())),
-            ],
-        )?;
-        let rows = one(analyzer.sql(&sql).await?)?;
+        let params = [
+            ("origin_ns", Param::Int(origin)),
+            ("step_ns", Param::Int(step)),
+            ("any_region", Param::Int(i64::from(c.region.is_none()))),
+            ("region", Param::Literal(c.region.clone().unwrap_or_default())),
+        ];
+        let rows = one(analyzer.sql(&queries::fill(BUCKETS, &params)?).await?)?;
         let grid = Grid::from_rows(rows.as_ref(), &["requests", "bad"], origin, step);
-        let (result, at) = evaluate(c, grid.as_ref(), data_start, timeline.drill_ended_at);
+        let durations = match c.latency_p99_above_ms {
+            Some(_) => {
+                let rows = one(analyzer.sql(&queries::fill(LATENCY, &params)?).await?)?;
+                Some(Durations::from_rows(rows.as_ref()))
+            }
+            None => None,
+        };
+        let (result, at) = evaluate(
+            c,
+            grid.as_ref(),
+            durations.as_ref(),
+            data_start,
+            timeline.drill_ended_at,
+        );
         if let Some(at) = at {
             first = Some(first.map_or(at, |f| f.min(at)));
         }
@@ -196,16 +238,68 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     Ok(out)
 }
 
+/// Request durations per bucket (`abort_latency.sql`), ascending within a bucket.
+#[derive(Debug, Default)]
+struct Durations {
+    first: i64,
+    per_bucket: Vec<Vec<f64>>,
+}
+
+impl Durations {
+    fn from_rows(rows: Option<&RecordBatch>) -> Durations {
+        let mut out = Durations::default();
+        let Some(b) = rows else {
+            return out;
+        };
+        let Some(lists) = b.column_by_name("durations_ms").and_then(|c| c.as_list_opt::<i32>()) else {
+            return out;
+        };
+        for r in 0..b.num_rows() {
+            let Some(k) = int_at(b, "bucket", r) else { continue };
+            if out.per_bucket.is_empty() {
+                out.first = k;
+            }
+            let idx = (k - out.first) as usize;
+            out.per_bucket.resize(idx + 1, Vec::new());
+            let v = lists.value(r);
+            if let Some(f) = v.as_primitive_opt::<Float64Type>() {
+                out.per_bucket[idx] = (0..f.len()).filter(|&i| !f.is_null(i)).map(|i| f.value(i)).collect();
+            }
+        }
+        out
+    }
+
+    /// Exact p99 (nearest rank) of the durations in buckets `k − steps .. k`.
+    fn p99(&self, k: i64, steps: i64) -> Option<f64> {
+        let lo = (k - steps - self.first).clamp(0, self.per_bucket.len() as i64) as usize;
+        let hi = (k - self.first).clamp(0, self.per_bucket.len() as i64) as usize;
+        let mut all: Vec<f64> = self.per_bucket[lo..hi].iter().flatten().copied().collect();
+        nearest_rank(&mut all, 0.99)
+    }
+}
+
+/// The ⌈q × n⌉-th smallest of `values` (reordered in place); none when empty.
+fn nearest_rank(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(*v)
+}
+
 /// Walks the instants of `grid`; returns the result and the abort instant in ns.
 fn evaluate(
     c: &CriterionSpec,
     grid: Option<&Grid>,
+    durations: Option<&Durations>,
     data_start: i64,
     drill_ended: Option<i64>,
 ) -> (CriterionResult, Option<i64>) {
     let mut out = CriterionResult {
         name: c.name.clone(),
         error_ratio_above: c.error_ratio_above,
+        latency_p99_above_ms: c.latency_p99_above_ms,
         for_seconds: c.for_seconds,
         region: c.region.clone(),
         ..Default::default()
@@ -219,7 +313,7 @@ fn evaluate(
     };
     let w = i64::from(c.for_seconds) * NS;
     let steps = w / grid.step;
-    let mut peak: Option<f64> = None;
+    let (mut peak, mut peak_p99): (Option<f64>, Option<f64>) = (None, None);
     let mut abort_ns = None;
     for k in grid.instants() {
         let t = grid.at(k);
@@ -233,7 +327,16 @@ fn evaluate(
             peak = Some(ratio);
             out.peak_at = Some(rfc3339(t));
         }
-        if ratio > c.error_ratio_above && abort_ns.is_none() {
+        let p99 = durations.and_then(|d| d.p99(k, steps));
+        if let Some(p) = p99
+            && peak_p99.is_none_or(|q| p > q)
+        {
+            peak_p99 = Some(p);
+            out.peak_p99_at = Some(rfc3339(t));
+        }
+        let held = c.error_ratio_above.is_none_or(|x| ratio > x)
+            && c.latency_p99_above_ms.is_none_or(|x| p99.is_some_and(|p| p > x));
+        if held && abort_ns.is_none() {
             abort_ns = Some(t);
             out.should_have_aborted = true;
             out.abort_at = Some(rfc3339(t));
@@ -241,10 +344,12 @@ fn evaluate(
             out.requests = n;
             out.bad_requests = bad;
             out.error_ratio = Some(round(ratio, 6));
+            out.p99_ms = p99.map(|p| round(p, 3));
             out.drill_ended_after_seconds = drill_ended.map(|e| round((e - t) as f64 / NS as f64, 3));
         }
     }
     out.peak_error_ratio = peak.map(|p| round(p, 6));
+    out.peak_p99_ms = peak_p99.map(|p| round(p, 3));
     if peak.is_none() {
         out.reason = Some(format!("no {} s window inside the log holds a request", c.for_seconds));
     }
@@ -263,8 +368,8 @@ impl Abort {
             Some(t) => out += &format!("**The drill should have been aborted at {t}.**\n\n"),
             None => out += "No abort criterion held.\n\n",
         }
-        out +=
-            "| criterion | abort at | bad / requests in window | drill ended | peak ratio |\n|---|---|---|---|---|\n";
+        out += "| criterion | abort at | bad / requests in window | p99 in window | drill ended | peak ratio | peak p99 |\n";
+        out += "|---|---|---|---|---|---|---|\n";
         for c in &self.criteria {
             let ended = match (c.drill_ended_after_seconds, &self.drill_ended_at) {
                 (Some(s), _) if s >= 0.0 => format!("{s:.3} s after"),
@@ -272,22 +377,38 @@ impl Abort {
                 (None, None) => "no drill_ended marker".into(),
                 (None, Some(_)) => "—".into(),
             };
+            let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "—".into());
             out += &format!(
-                "| {} (> {} for {} s{}) | {} | {} / {} | {} | {} |\n",
+                "| {} ({}) | {} | {} / {} | {} | {} | {} | {} |\n",
                 c.name,
-                c.error_ratio_above,
-                c.for_seconds,
-                c.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                c.condition(),
                 c.abort_at.as_deref().or(c.reason.as_deref()).unwrap_or("did not hold"),
                 c.bad_requests,
                 c.requests,
+                ms(c.p99_ms),
                 ended,
                 c.peak_error_ratio
                     .map(|p| format!("{p:.3}"))
-                    .unwrap_or_else(|| "—".into())
+                    .unwrap_or_else(|| "—".into()),
+                ms(c.peak_p99_ms),
             );
         }
         out
+    }
+}
+
+impl CriterionResult {
+    /// `errors > 0.5 and p99 > 800 ms for 60 s, us-west-2`.
+    fn condition(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = self.error_ratio_above {
+            parts.push(format!("errors > {r}"));
+        }
+        if let Some(l) = self.latency_p99_above_ms {
+            parts.push(format!("p99 > {l} ms"));
+        }
+        let region = self.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
+        format!("{} for {} s{region}", parts.join(" and "), self.for_seconds)
     }
 }
 
@@ -301,7 +422,8 @@ mod tests {
             step_seconds: 5,
             criteria: vec![CriterionSpec {
                 name: "x".into(),
-                error_ratio_above: 0.5,
+                error_ratio_above: Some(0.5),
+                latency_p99_above_ms: None,
                 for_seconds: 12,
                 region: None,
             }],
@@ -309,7 +431,32 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("multiple"));
         s.criteria[0].for_seconds = 15;
         assert!(s.validate().is_ok());
-        s.criteria[0].error_ratio_above = 1.0;
+        s.criteria[0].error_ratio_above = Some(1.0);
         assert!(s.validate().unwrap_err().contains("error_ratio_above"));
+        s.criteria[0].error_ratio_above = None;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .contains("needs error_ratio_above or latency_p99_above_ms")
+        );
+    }
+
+    #[test]
+    fn p99_is_the_nearest_rank() {
+        // n = 100: the 99th smallest; n = 20: ⌈19.8⌉ = 20th, the largest; n = 1: itself.
+        let mut hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(nearest_rank(&mut hundred, 0.99), Some(99.0));
+        let mut twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(nearest_rank(&mut twenty, 0.99), Some(20.0));
+        assert_eq!(nearest_rank(&mut [7.0], 0.99), Some(7.0));
+        assert_eq!(nearest_rank(&mut [], 0.99), None);
+        // Buckets 3 and 4 (of 3..=5); a window reaching outside the data is clipped.
+        let d = Durations {
+            first: 3,
+            per_bucket: vec![vec![1.0, 2.0], vec![50.0], vec![9.0]],
+        };
+        assert_eq!(d.p99(5, 2), Some(50.0));
+        assert_eq!(d.p99(4, 10), Some(2.0));
+        assert_eq!(d.p99(20, 2), None);
     }
 }
