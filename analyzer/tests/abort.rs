@@ -168,6 +168,10 @@ async fn the_drill_should_have_been_aborted() {
         md.contains("| both (errors > 0.04 and p99 > 500 ms for 20 s) |"),
         "{md}"
     );
+    assert!(
+        md.contains("| never (errors > 0.9 for 60 s) | did not hold | — | — | — | 0.500 | — |"),
+        "{md}"
+    );
 }
 
 #[tokio::test]

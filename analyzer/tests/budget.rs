@@ -214,7 +214,7 @@ async fn burn_rates_alerts_and_series() {
     let md = report.budget.markdown();
     assert!(md.contains("**3.472 % of the budget**"), "{md}");
     assert!(
-        md.contains("| 14.4x_1h_5m | 2026-11-26T12:01:20Z | 25.00 | 25.00 | 0.022 |"),
+        md.contains("| 14.4x_1h_5m | 2026-11-26T12:01:20Z | 25.00 | 25.00 | 2.22 % |"),
         "{md}"
     );
 }

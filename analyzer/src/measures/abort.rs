@@ -378,13 +378,16 @@ impl Abort {
                 (None, Some(_)) => "—".into(),
             };
             let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "—".into());
+            let counts = match c.should_have_aborted {
+                true => format!("{} / {}", c.bad_requests, c.requests),
+                false => "—".into(),
+            };
             out += &format!(
-                "| {} ({}) | {} | {} / {} | {} | {} | {} | {} |\n",
+                "| {} ({}) | {} | {} | {} | {} | {} | {} |\n",
                 c.name,
                 c.condition(),
                 c.abort_at.as_deref().or(c.reason.as_deref()).unwrap_or("did not hold"),
-                c.bad_requests,
-                c.requests,
+                counts,
                 ms(c.p99_ms),
                 ended,
                 c.peak_error_ratio

@@ -598,6 +598,11 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "—".into())
 }
 
+/// A coverage fraction as a percent.
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.2} %", 100.0 * v)).unwrap_or_else(|| "—".into())
+}
+
 impl Budget {
     /// The section in Markdown (starts with a `## ` heading).
     pub fn markdown(&self) -> String {
@@ -629,7 +634,7 @@ impl Budget {
 impl SloBudget {
     fn markdown(&self) -> String {
         let mut out = format!(
-            "\n### SLO `{}` ({} over {} days)\n\n",
+            "\n### SLO `{}` (objective {}, period {} d)\n\n",
             self.name, self.objective, self.period_days
         );
         if let Some(r) = &self.reason {
@@ -656,7 +661,7 @@ impl SloBudget {
                 b.peak_at.as_deref().unwrap_or("—"),
                 b.bad_requests,
                 b.requests,
-                opt(b.coverage, 3)
+                pct(b.coverage)
             );
         }
         out += "\n| alert | fired at | long burn | short burn | long coverage |\n|---|---|---|---|---|\n";
@@ -667,7 +672,7 @@ impl SloBudget {
                 a.fired_at.as_deref().unwrap_or("did not fire"),
                 opt(a.long_burn, 2),
                 opt(a.short_burn, 2),
-                opt(a.long_coverage, 3)
+                pct(a.long_coverage)
             );
         }
         out
