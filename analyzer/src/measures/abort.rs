@@ -445,6 +445,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = "step_seconds: 1\ncriteria:\n  - name: checkout down\n    error_ratio_above: 0.5\n    for_seconds: 60\n    region: us-west-2\n  - name: slow\n    latency_p99_above_ms: 800\n    for_seconds: 120\n";
+        let s: AbortSpec = serde_yaml::from_str(doc).unwrap();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.criteria[1].error_ratio_above, None);
+        assert_eq!(s.criteria[1].latency_p99_above_ms, Some(800.0));
+    }
+
+    #[test]
     fn p99_is_the_nearest_rank() {
         // n = 100: the 99th smallest; n = 20: ⌈19.8⌉ = 20th, the largest; n = 1: itself.
         let mut hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();

@@ -725,6 +725,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = "step_seconds: 10\nslos:\n  - name: availability\n    objective: 0.999\n    period_days: 30\n  - name: fast\n    objective: 0.99\n    latency_threshold_ms: 500\n";
+        let s: BudgetSpec = serde_yaml::from_str(doc).unwrap();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.slos[1].latency_threshold_ms, Some(500.0));
+        assert_eq!(s.slos[1].period_days, 30.0);
+    }
+
+    #[test]
     fn step_must_divide_five_minutes() {
         let mut s = BudgetSpec::default();
         assert!(s.validate().is_ok());
