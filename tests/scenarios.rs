@@ -23,7 +23,7 @@ use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::Event;
 use std::collections::BTreeMap;
 
-use demo::scenarios::{Scenario, library, traffic_truth, truth};
+use demo::scenarios::{Scenario, budget_truth, library, traffic_truth, truth};
 use demo::sim::{Ns, SEC};
 
 /// Seeds every scenario runs with: `CUTOVER_SCENARIO_SEEDS=1,2,3` (default 3).
@@ -57,6 +57,8 @@ async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
         check_rpo(&ctx, &s, &r);
         check_validity(&ctx, &s, &r);
         check_latency(&ctx, &s, &r);
+        check_budget(&ctx, &s, &r);
+        check_abort(&ctx, &s, &r);
         out.push((s, r));
     }
     out
@@ -183,6 +185,57 @@ fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
     assert_eq!(got, want, "{ctx}: latency spikes");
 }
 
+fn rel(ctx: &str, what: &str, got: Option<f64>, want: f64, tolerance: f64) {
+    let got = got.unwrap_or_else(|| panic!("{ctx}: {what} not measured"));
+    assert!(
+        (got - want).abs() <= tolerance * want.abs().max(1e-12),
+        "{ctx}: {what} {got} vs truth {want}"
+    );
+}
+
+/// Per SLO: drill counts exact, consumed and period budgets within 0.5 %, each burn-rate alert
+/// fired (or not) at the truth's instant.
+fn check_budget(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let drill = (t.moments.t0 + 2 * SEC, t.moments.end);
+    assert_eq!(r.budget.slos.len(), 2, "{ctx}: {:?}", r.budget.reason);
+    for (got, slo) in r.budget.slos.iter().zip(budget_truth::slos()) {
+        let want = budget_truth::budget(&t.generated.requests, &slo, t.fault_at, drill);
+        let what = format!("budget {}", slo.name);
+        assert_eq!(got.name, slo.name, "{ctx}");
+        assert_eq!((got.drill_requests, got.drill_bad_requests), want.drill, "{ctx}: {what} drill counts");
+        rel(ctx, &what, r.budget.baseline.as_ref().and_then(|b| b.requests_per_second), want.baseline_rps, 1e-6);
+        rel(ctx, &what, got.allowed_bad_requests, want.allowed, 0.005);
+        rel(ctx, &what, got.consumed_fraction, want.consumed, 0.005);
+        rel(ctx, &what, got.period_included_fraction, want.included, 0.005);
+        rel(ctx, &what, got.period_excluded_fraction, want.excluded, 0.005);
+        let alerts: Vec<_> = got
+            .alerts
+            .iter()
+            .map(|a| (a.name.as_str(), a.fired_at.as_ref().map(|v| ns(ctx, &what, Some(v)))))
+            .collect();
+        assert_eq!(alerts, want.alerts, "{ctx}: {what} burn-rate alerts");
+    }
+}
+
+/// Each abort criterion: whether and when it held, with that window's counts.
+fn check_abort(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let data_start = s.events.iter().map(|e| e.event_time_unix_nano).min().unwrap();
+    let rules = budget_truth::abort_rules();
+    assert_eq!(r.abort.criteria.len(), rules.len(), "{ctx}: {:?}", r.abort.reason);
+    for (got, rule) in r.abort.criteria.iter().zip(&rules) {
+        let want = budget_truth::abort_at(&t.generated.requests, rule, t.moments.t0 + 2 * SEC, data_start);
+        let at = got.abort_at.as_ref().map(|v| ns(ctx, "abort_at", Some(v)));
+        let what = format!("{ctx}: abort {}", rule.name);
+        assert_eq!(got.should_have_aborted, want.is_some(), "{what}: {got:?}");
+        assert_eq!(at, want.map(|w| w.0), "{what}: abort_at");
+        if let Some((_, n, bad)) = want {
+            assert_eq!((got.requests, got.bad_requests), (n, bad), "{what}: window counts");
+        }
+    }
+}
+
 #[test]
 fn the_library_has_every_scenario_of_the_issue() {
     let names: std::collections::BTreeSet<&str> = library::ALL.iter().map(|(n, _)| *n).collect();
@@ -200,6 +253,9 @@ async fn clean_failover() {
     for (s, r) in run(library::clean_failover).await {
         assert_eq!(s.truth.residual_requests, 0, "{}: DNS cut over at once", s.name);
         assert!(r.latency.spikes.is_empty(), "{}: {:?}", s.name, r.latency.spikes);
+        assert!(!r.abort.criteria[1].should_have_aborted, "{}: no slow secondary", s.name);
+        let fast = &r.budget.slos[1];
+        assert!(fast.consumed_fraction.unwrap() > 0.0, "{}: the outage burns budget", s.name);
         assert_eq!(r.rpo.lost_writes, Some(0));
         assert_eq!(r.rpo.actual_seconds, Some(0.0));
         assert!(r.rpo.split_brain.is_empty());
@@ -292,6 +348,9 @@ async fn latency_spike_in_secondary() {
         assert!(start <= slow.start && end >= slow.end, "{}: spike {spike:?} vs slow window {slow:?}", s.name);
         assert!(end - start <= slow.end - slow.start + 20 * SEC, "{}: spike too wide {spike:?}", s.name);
         assert!(spike.peak_p99_ms >= 800.0, "{}: {spike:?}", s.name);
+        assert!(r.abort.criteria[1].should_have_aborted, "{}: slow secondary", s.name);
+        let (avail, fast) = (&r.budget.slos[0], &r.budget.slos[1]);
+        assert!(fast.drill_bad_requests > avail.drill_bad_requests + 100, "{}: slow requests are bad for `fast`", s.name);
     }
 }
 

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use super::events::{self, Ids, PRIMARY, SECONDARY, SpanKind, SpanSpec, region};
 use super::truth::{self, AlertFact, CallFact, Generated, MessageFact, ScenarioTruth, SpikeFact, StreamFact};
 use super::Scenario;
+use super::budget_truth;
 use crate::demo::sim::{self, Drill, MS, Ns, Params, Replication, SEC};
 
 /// 2026-11-26T12:00:00Z: every scenario starts here.
@@ -26,6 +27,9 @@ targets: { rto_seconds: 120, rpo_seconds: 5 }
 sli: { services: [frontend], span_kinds: [server] }
 recovery: { success_ratio: 0.99, stable_seconds: 60 }
 ";
+
+/// Spec parts of the report sections, the same in every scenario.
+pub const SECTION_SPECS: &[&str] = &[budget_truth::BUDGET_SPEC];
 
 /// The simulator knobs of scenarios: ~10 requests/s, ~4 writes/s, 150 s after the shift,
 /// fast failures (so latency only moves where a scenario says), async replication.
@@ -406,8 +410,8 @@ impl World {
             generated: g,
         };
         let mut spec = format!("name: scenario {}\n{BASE_SPEC}", self.name);
-        for s in &self.spec {
-            spec += s;
+        for s in SECTION_SPECS.iter().map(|s| s.to_string()).chain(self.spec) {
+            spec += &s;
             spec.push('\n');
         }
         Scenario {
