@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod flow_truth;
 pub mod budget_truth;
 pub mod library;
 pub mod telemetry_truth;

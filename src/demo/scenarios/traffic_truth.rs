@@ -148,3 +148,85 @@ pub fn spikes(requests: &[Request], fault: Ns, rule: &SpikeRule) -> Vec<SpikeTru
     }
     out
 }
+
+/// The residual-traffic rule (the section's defaults).
+pub const RESIDUAL_WINDOW: Ns = 10_000_000_000;
+/// The primary's share under which residual traffic counts as gone.
+pub const RESIDUAL_THRESHOLD: f64 = 0.01;
+
+/// What the traffic section must report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidualTruth {
+    /// Primary requests starting at or after the cutover.
+    pub requests: u64,
+    /// Of them, bad.
+    pub failed: u64,
+    /// The last of them.
+    pub last_at: Option<Ns>,
+    /// End of the last window (aligned on the cutover) whose primary share is at least the
+    /// threshold, the cutover itself when none is; `None` when that window is the last one with
+    /// requests (never settled within the data).
+    pub settled_at: Option<Ns>,
+}
+
+/// Residual traffic in the primary after `cutover`.
+pub fn residual(requests: &[Request], cutover: Ns) -> ResidualTruth {
+    let after: Vec<&Request> = requests.iter().filter(|r| r.start >= cutover).collect();
+    let mut windows: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    for r in &after {
+        let w = windows.entry((r.start - cutover) / RESIDUAL_WINDOW).or_default();
+        w.0 += 1;
+        w.1 += u64::from(r.primary);
+    }
+    let last_with_share = windows
+        .iter()
+        .filter(|(_, (n, p))| *p as f64 / *n as f64 >= RESIDUAL_THRESHOLD)
+        .map(|(k, _)| *k)
+        .max();
+    let last_window = windows.keys().max().copied();
+    let settled_at = match last_with_share {
+        None => Some(cutover),
+        Some(k) if Some(k) == last_window => None,
+        Some(k) => Some(cutover + (k + 1) * RESIDUAL_WINDOW),
+    };
+    let primary: Vec<&&Request> = after.iter().filter(|r| r.primary).collect();
+    ResidualTruth {
+        requests: primary.len() as u64,
+        failed: primary.iter().filter(|r| r.bad()).count() as u64,
+        last_at: primary.iter().map(|r| r.start).max(),
+        settled_at,
+    }
+}
+
+/// 401/403 answers per region after the cutover: (requests, auth failures), and the baseline
+/// (before the fault) of the region, or of all regions when it had none.
+pub fn sessions(requests: &[Request], fault: Ns, cutover: Ns) -> BTreeMap<&'static str, [(u64, u64); 2]> {
+    let count = |f: &dyn Fn(&Request) -> bool| {
+        requests
+            .iter()
+            .filter(|r| f(r))
+            .fold((0, 0), |(n, a), r| (n + 1, a + u64::from(matches!(r.status, 401 | 403))))
+    };
+    let mut out = BTreeMap::new();
+    for primary in [true, false] {
+        let after = count(&|r| r.primary == primary && r.start >= cutover);
+        if after.0 == 0 {
+            continue;
+        }
+        let mut base = count(&|r| r.primary == primary && r.start < fault);
+        if base.0 == 0 {
+            base = count(&|r| r.start < fault);
+        }
+        out.insert(region(primary), [base, after]);
+    }
+    out
+}
+
+/// Capacity of one gauge series: points, peak and seconds above `threshold` (step rule: a
+/// point above holds until the next point; the last point adds nothing).
+pub fn capacity(times: &[Ns], values: &[f64], from: Ns, threshold: f64) -> (u64, Option<f64>, f64) {
+    let pts: Vec<(Ns, f64)> = times.iter().zip(values).filter(|(t, _)| **t >= from).map(|(t, v)| (*t, *v)).collect();
+    let peak = pts.iter().map(|p| p.1).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let above: Ns = pts.windows(2).filter(|w| w[0].1 > threshold).map(|w| w[1].0 - w[0].0).sum();
+    (pts.len() as u64, peak, above as f64 / 1e9)
+}

@@ -127,7 +127,8 @@ impl World {
         for i in (0..self.drill.requests.len()).step_by(every) {
             let r = &self.drill.requests[i];
             let (trace_id, parent) = self.request_ids[i].clone();
-            let start = r.start + 3 * MS - skew_ms * MS;
+            // Inside its parent (which lasts at least 5 ms) unless the clock is skewed.
+            let start = r.start + 2 * MS - skew_ms * MS;
             let e = events::span(
                 SpanSpec {
                     region: SECONDARY,
@@ -135,7 +136,7 @@ impl World {
                     name: "GET /stock",
                     kind: SpanKind::Server,
                     start,
-                    end: start + 4 * MS,
+                    end: start + 2 * MS,
                     error: false,
                     attrs: vec![Attribute::int("http.response.status_code", 200)],
                 },
@@ -322,7 +323,8 @@ impl World {
                 self.gauge_stream(false, service, name, cadence, new_starts, m.end, holes, |_| 12.0);
             }
         }
-        let cpu = telemetry.secondary_cpu;
+        let hot = telemetry.secondary_cpu_hot;
+        let cpu = |t: Ns| if hot.is_some_and(|(a, b)| t >= a && t < b) { 0.95 } else { 0.55 };
         self.gauge_stream(true, "node", "system.cpu.utilization", cadence, m.t0, old_stops, &[], |_| 0.45);
         self.gauge_stream(false, "node", "system.cpu.utilization", cadence, new_starts, m.end, &[], cpu);
         for (host, app) in [("bastion-1", "sshd"), ("idp-1", "keycloak")] {
@@ -433,8 +435,8 @@ pub struct Telemetry {
     pub skip_secondary_siem: Option<&'static str>,
     /// A silence (`[start, end)`) in the secondary's metric streams.
     pub secondary_hole: Option<(Ns, Ns)>,
-    /// The secondary's CPU utilization over time.
-    pub secondary_cpu: fn(Ns) -> f64,
+    /// When the secondary's CPU runs at 0.95 (`[start, end)`); else 0.55 (the primary: 0.45).
+    pub secondary_cpu_hot: Option<(Ns, Ns)>,
 }
 
 impl Default for Telemetry {
@@ -444,7 +446,7 @@ impl Default for Telemetry {
             skip_secondary_metric: None,
             skip_secondary_siem: None,
             secondary_hole: None,
-            secondary_cpu: |_| 0.55,
+            secondary_cpu_hot: None,
         }
     }
 }
