@@ -52,6 +52,18 @@ enum FailOnArg {
     Rpo,
     /// RTO or RPO not measurable.
     Unmeasurable,
+    /// An SLO's max_drill_budget_percent exceeded.
+    Budget,
+    /// An abort criterion held.
+    Abort,
+    /// An expected alert missing or late.
+    Alerts,
+    /// An unexpected telemetry gap, or a stream that never followed the cutover.
+    Gaps,
+    /// A latency spike window (not in the default).
+    Latency,
+    /// Split-brain writes (not in the default).
+    SplitBrain,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -109,7 +121,8 @@ enum Command {
     },
     /// Measure a drill: RTO, RPO and every other section against the drill spec.
     ///
-    /// Exit code 0 when every target is met, 1 when one is missed or not measurable, 2 on error.
+    /// Exit code 0 when every target is met, 1 when one is missed or RTO/RPO is not
+    /// measurable (see --fail-on), 2 on error.
     Analyze {
         /// Data directory of the daemon.
         #[arg(long)]
@@ -120,8 +133,15 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
-        /// Which verdicts make the exit code 1 (comma-separated): rto, rpo, unmeasurable.
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "rto,rpo,unmeasurable")]
+        /// Which verdicts make the exit code 1 (comma-separated). The default is every target
+        /// of the spec; latency spikes and split-brain writes are findings and fail a run only
+        /// when named here.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "rto,rpo,unmeasurable,budget,abort,alerts,gaps"
+        )]
         fail_on: Vec<FailOnArg>,
     },
     /// Run SQL over the replayed log (tables spans, metric_points, logs, markers; views
@@ -251,6 +271,12 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     FailOnArg::Rto => FailOn::Rto,
                     FailOnArg::Rpo => FailOn::Rpo,
                     FailOnArg::Unmeasurable => FailOn::Unmeasurable,
+                    FailOnArg::Budget => FailOn::Budget,
+                    FailOnArg::Abort => FailOn::Abort,
+                    FailOnArg::Alerts => FailOn::Alerts,
+                    FailOnArg::Gaps => FailOn::Gaps,
+                    FailOnArg::Latency => FailOn::Latency,
+                    FailOnArg::SplitBrain => FailOn::SplitBrain,
                 })
                 .collect();
             Ok(report.exit_code_for(&fail_on) as u8)

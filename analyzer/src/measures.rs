@@ -78,11 +78,6 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     }
     let rto = measure_rto(analyzer, spec, &mut timeline).await?;
     let rpo = measure_rpo(analyzer, spec, timeline.fault_at).await?;
-    let verdict = match (rto.met, rpo.met) {
-        (Some(false), _) | (_, Some(false)) => Verdict::Missed,
-        (Some(true), Some(true)) => Verdict::Met,
-        _ => Verdict::NotMeasurable,
-    };
     let regions = [
         ("primary", &spec.regions.primary),
         ("secondary", &spec.regions.secondary),
@@ -103,7 +98,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
             });
         }
     }
-    Ok(Report {
+    let mut report = Report {
         markers,
         report_version: crate::report::REPORT_VERSION,
         drill: spec.name.clone(),
@@ -120,10 +115,12 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         traffic: traffic::measure(analyzer, spec, t).await?,
         capacity: capacity::measure(analyzer, spec, t).await?,
         validity: validity::measure(analyzer, spec, t).await?,
-        verdict,
+        verdict: Verdict::NotMeasurable,
         replay: analyzer.stats.clone(),
         timeline,
-    })
+    };
+    report.verdict = report.overall_verdict();
+    Ok(report)
 }
 
 /// The first sustained SLI breach (`fault_inferred.sql`), for a log without a fault marker.

@@ -47,7 +47,7 @@ pub struct Report {
     pub capacity: crate::measures::capacity::Capacity,
     /// Sample sizes, stream coverage, pipeline health and the SLI series.
     pub validity: crate::measures::validity::Validity,
-    /// `met` when every target is met, `missed` when one is missed, `not_measurable` otherwise.
+    /// [`Report::overall_verdict`].
     pub verdict: Verdict,
     /// What the replay saw.
     pub replay: crate::tables::ReplayStats,
@@ -79,11 +79,44 @@ pub enum FailOn {
     Rpo,
     /// RTO or RPO could not be measured.
     Unmeasurable,
+    /// Writes to a store were accepted in two regions over overlapping time.
+    SplitBrain,
+    /// A latency spike window was found.
+    Latency,
+    /// An SLO's `max_drill_budget_percent` was exceeded.
+    Budget,
+    /// An abort criterion held: the drill should have been aborted.
+    Abort,
+    /// An unexpected telemetry gap, or a stream that never followed the cutover.
+    Gaps,
+    /// An expected alert did not fire, or fired late.
+    Alerts,
 }
 
 impl FailOn {
-    /// Every verdict (the default).
-    pub const ALL: [FailOn; 3] = [FailOn::Rto, FailOn::Rpo, FailOn::Unmeasurable];
+    /// The default of `--fail-on`: every target of the spec.
+    pub const TARGETS: [FailOn; 7] = [
+        FailOn::Rto,
+        FailOn::Rpo,
+        FailOn::Unmeasurable,
+        FailOn::Budget,
+        FailOn::Abort,
+        FailOn::Alerts,
+        FailOn::Gaps,
+    ];
+
+    /// Every verdict.
+    pub const ALL: [FailOn; 9] = [
+        FailOn::Rto,
+        FailOn::Rpo,
+        FailOn::Unmeasurable,
+        FailOn::SplitBrain,
+        FailOn::Latency,
+        FailOn::Budget,
+        FailOn::Abort,
+        FailOn::Gaps,
+        FailOn::Alerts,
+    ];
 }
 
 /// Overall verdict.
@@ -204,9 +237,24 @@ pub struct StoreRpo {
 }
 
 impl Report {
-    /// Exit code of `cutover analyze`: 0 all met, 1 otherwise (missed or not measurable).
+    /// Exit code of `cutover analyze` with the default `--fail-on` ([`FailOn::TARGETS`]): 0
+    /// all met, 1 otherwise (missed, or RTO/RPO not measurable).
     pub fn exit_code(&self) -> i32 {
-        self.exit_code_for(&FailOn::ALL)
+        self.exit_code_for(&FailOn::TARGETS)
+    }
+
+    /// The overall verdict: `missed` when a target of [`FailOn::TARGETS`] is missed, `met`
+    /// when RTO and RPO are met and nothing is missed, `not_measurable` otherwise.
+    pub fn overall_verdict(&self) -> Verdict {
+        let missed = FailOn::TARGETS
+            .iter()
+            .filter(|f| **f != FailOn::Unmeasurable)
+            .any(|f| self.exit_code_for(&[*f]) == 1);
+        match (missed, self.rto.met, self.rpo.met) {
+            (true, _, _) => Verdict::Missed,
+            (false, Some(true), Some(true)) => Verdict::Met,
+            _ => Verdict::NotMeasurable,
+        }
     }
 
     /// Exit code when only the verdicts in `fail_on` fail the run: 1 if any of them holds.
@@ -215,6 +263,12 @@ impl Report {
             FailOn::Rto => self.rto.met == Some(false),
             FailOn::Rpo => self.rpo.met == Some(false),
             FailOn::Unmeasurable => self.rto.met.is_none() || self.rpo.met.is_none(),
+            FailOn::SplitBrain => !self.rpo.split_brain.is_empty(),
+            FailOn::Latency => !self.latency.spikes.is_empty(),
+            FailOn::Budget => self.budget.slos.iter().any(|s| s.met == Some(false)),
+            FailOn::Abort => self.abort.criteria.iter().any(|c| c.should_have_aborted),
+            FailOn::Gaps => crate::measures::gaps::fails(&self.gaps),
+            FailOn::Alerts => crate::measures::alerts::fails(&self.alerts),
         };
         i32::from(fail_on.iter().any(holds))
     }

@@ -269,3 +269,23 @@ fn the_spec_refuses_meaningless_slos() {
     let s = with("    - { name: a, objective: 0.9 }\n").unwrap();
     assert_eq!(s.budget.slos[0].period_days, 30.0);
 }
+
+#[tokio::test]
+async fn a_budget_target_gives_a_verdict_that_fail_on_budget_reads() {
+    use cutover_analyzer::report::FailOn;
+    let (dir, _, _) = open_fixture().await;
+    // The drill consumes 3.472222 % of the availability budget (see above).
+    for (max, met) in [(3.0, false), (4.0, true)] {
+        let text = SPEC.replace(
+            "period_days: 1 }",
+            &format!("period_days: 1, max_drill_budget_percent: {max} }}"),
+        );
+        let spec = DrillSpec::parse(&text).unwrap();
+        let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+        let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
+        let availability = slo(&report.budget, "availability");
+        assert_eq!(availability.consumed_percent, Some(3.472222));
+        assert_eq!(availability.met, Some(met));
+        assert_eq!(report.exit_code_for(&[FailOn::Budget]), i32::from(!met));
+    }
+}

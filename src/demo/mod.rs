@@ -21,6 +21,13 @@ regions: { primary: us-east-1, secondary: us-west-2 }
 targets: { rto_seconds: 120, rpo_seconds: 5 }
 sli: { services: [frontend], span_kinds: [server] }
 recovery: { success_ratio: 0.99, stable_seconds: 60 }
+budget:
+  slos:
+    - { name: availability, objective: 0.999, period_days: 30 }
+    - { name: fast, objective: 0.99, period_days: 30, latency_threshold_ms: 500 }
+abort:
+  criteria:
+    - { name: hard down, error_ratio_above: 0.9, for_seconds: 60 }
 ";
 
 /// What a demo run produced.

@@ -39,7 +39,22 @@ pub fn gaps(_report: &Report) -> Rows {
     Vec::new()
 }
 
-/// Budget consumed over time.
-pub fn budget(_report: &Report) -> Vec<LineSeries> {
-    Vec::new()
+/// Budget consumed over the drill, percent of the period's budget, one line per SLO.
+pub fn budget(report: &Report) -> Vec<LineSeries> {
+    report
+        .budget
+        .slos
+        .iter()
+        .enumerate()
+        .map(|(i, slo)| LineSeries {
+            label: slo.name.clone(),
+            points: slo
+                .series
+                .iter()
+                .filter_map(|p| Some((ns(&p.at)?, p.consumed_fraction? * 100.0)))
+                .collect(),
+            color: i + 2,
+            dashed: false,
+        })
+        .collect()
 }

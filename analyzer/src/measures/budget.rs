@@ -12,6 +12,7 @@
 //!     - name: fast
 //!       objective: 0.99
 //!       latency_threshold_ms: 500   # optional: a request slower than this is bad too
+//!       max_drill_budget_percent: 5 # optional target: the drill may burn at most 5 % of the budget
 //! ```
 //!
 //! Definitions (all over the `requests` view; times are request start times):
@@ -113,6 +114,10 @@ pub struct SloSpec {
     /// When set, a request slower than this (milliseconds) is bad too.
     #[serde(default)]
     pub latency_threshold_ms: Option<f64>,
+    /// Target: the drill may consume at most this percent of the period's budget (optional;
+    /// without it the SLO has no verdict).
+    #[serde(default)]
+    pub max_drill_budget_percent: Option<f64>,
 }
 
 fn default_period() -> f64 {
@@ -206,6 +211,10 @@ pub struct SloBudget {
     pub consumed_fraction: Option<f64>,
     /// 100 × `consumed_fraction`.
     pub consumed_percent: Option<f64>,
+    /// The spec's `max_drill_budget_percent`.
+    pub max_drill_budget_percent: Option<f64>,
+    /// `consumed_percent ≤ max_drill_budget_percent`; null without a target or a figure.
+    pub met: Option<bool>,
     /// Requests in the whole log.
     pub observed_requests: u64,
     /// Bad requests in the whole log.
@@ -476,6 +485,7 @@ async fn measure_slo(analyzer: &Analyzer, slo: &SloSpec, f: &Frame) -> Result<Sl
         objective: slo.objective,
         period_days: slo.period_days,
         latency_threshold_ms: slo.latency_threshold_ms,
+        max_drill_budget_percent: slo.max_drill_budget_percent,
         ..Default::default()
     };
     let Some(grid) = grid else {
@@ -498,6 +508,10 @@ async fn measure_slo(analyzer: &Analyzer, slo: &SloSpec, f: &Frame) -> Result<Sl
             let frac = |bad: u64| Some(round(bad as f64 / allowed, 9));
             out.consumed_fraction = frac(out.drill_bad_requests);
             out.consumed_percent = Some(round(100.0 * out.drill_bad_requests as f64 / allowed, 6));
+            out.met = slo
+                .max_drill_budget_percent
+                .zip(out.consumed_percent)
+                .map(|(max, used)| used <= max);
             out.period_included_fraction = frac(out.observed_bad_requests);
             out.period_excluded_fraction = frac(out.observed_bad_requests - out.drill_bad_requests);
         }
@@ -647,6 +661,16 @@ impl SloBudget {
             opt(self.allowed_bad_requests, 1),
             opt(self.consumed_percent, 3)
         );
+        if let Some(max) = self.max_drill_budget_percent {
+            out += &format!(
+                "Target: at most {max} % → {}.\n",
+                match self.met {
+                    Some(true) => "met",
+                    Some(false) => "**missed**",
+                    None => "not measurable",
+                }
+            );
+        }
         out += &format!(
             "Period budget over the observed data: {} with the drill, {} without.\n\n",
             opt(self.period_included_fraction, 6),
@@ -745,6 +769,7 @@ mod tests {
             objective: 1.0,
             period_days: 30.0,
             latency_threshold_ms: None,
+            max_drill_budget_percent: None,
         });
         assert!(s.validate().unwrap_err().contains("objective"));
     }
