@@ -130,14 +130,17 @@ pub fn siem_feed_missing(seed: u64) -> Scenario {
     with_telemetry(World::new("siem_feed_missing", seed, &p), &telemetry).finish()
 }
 
-/// The SLI alert is delivered 90 s after it started firing; the database alert never fires.
-/// Detection still dates from the late alert's `startsAt`.
+/// The SLI alert is delivered 90 s after it started firing; the database alert never fires;
+/// `InstanceDown` fires inside its suppression window. Detection still dates from the late
+/// alert's `startsAt`.
 pub fn alert_missing_and_late(seed: u64) -> Scenario {
     let mut p = world::params();
     p.replication = Replication::Sync;
     let mut w = World::new("alert_missing_and_late", seed, &p);
     w.standard_telemetry(&Telemetry::default());
     sli_alert(&mut w, 90_000);
+    let declared = w.drill.moments.declared;
+    w.alert(true, "node", "InstanceDown", declared + 3 * SEC, declared + 4 * SEC, None);
     w.messages(|_, primary, _, at| vec![(primary, at)]);
     w.inventory_calls(10, 0);
     w.finish()

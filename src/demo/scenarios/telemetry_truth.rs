@@ -157,6 +157,21 @@ pub fn followed(events: &[Event], rule: &GapRule, primary: &str, fault: Ns, cuto
     out
 }
 
+/// The alerts part of every scenario's spec: the SLI alert within 60 s of the fault and
+/// delivered within 30 s, the database alert within 60 s; `InstanceDown` must not fire between
+/// `failover_declared` and `failover_completed`.
+pub const ALERTS_SPEC: &str = "\
+alerts:
+  expected:
+    - { alertname: FrontendErrorRateHigh, service: frontend, max_delay_seconds: 60, max_delivery_seconds: 30 }
+    - { alertname: OrdersDbPrimaryDown, max_delay_seconds: 60 }
+  suppression_windows:
+    - { from_marker: failover_declared, to_marker: failover_completed, alertname: InstanceDown }";
+
+/// The expected alerts of [`ALERTS_SPEC`]: (name, max delay, max delivery), seconds.
+pub const EXPECTED_ALERTS: [(&str, f64, Option<f64>); 2] =
+    [("FrontendErrorRateHigh", 60.0, Some(30.0)), ("OrdersDbPrimaryDown", 60.0, None)];
+
 /// An expected alert of the spec and what the audit must find for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertTruth {
@@ -170,25 +185,53 @@ pub struct AlertTruth {
     pub delivery_seconds: Option<f64>,
     /// A resolved notification came.
     pub resolved: bool,
+    /// delay > max delay (`None` when it never fired).
+    pub late: Option<bool>,
+    /// delivery > max delivery (`None` when it never fired or there is no limit).
+    pub delivery_late: Option<bool>,
 }
 
-/// The audit of `expected` alert names over the generated alerts: the earliest drill firing
+/// The audit of the [`EXPECTED_ALERTS`] over the generated alerts: the earliest drill firing
 /// of each name.
-pub fn alerts(generated: &[AlertFact], expected: &[&str], fault: Ns) -> Vec<AlertTruth> {
-    expected
+pub fn alerts(generated: &[AlertFact], fault: Ns) -> Vec<AlertTruth> {
+    EXPECTED_ALERTS
         .iter()
-        .map(|name| {
+        .map(|(name, max_delay, max_delivery)| {
             let firing = generated
                 .iter()
                 .filter(|a| a.name == *name && a.starts_at >= fault)
                 .min_by_key(|a| (a.starts_at, a.received_at));
+            let delay = firing.map(|a| secs(a.starts_at - fault));
+            let delivery = firing.map(|a| secs(a.received_at - a.starts_at));
             AlertTruth {
                 name: name.to_string(),
                 fired: firing.is_some(),
-                delay_seconds: firing.map(|a| secs(a.starts_at - fault)),
-                delivery_seconds: firing.map(|a| secs(a.received_at - a.starts_at)),
+                delay_seconds: delay,
+                delivery_seconds: delivery,
                 resolved: firing.is_some_and(|a| a.ends_at.is_some()),
+                late: delay.map(|d| d > *max_delay),
+                delivery_late: delivery.zip(*max_delivery).map(|(d, m)| d > m),
             }
         })
+        .collect()
+}
+
+/// Drill firings (`startsAt` ≥ fault) of names the spec does not expect, by name.
+pub fn unexpected_alerts(generated: &[AlertFact], fault: Ns) -> Vec<String> {
+    let mut v: Vec<String> = generated
+        .iter()
+        .filter(|a| a.starts_at >= fault && !EXPECTED_ALERTS.iter().any(|(n, _, _)| *n == a.name))
+        .map(|a| a.name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `InstanceDown` firings received inside `[declared, completed]`.
+pub fn suppressed(generated: &[AlertFact], declared: Ns, completed: Ns) -> Vec<String> {
+    generated
+        .iter()
+        .filter(|a| a.name == "InstanceDown" && a.received_at >= declared && a.received_at <= completed)
+        .map(|a| a.name.clone())
         .collect()
 }

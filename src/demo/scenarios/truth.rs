@@ -148,6 +148,8 @@ pub struct ScenarioTruth {
     pub rpo_seconds: f64,
     /// Stores that took writes in both regions over overlapping time.
     pub split_brain: Vec<SplitBrainTruth>,
+    /// `failover_completed`.
+    pub completed_at: Ns,
     /// SLI requests served by the primary at or after `dns_cutover`.
     pub residual_requests: usize,
     /// What was generated, for section truths.

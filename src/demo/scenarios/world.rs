@@ -408,6 +408,7 @@ impl World {
             lost_writes,
             rpo_seconds,
             split_brain: truth::split_brain(&g.writes, d.store),
+            completed_at: d.markers.iter().find(|mk| mk.kind == "failover_completed").map_or(m.end, |mk| mk.time),
             residual_requests: g.requests.iter().filter(|r| r.primary && r.start >= m.dns).count(),
             generated: g,
         };
