@@ -92,3 +92,4 @@ pub async fn check(analyzer: &Analyzer, name: &str, sql: &str) -> Option<String>
         )
     })
 }
+
