@@ -187,6 +187,35 @@ async fn unsettled_traffic_and_missing_markers_say_why() {
     assert!(t.sessions.regions.is_empty());
 }
 
+/// The whole report, with the timeline taken from markers: fault_injected at 10 s and
+/// dns_cutover at 20 s give the same figures as the hand-made timeline.
+#[tokio::test]
+async fn the_report_carries_the_section_with_the_markers_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path()).await;
+    write_log(
+        dir.path(),
+        &[
+            marker("fault_injected", E, T0 + 10 * S, vec![]),
+            marker("dns_cutover", W, T0 + 20 * S, vec![]),
+        ],
+    )
+    .await;
+    let spec = DrillSpec::parse(SPEC).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
+    let t = &report.traffic;
+    assert_eq!(t.cutover_at.as_deref(), Some("2026-11-26T12:00:20Z"));
+    assert_eq!(
+        (t.residual_requests, t.residual_failed, t.settle_seconds),
+        (4, 1, Some(20.0))
+    );
+    let flags: Vec<Option<bool>> = t.sessions.regions.iter().map(|r| r.flagged).collect();
+    assert_eq!(flags, vec![Some(true), Some(true)]);
+    let md = report.to_markdown(None);
+    assert!(md.contains("served 4 SLI request(s), 1 of them failed"), "{md}");
+}
+
 #[tokio::test]
 async fn the_traffic_spec_is_validated() {
     for (from, to, key) in [

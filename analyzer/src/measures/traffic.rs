@@ -107,7 +107,8 @@ pub struct Traffic {
     pub last_residual_at: Option<String>,
     /// End of the last window with a primary share ≥ threshold (the cutover when none).
     pub settled_at: Option<String>,
-    /// `settled_at` − cutover, seconds; null when the traffic never settled.
+    /// `settled_at` − cutover, seconds; null when the traffic never settled within the data
+    /// or there were no requests after the cutover.
     pub settle_seconds: Option<f64>,
     /// Why `settle_seconds` is null.
     pub settle_reason: Option<String>,
@@ -247,26 +248,48 @@ async fn residual(
             primary_share: ratio(primary[i], requests[i]).unwrap_or(0.0),
         })
         .collect();
-    let threshold = spec.traffic.residual_threshold;
-    let last_above = out.windows.iter().rposition(|w| w.primary_share >= threshold);
-    match last_above {
-        None => {
+    if out.windows.is_empty() {
+        out.settle_reason = Some("no SLI requests at or after the cutover".into());
+        return Ok(());
+    }
+    let shares: Vec<f64> = out.windows.iter().map(|w| w.primary_share).collect();
+    match settle(&shares, spec.traffic.residual_threshold) {
+        Settle::At(None) => {
             out.settled_at = Some(rfc3339(cutover_at));
             out.settle_seconds = Some(0.0);
         }
-        Some(i) if i + 1 == out.windows.len() => {
+        Settle::At(Some(i)) => {
+            let end = starts[i].unwrap_or(cutover_at) + window_ms * 1_000_000;
+            out.settled_at = Some(rfc3339(end));
+            out.settle_seconds = Some(((end - cutover_at) as f64 / 1e6).round() / 1e3);
+        }
+        Settle::Never(i) => {
             out.settle_reason = Some(format!(
                 "the primary still served {:.4} of the requests in the last window with requests (from {})",
                 out.windows[i].primary_share, out.windows[i].start
             ));
         }
-        Some(i) => {
-            let end = starts[i].unwrap_or(cutover_at) + window_ms * 1_000_000;
-            out.settled_at = Some(rfc3339(end));
-            out.settle_seconds = Some(((end - cutover_at) as f64 / 1e6).round() / 1e3);
-        }
     }
     Ok(())
+}
+
+/// When the primary's share settled under the threshold, from the shares of consecutive
+/// windows with requests.
+#[derive(Debug, PartialEq)]
+enum Settle {
+    /// At the end of this window (the last one at or above the threshold); `None`: at the
+    /// cutover, no window was.
+    At(Option<usize>),
+    /// Never: this window, the last one, is still at or above the threshold.
+    Never(usize),
+}
+
+fn settle(shares: &[f64], threshold: f64) -> Settle {
+    match shares.iter().rposition(|&s| s >= threshold) {
+        None => Settle::At(None),
+        Some(i) if i + 1 == shares.len() => Settle::Never(i),
+        Some(i) => Settle::At(Some(i)),
+    }
 }
 
 /// 401/403 rates per region after the cutover against the baseline.
@@ -398,5 +421,24 @@ impl SessionDrops {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traffic_settles_after_the_last_window_at_or_above_the_threshold() {
+        assert_eq!(settle(&[0.5, 0.01, 0.2, 0.0, 0.009], 0.01), Settle::At(Some(2)));
+        assert_eq!(settle(&[0.005, 0.0], 0.01), Settle::At(None));
+        assert_eq!(settle(&[], 0.01), Settle::At(None));
+        assert_eq!(settle(&[0.0, 0.3], 0.01), Settle::Never(1));
+    }
+
+    #[test]
+    fn rates_need_a_denominator() {
+        assert_eq!(ratio(1, 4), Some(0.25));
+        assert_eq!(ratio(0, 0), None);
     }
 }
