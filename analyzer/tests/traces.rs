@@ -12,6 +12,9 @@ use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Body, Event, EventKind, SpanBody};
 
+/// parent region, child region, pairs, starts early, ends late, skewed, max skew.
+type SkewRow<'a> = (&'a str, &'a str, u64, u64, u64, u64, Option<f64>);
+
 const E: &str = "us-east-1";
 const W: &str = "us-west-2";
 
@@ -195,7 +198,7 @@ async fn trace_continuity_counts_by_hand() {
         ]
     );
 
-    let skew: Vec<(&str, &str, u64, u64, u64, u64, Option<f64>)> = t
+    let skew: Vec<SkewRow> = t
         .skew
         .iter()
         .map(|k| {

@@ -424,6 +424,14 @@ impl Traces {
                 o.span_id, o.trace_id, o.service, o.region, o.start, o.parent_span_id
             );
         }
+        out += &self.cutover_markdown();
+        out += &self.skew_markdown();
+        out
+    }
+
+    /// Broken traces and new call paths.
+    fn cutover_markdown(&self) -> String {
+        let mut out = String::new();
         match (&self.cutover_reason, self.broken_traces) {
             (Some(r), _) => out += &format!("\nBroken traces and new call paths not measurable: {r}.\n"),
             (None, Some(n)) => {
@@ -456,6 +464,12 @@ impl Traces {
             }
             (None, None) => {}
         }
+        out
+    }
+
+    /// The clock skew table.
+    fn skew_markdown(&self) -> String {
+        let mut out = String::new();
         if !self.skew.is_empty() {
             out += &format!(
                 "\nClock skew (tolerance {} ms; reported, not corrected):\n\n| parent region | child region | pairs | child starts early | child ends late | max skew |\n|---|---|---|---|---|---|\n",
