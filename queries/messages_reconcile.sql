@@ -9,14 +9,22 @@
 -- delivered. Duplicated: delivered more than once; extra_deliveries = deliveries − 1 summed.
 -- Unpublished: delivered but never published (the producer's telemetry is missing).
 -- Side: 'before' when published (else first delivered) before cutover_at, else 'after'.
-WITH ops AS (
-    SELECT COALESCE(attributes['messaging.destination.name'], '') AS destination,
-           attributes['messaging.message.id'] AS message_id,
-           LOWER(attributes['messaging.operation.type']) AS op,
-           start_time
+WITH ids AS (
+    SELECT attributes['messaging.message.id'] AS message_id, attributes, start_time
     FROM spans
-    WHERE attributes['messaging.message.id'] IS NOT NULL
-      AND LOWER(attributes['messaging.operation.type']) IN ('publish', 'send', 'receive', 'process')
+),
+typed AS (
+    SELECT message_id,
+           LOWER(attributes['messaging.operation.type']) AS op,
+           attributes['messaging.destination.name'] AS destination,
+           start_time
+    FROM ids
+    WHERE message_id IS NOT NULL
+),
+ops AS (
+    SELECT COALESCE(destination, '') AS destination, message_id, op, start_time
+    FROM typed
+    WHERE op IN ('publish', 'send', 'receive', 'process')
 ),
 per_message AS (
     SELECT destination,

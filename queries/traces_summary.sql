@@ -2,7 +2,7 @@
 -- spans. An orphan is a span whose parent_span_id is set but whose trace has no span with
 -- that id (the parent was never seen: lost, dropped, or never exported).
 WITH per_trace AS (
-    SELECT trace_id, COUNT(DISTINCT region) AS regions
+    SELECT trace_id, MIN(region) AS lo, MAX(region) AS hi
     FROM spans
     GROUP BY trace_id
 ),
@@ -14,5 +14,5 @@ orphans AS (
 )
 SELECT (SELECT COUNT(*) FROM per_trace) AS traces,
        (SELECT COUNT(*) FROM spans) AS spans,
-       (SELECT COUNT(*) FROM per_trace WHERE regions > 1) AS cross_region_traces,
+       (SELECT COUNT(*) FROM per_trace WHERE lo <> hi) AS cross_region_traces,
        (SELECT COUNT(*) FROM orphans) AS orphan_spans

@@ -194,7 +194,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         d.total.add(&counts);
         out.totals.add(&counts);
     }
-    (out.lost, out.duplicated) = evidence(analyzer, spec.messages.list_limit, cutover_at).await?;
+    // The evidence query repeats the per-message work: skip it when there is nothing to show.
+    if out.totals.lost + out.totals.duplicated_messages > 0 {
+        (out.lost, out.duplicated) = evidence(analyzer, spec.messages.list_limit, cutover_at).await?;
+    }
     Ok(out)
 }
 
