@@ -209,3 +209,23 @@ async fn no_messaging_spans_is_not_measurable_and_the_spec_is_validated() {
     let defaults = DrillSpec::parse(&SPEC.replace("messages: { list_limit: 2 }\n", "")).unwrap();
     assert_eq!(defaults.messages.list_limit, 20);
 }
+
+#[tokio::test]
+async fn messages_delivered_once_leave_no_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = [
+        msg(1, "orders", "a", "send", 1000),
+        msg(2, "orders", "a", "process", 1100),
+        msg(3, "orders", "b", "publish", 25_000),
+        msg(4, "orders", "b", "receive", 25_100),
+    ];
+    write_log(dir.path(), &events).await;
+    let spec = DrillSpec::parse(SPEC).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let m = messages::measure(&analyzer, &spec, &timeline(Some(T0 + 20 * S)))
+        .await
+        .unwrap();
+    assert_eq!(m.destinations[0].before, c(1, 1, 0, 0, 0, 0, 1));
+    assert_eq!(m.destinations[0].after, c(1, 1, 0, 0, 0, 0, 1));
+    assert!(m.lost.is_empty() && m.duplicated.is_empty());
+}

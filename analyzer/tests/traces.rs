@@ -281,3 +281,26 @@ async fn an_empty_log_is_not_measurable_and_the_spec_is_validated() {
         (1.0, 20)
     );
 }
+
+#[tokio::test]
+async fn a_clean_trace_has_no_orphans_in_any_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = [
+        sp(1, 0x11, None, "frontend", E, 2, (2000, 2100)),
+        sp(1, 0x12, Some(0x11), "cart", E, 3, (2010, 2090)),
+    ];
+    write_log(dir.path(), &events).await;
+    let spec = DrillSpec::parse(SPEC).unwrap();
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let t = traces::measure(&analyzer, &spec, &timeline()).await.unwrap();
+    assert_eq!((t.traces, t.spans, t.orphan_spans, t.cross_region_traces), (1, 2, 0, 0));
+    let phases: Vec<(&str, u64)> = t
+        .orphans_by_phase
+        .iter()
+        .map(|p| (p.phase.as_str(), p.orphans))
+        .collect();
+    assert_eq!(phases, vec![("baseline", 0), ("outage", 0), ("recovered", 0)]);
+    assert_eq!(t.broken_traces, Some(0));
+    // frontend → cart is first seen at 2.01 s, before the cutover: not new.
+    assert!(t.new_edges.is_empty());
+}
