@@ -98,6 +98,16 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
             });
         }
     }
+    // Per-section timings go to the log (CUTOVER_LOG=cutover_analyzer=info), never into the
+    // report, which must stay identical across runs.
+    macro_rules! timed {
+        ($name:expr, $fut:expr) => {{
+            let started = std::time::Instant::now();
+            let out = $fut.await?;
+            tracing::info!(section = $name, ms = started.elapsed().as_millis() as u64, "measured");
+            out
+        }};
+    }
     let mut report = Report {
         markers,
         report_version: crate::report::REPORT_VERSION,
@@ -105,16 +115,16 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         regions,
         rto,
         rpo,
-        latency: latency::measure(analyzer, spec, t).await?,
-        gaps: gaps::measure(analyzer, spec, t).await?,
-        alerts: alerts::measure(analyzer, spec, t).await?,
-        budget: budget::measure(analyzer, spec, t).await?,
-        abort: abort::measure(analyzer, spec, t).await?,
-        traces: traces::measure(analyzer, spec, t).await?,
-        messages: messages::measure(analyzer, spec, t).await?,
-        traffic: traffic::measure(analyzer, spec, t).await?,
-        capacity: capacity::measure(analyzer, spec, t).await?,
-        validity: validity::measure(analyzer, spec, t).await?,
+        latency: timed!("latency", latency::measure(analyzer, spec, t)),
+        gaps: timed!("gaps", gaps::measure(analyzer, spec, t)),
+        alerts: timed!("alerts", alerts::measure(analyzer, spec, t)),
+        budget: timed!("budget", budget::measure(analyzer, spec, t)),
+        abort: timed!("abort", abort::measure(analyzer, spec, t)),
+        traces: timed!("traces", traces::measure(analyzer, spec, t)),
+        messages: timed!("messages", messages::measure(analyzer, spec, t)),
+        traffic: timed!("traffic", traffic::measure(analyzer, spec, t)),
+        capacity: timed!("capacity", capacity::measure(analyzer, spec, t)),
+        validity: timed!("validity", validity::measure(analyzer, spec, t)),
         verdict: Verdict::NotMeasurable,
         replay: analyzer.stats.clone(),
         timeline,
