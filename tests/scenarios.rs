@@ -23,14 +23,18 @@ use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::Event;
 use std::collections::BTreeMap;
 
-use demo::scenarios::{Scenario, budget_truth, library, traffic_truth, truth};
+use demo::scenarios::{Scenario, budget_truth, flow_truth, library, traffic_truth, truth};
 use demo::sim::{Ns, SEC};
 
 /// Seeds every scenario runs with: `CUTOVER_SCENARIO_SEEDS=1,2,3` (default 3).
 fn seeds() -> Vec<u64> {
     std::env::var("CUTOVER_SCENARIO_SEEDS")
         .ok()
-        .map(|v| v.split(',').map(|s| s.trim().parse().expect("seeds are integers")).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().parse().expect("seeds are integers"))
+                .collect()
+        })
         .unwrap_or_else(|| vec![3])
 }
 
@@ -59,6 +63,10 @@ async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
         check_latency(&ctx, &s, &r);
         check_budget(&ctx, &s, &r);
         check_abort(&ctx, &s, &r);
+        check_traffic(&ctx, &s, &r);
+        check_capacity(&ctx, &s, &r);
+        check_messages(&ctx, &s, &r);
+        check_traces(&ctx, &s, &r);
         out.push((s, r));
     }
     out
@@ -83,10 +91,25 @@ fn within(ctx: &str, what: &str, got: Ns, want: Ns, tolerance: Ns) {
 /// Fault, recovery, RTO and every phase boundary within ±1 s of the truth.
 fn check_rto(ctx: &str, s: &Scenario, r: &Report) {
     let t = &s.truth;
-    within(ctx, "fault_at", ns(ctx, "fault_at", r.rto.fault_at.as_ref()), t.fault_at, SEC);
+    within(
+        ctx,
+        "fault_at",
+        ns(ctx, "fault_at", r.rto.fault_at.as_ref()),
+        t.fault_at,
+        SEC,
+    );
     let want_recovered = t.recovered_at.expect("every scenario recovers");
-    within(ctx, "recovered_at", ns(ctx, "recovered_at", r.rto.recovered_at.as_ref()), want_recovered, SEC);
-    let rto = r.rto.actual_seconds.unwrap_or_else(|| panic!("{ctx}: RTO not measured: {:?}", r.rto.reason));
+    within(
+        ctx,
+        "recovered_at",
+        ns(ctx, "recovered_at", r.rto.recovered_at.as_ref()),
+        want_recovered,
+        SEC,
+    );
+    let rto = r
+        .rto
+        .actual_seconds
+        .unwrap_or_else(|| panic!("{ctx}: RTO not measured: {:?}", r.rto.reason));
     let want = t.rto_seconds.unwrap();
     assert!((rto - want).abs() <= 1.0, "{ctx}: RTO {rto} vs truth {want}");
     assert_eq!(r.rto.detected_by.as_deref(), t.detected_by, "{ctx}: detected_by");
@@ -111,8 +134,13 @@ fn check_rto(ctx: &str, s: &Scenario, r: &Report) {
         }
         within(ctx, &what, ns(ctx, &what, phase.started_at.as_ref()), start, SEC);
         within(ctx, &what, ns(ctx, &what, phase.ended_at.as_ref()), end, SEC);
-        let secs = phase.seconds.unwrap_or_else(|| panic!("{ctx}: {what}: {:?}", phase.reason));
-        assert!((secs - (end - start) as f64 / 1e9).abs() <= 1.0, "{ctx}: {what} lasted {secs} s");
+        let secs = phase
+            .seconds
+            .unwrap_or_else(|| panic!("{ctx}: {what}: {:?}", phase.reason));
+        assert!(
+            (secs - (end - start) as f64 / 1e9).abs() <= 1.0,
+            "{ctx}: {what} lasted {secs} s"
+        );
     }
 }
 
@@ -122,14 +150,38 @@ fn check_rpo(ctx: &str, s: &Scenario, r: &Report) {
     assert_eq!(r.rpo.lost, t.lost_writes, "{ctx}: lost writes");
     let total: usize = t.lost_writes.values().map(Vec::len).sum();
     assert_eq!(r.rpo.lost_writes, Some(total as u64), "{ctx}: lost write count");
-    let rpo = r.rpo.actual_seconds.unwrap_or_else(|| panic!("{ctx}: RPO not measured: {:?}", r.rpo.reason));
-    assert!((rpo - t.rpo_seconds).abs() <= 0.1, "{ctx}: RPO {rpo} vs truth {}", t.rpo_seconds);
-    assert_eq!(r.rpo.split_brain.len(), t.split_brain.len(), "{ctx}: split brain {:?}", r.rpo.split_brain);
+    let rpo = r
+        .rpo
+        .actual_seconds
+        .unwrap_or_else(|| panic!("{ctx}: RPO not measured: {:?}", r.rpo.reason));
+    assert!(
+        (rpo - t.rpo_seconds).abs() <= 0.1,
+        "{ctx}: RPO {rpo} vs truth {}",
+        t.rpo_seconds
+    );
+    assert_eq!(
+        r.rpo.split_brain.len(),
+        t.split_brain.len(),
+        "{ctx}: split brain {:?}",
+        r.rpo.split_brain
+    );
     for (got, want) in r.rpo.split_brain.iter().zip(&t.split_brain) {
         assert_eq!(got.store, want.store, "{ctx}");
         assert_eq!(got.regions, ["us-east-1".to_string(), "us-west-2".to_string()], "{ctx}");
-        within(ctx, "overlap start", ns(ctx, "overlap", Some(&got.overlap_start)), want.overlap_start, 0);
-        within(ctx, "overlap end", ns(ctx, "overlap", Some(&got.overlap_end)), want.overlap_end, 0);
+        within(
+            ctx,
+            "overlap start",
+            ns(ctx, "overlap", Some(&got.overlap_start)),
+            want.overlap_start,
+            0,
+        );
+        within(
+            ctx,
+            "overlap end",
+            ns(ctx, "overlap", Some(&got.overlap_end)),
+            want.overlap_end,
+            0,
+        );
         assert_eq!(got.writes, want.writes, "{ctx}: writes in the overlap");
     }
 }
@@ -161,7 +213,11 @@ fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
     for p in got {
         let w = &want[&(p.region.as_str(), p.phase.as_str())];
         let what = format!("{ctx}: latency {} {}", p.region, p.phase);
-        assert_eq!((p.requests, p.bad_requests, p.skipped), (w.requests, w.bad, 0), "{what}");
+        assert_eq!(
+            (p.requests, p.bad_requests, p.skipped),
+            (w.requests, w.bad, 0),
+            "{what}"
+        );
         let q = [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms];
         for (g, w) in q.iter().zip(w.quantiles) {
             let g = g.unwrap_or_else(|| panic!("{what}: percentile missing"));
@@ -203,8 +259,18 @@ fn check_budget(ctx: &str, s: &Scenario, r: &Report) {
         let want = budget_truth::budget(&t.generated.requests, &slo, t.fault_at, drill);
         let what = format!("budget {}", slo.name);
         assert_eq!(got.name, slo.name, "{ctx}");
-        assert_eq!((got.drill_requests, got.drill_bad_requests), want.drill, "{ctx}: {what} drill counts");
-        rel(ctx, &what, r.budget.baseline.as_ref().and_then(|b| b.requests_per_second), want.baseline_rps, 1e-6);
+        assert_eq!(
+            (got.drill_requests, got.drill_bad_requests),
+            want.drill,
+            "{ctx}: {what} drill counts"
+        );
+        rel(
+            ctx,
+            &what,
+            r.budget.baseline.as_ref().and_then(|b| b.requests_per_second),
+            want.baseline_rps,
+            1e-6,
+        );
         rel(ctx, &what, got.allowed_bad_requests, want.allowed, 0.005);
         rel(ctx, &what, got.consumed_fraction, want.consumed, 0.005);
         rel(ctx, &what, got.period_included_fraction, want.included, 0.005);
@@ -243,7 +309,11 @@ fn the_library_has_every_scenario_of_the_issue() {
     for (name, make) in library::ALL {
         let s = make(1);
         assert_eq!(s.name, *name);
-        assert!((2_000..12_000).contains(&s.events.len()), "{name}: {} events", s.events.len());
+        assert!(
+            (2_000..12_000).contains(&s.events.len()),
+            "{name}: {} events",
+            s.events.len()
+        );
         assert!(DrillSpec::parse(&s.spec).is_ok(), "{name}: {}", s.spec);
     }
 }
@@ -253,21 +323,84 @@ async fn clean_failover() {
     for (s, r) in run(library::clean_failover).await {
         assert_eq!(s.truth.residual_requests, 0, "{}: DNS cut over at once", s.name);
         assert!(r.latency.spikes.is_empty(), "{}: {:?}", s.name, r.latency.spikes);
-        assert!(!r.abort.criteria[1].should_have_aborted, "{}: no slow secondary", s.name);
+        assert!(
+            !r.abort.criteria[1].should_have_aborted,
+            "{}: no slow secondary",
+            s.name
+        );
         let fast = &r.budget.slos[1];
-        assert!(fast.consumed_fraction.unwrap() > 0.0, "{}: the outage burns budget", s.name);
+        assert!(
+            fast.consumed_fraction.unwrap() > 0.0,
+            "{}: the outage burns budget",
+            s.name
+        );
         assert_eq!(r.rpo.lost_writes, Some(0));
         assert_eq!(r.rpo.actual_seconds, Some(0.0));
         assert!(r.rpo.split_brain.is_empty());
         assert_eq!(r.rto.met, Some(true), "{:?}", r.rto);
         assert_eq!(r.rto.detected_by.as_deref(), Some("alert"));
+        // Nothing else to find.
+        assert_eq!(r.traffic.residual_requests, 0, "{}: residual traffic", s.name);
+        assert_eq!(
+            r.traffic.settle_seconds,
+            Some(0.0),
+            "{}: {:?}",
+            s.name,
+            r.traffic.settle_reason
+        );
+        assert!(
+            r.traffic.sessions.regions.iter().all(|x| x.flagged != Some(true)),
+            "{}",
+            s.name
+        );
+        assert_eq!(
+            (r.messages.totals.lost, r.messages.totals.duplicated),
+            (0, 0),
+            "{}",
+            s.name
+        );
+        assert!(
+            r.traces.skew.iter().all(|x| x.skewed == 0),
+            "{}: {:?}",
+            s.name,
+            r.traces.skew
+        );
+        assert_eq!(r.capacity.gauges[0].seconds_above, Some(0.0), "{}", s.name);
     }
 }
 
 #[tokio::test]
 async fn slow_dns_residual_traffic() {
     for (s, r) in run(library::slow_dns_residual_traffic).await {
-        assert!(s.truth.residual_requests > 100, "{}: {}", s.name, s.truth.residual_requests);
+        assert!(
+            r.traffic.residual_requests > 100,
+            "{}: {}",
+            s.name,
+            r.traffic.residual_requests
+        );
+        assert_eq!(
+            r.traffic.residual_requests, r.traffic.residual_failed,
+            "{}: the old primary fails",
+            s.name
+        );
+        let settle = r
+            .traffic
+            .settle_seconds
+            .unwrap_or_else(|| panic!("{}: {:?}", s.name, r.traffic.settle_reason));
+        assert!(settle >= 30.0, "{}: a 60–90 s TTL settled after {settle} s", s.name);
+        let west = r
+            .traffic
+            .sessions
+            .regions
+            .iter()
+            .find(|x| x.region == "us-west-2")
+            .unwrap();
+        assert_eq!(
+            west.flagged,
+            Some(true),
+            "{}: 5 % session drops in the secondary: {west:?}",
+            s.name
+        );
         assert_eq!(r.rpo.lost_writes, Some(0));
     }
 }
@@ -298,22 +431,28 @@ async fn sync_replication_zero_loss() {
 
 #[tokio::test]
 async fn metrics_never_resumed() {
-    for (_s, r) in run(library::metrics_never_resumed).await {
-        assert_eq!(r.rto.met, Some(true));
+    for (s, r) in run(library::metrics_never_resumed).await {
+        assert_eq!(r.rto.met, Some(true), "{}", s.name);
     }
 }
 
 #[tokio::test]
 async fn siem_feed_missing() {
-    for (_s, r) in run(library::siem_feed_missing).await {
-        assert_eq!(r.rto.met, Some(true));
+    for (s, r) in run(library::siem_feed_missing).await {
+        assert_eq!(r.rto.met, Some(true), "{}", s.name);
     }
 }
 
 #[tokio::test]
 async fn alert_missing_and_late() {
     for (s, r) in run(library::alert_missing_and_late).await {
-        let sli = s.truth.generated.alerts.iter().find(|a| a.name == library::SLI_ALERT).unwrap();
+        let sli = s
+            .truth
+            .generated
+            .alerts
+            .iter()
+            .find(|a| a.name == library::SLI_ALERT)
+            .unwrap();
         assert_eq!(sli.received_at - sli.starts_at, 90 * SEC);
         assert_eq!(r.rto.detected_by.as_deref(), Some("alert"));
     }
@@ -330,10 +469,16 @@ async fn split_brain_writes() {
 
 #[tokio::test]
 async fn lost_and_duplicated_messages() {
-    for (s, _r) in run(library::lost_and_duplicated_messages).await {
+    for (s, r) in run(library::lost_and_duplicated_messages).await {
         let m = &s.truth.generated.messages;
-        assert!(m.iter().any(|m| m.consumed.is_empty()), "{}: nothing lost", s.name);
-        assert!(m.iter().any(|m| m.consumed.len() > 1), "{}: nothing duplicated", s.name);
+        let lost = m.iter().filter(|m| m.consumed.is_empty()).count() as u64;
+        let dup = m.iter().filter(|m| m.consumed.len() > 1).count() as u64;
+        assert!(lost > 0 && dup > 0, "{}: lost {lost}, duplicated {dup}", s.name);
+        let t = &r.messages.totals;
+        assert_eq!((t.lost, t.duplicated_messages), (lost, dup), "{}: {t:?}", s.name);
+        // Every lost and duplicated message was published before the cutover.
+        let before = &r.messages.destinations[0].before;
+        assert_eq!((before.lost, before.duplicated_messages), (lost, dup), "{}", s.name);
     }
 }
 
@@ -344,20 +489,189 @@ async fn latency_spike_in_secondary() {
         assert_eq!(r.latency.spikes.len(), 1, "{}: {:?}", s.name, r.latency.spikes);
         let spike = &r.latency.spikes[0];
         assert_eq!(spike.region, "us-west-2", "{}: the spike is the secondary's", s.name);
-        let (start, end) = (ns(s.name, "spike", Some(&spike.start)), ns(s.name, "spike", Some(&spike.end)));
-        assert!(start <= slow.start && end >= slow.end, "{}: spike {spike:?} vs slow window {slow:?}", s.name);
-        assert!(end - start <= slow.end - slow.start + 20 * SEC, "{}: spike too wide {spike:?}", s.name);
+        let (start, end) = (
+            ns(s.name, "spike", Some(&spike.start)),
+            ns(s.name, "spike", Some(&spike.end)),
+        );
+        assert!(
+            start <= slow.start && end >= slow.end,
+            "{}: spike {spike:?} vs slow window {slow:?}",
+            s.name
+        );
+        assert!(
+            end - start <= slow.end - slow.start + 20 * SEC,
+            "{}: spike too wide {spike:?}",
+            s.name
+        );
         assert!(spike.peak_p99_ms >= 800.0, "{}: {spike:?}", s.name);
         assert!(r.abort.criteria[1].should_have_aborted, "{}: slow secondary", s.name);
         let (avail, fast) = (&r.budget.slos[0], &r.budget.slos[1]);
-        assert!(fast.drill_bad_requests > avail.drill_bad_requests + 100, "{}: slow requests are bad for `fast`", s.name);
+        assert!(
+            fast.drill_bad_requests > avail.drill_bad_requests + 100,
+            "{}: slow requests are bad for `fast`",
+            s.name
+        );
+        let cpu = &r.capacity.gauges[0];
+        assert_eq!(cpu.peak, Some(0.95), "{}: {cpu:?}", s.name);
+        assert!(cpu.seconds_above.unwrap() >= 10.0, "{}: {cpu:?}", s.name);
     }
 }
 
 #[tokio::test]
 async fn clock_skew_between_regions() {
-    for (s, _r) in run(library::clock_skew_between_regions).await {
+    for (s, r) in run(library::clock_skew_between_regions).await {
         let calls = &s.truth.generated.calls;
-        assert!(!calls.is_empty() && calls.iter().all(|c| c.child_start < c.parent_start), "{}", s.name);
+        assert!(
+            !calls.is_empty() && calls.iter().all(|c| c.child_start < c.parent_start),
+            "{}",
+            s.name
+        );
+        let cross = r
+            .traces
+            .skew
+            .iter()
+            .find(|x| x.parent_region == "us-east-1" && x.child_region == "us-west-2");
+        let cross = cross.unwrap_or_else(|| panic!("{}: no cross-region skew: {:?}", s.name, r.traces.skew));
+        assert!(
+            cross.skewed > 0 && cross.starts_early == cross.skewed,
+            "{}: {cross:?}",
+            s.name
+        );
+        let worst = cross.max_skew_ms.unwrap();
+        assert!(
+            (worst - 398.0).abs() < 1.0,
+            "{}: the child starts 398 ms early, not {worst}",
+            s.name
+        );
     }
+}
+
+/// Residual requests, when the traffic settled, and 401/403 counts per region.
+fn check_traffic(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let cutover = t.cutover_at.unwrap();
+    let want = traffic_truth::residual(&t.generated.requests, cutover);
+    let tr = &r.traffic;
+    assert_eq!(
+        (tr.residual_requests, tr.residual_failed),
+        (want.requests, want.failed),
+        "{ctx}: residual"
+    );
+    let last = tr.last_residual_at.as_ref().map(|v| ns(ctx, "last residual", Some(v)));
+    assert_eq!(last, want.last_at, "{ctx}: last residual request");
+    let settled = tr.settled_at.as_ref().map(|v| ns(ctx, "settled", Some(v)));
+    assert_eq!(settled, want.settled_at, "{ctx}: settled_at {:?}", tr.settle_reason);
+    let want = traffic_truth::sessions(&t.generated.requests, t.fault_at, cutover);
+    let got: BTreeMap<&str, [(u64, u64); 2]> = tr
+        .sessions
+        .regions
+        .iter()
+        .map(|x| {
+            let counts = [
+                (x.baseline_requests, x.baseline_auth_failures),
+                (x.after_requests, x.after_auth_failures),
+            ];
+            (x.region.as_str(), counts)
+        })
+        .collect();
+    assert_eq!(got, want, "{ctx}: session drops [baseline, after] (requests, 401/403)");
+}
+
+/// The secondary's CPU gauge after the cutover: points, peak, seconds above 0.8.
+fn check_capacity(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let cpu = t
+        .generated
+        .streams
+        .iter()
+        .find(|x| x.region == "us-west-2" && x.name == "system.cpu.utilization")
+        .unwrap();
+    let (points, peak, above) = traffic_truth::capacity(&cpu.times, &cpu.values, t.cutover_at.unwrap(), 0.8);
+    let g = &r.capacity.gauges[0];
+    assert_eq!((g.points, g.peak), (points, peak), "{ctx}: capacity {g:?}");
+    let got = g.seconds_above.unwrap_or_else(|| panic!("{ctx}: {:?}", g.reason));
+    assert!(
+        (got - above).abs() < 1e-6,
+        "{ctx}: seconds above {got} vs truth {above}"
+    );
+}
+
+/// Per destination and side of the cutover: published, lost, duplicated, deliveries; and the
+/// exact ids.
+fn check_messages(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let (want, lost, dup) = flow_truth::messages(&t.generated.messages, t.cutover_at.unwrap());
+    assert_eq!(
+        r.messages.destinations.len(),
+        want.len(),
+        "{ctx}: {:?}",
+        r.messages.reason
+    );
+    for d in &r.messages.destinations {
+        let w = &want[d.destination.as_str()];
+        for (side, got, want) in [("before", &d.before, &w[0]), ("after", &d.after, &w[1])] {
+            let got = (
+                got.published,
+                got.lost,
+                got.duplicated,
+                got.duplicated_messages,
+                got.deliveries,
+            );
+            let want = (
+                want.published,
+                want.lost,
+                want.duplicated,
+                want.duplicated_messages,
+                want.deliveries,
+            );
+            assert_eq!(
+                got, want,
+                "{ctx}: messages {} {side} (published, lost, dup, dup msgs, deliveries)",
+                d.destination
+            );
+        }
+    }
+    let mut got_lost: Vec<String> = r.messages.lost.iter().map(|m| m.message_id.clone()).collect();
+    let mut got_dup: Vec<String> = r.messages.duplicated.iter().map(|m| m.message_id.clone()).collect();
+    got_lost.sort();
+    got_dup.sort();
+    assert_eq!((got_lost, got_dup), (lost, dup), "{ctx}: lost and duplicated ids");
+}
+
+/// Cross-region traces, no orphans or broken traces, no new edges, skew per region pair.
+fn check_traces(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let tr = &r.traces;
+    let g = &t.generated;
+    assert_eq!(
+        tr.cross_region_traces,
+        flow_truth::cross_region_traces(&g.calls, &g.messages),
+        "{ctx}"
+    );
+    assert_eq!(
+        (tr.orphan_spans, tr.broken_traces),
+        (0, Some(0)),
+        "{ctx}: orphans, broken"
+    );
+    assert!(tr.new_edges.is_empty(), "{ctx}: {:?}", tr.new_edges);
+    let want = flow_truth::skew(&g.calls, 1.0);
+    let got: BTreeMap<(&str, &str), u64> = tr
+        .skew
+        .iter()
+        .map(|x| ((x.parent_region.as_str(), x.child_region.as_str()), x.skewed))
+        .collect();
+    for ((p, c), (_, skewed)) in &want {
+        assert_eq!(
+            got.get(&(*p, *c)).copied().unwrap_or(0),
+            *skewed,
+            "{ctx}: skew {p} -> {c}"
+        );
+    }
+    let total: u64 = got.values().sum();
+    assert_eq!(
+        total,
+        want.values().map(|v| v.1).sum::<u64>(),
+        "{ctx}: skew elsewhere {:?}",
+        tr.skew
+    );
 }

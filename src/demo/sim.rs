@@ -313,7 +313,11 @@ fn gen_writes(rng: &mut StdRng, params: &Params, m: &Moments) -> (Vec<Write>, i6
     let mut t = m.t0 + 5 * SEC;
     while t < m.fault {
         seq += 1;
-        writes.push(Write { primary: true, seq, time: t });
+        writes.push(Write {
+            primary: true,
+            seq,
+            time: t,
+        });
         let lag = match params.replication {
             Replication::Async { min_lag_ms, max_lag_ms } => rng.random_range(min_lag_ms..max_lag_ms) * MS,
             Replication::Sync => 0,
@@ -336,7 +340,11 @@ fn gen_writes(rng: &mut StdRng, params: &Params, m: &Moments) -> (Vec<Write>, i6
         // The old primary never learnt of the promotion and keeps taking writes.
         while t < m.promoted + extra * MS {
             seq += 1;
-            writes.push(Write { primary: true, seq, time: t });
+            writes.push(Write {
+                primary: true,
+                seq,
+                time: t,
+            });
             t += rng.random_range(params.write_gap_ms.0..params.write_gap_ms.1) * MS;
         }
     }

@@ -169,13 +169,19 @@ pub fn abort_rules() -> [AbortRule; 2] {
 
 /// The first instant the criterion holds, with the window's requests and bad requests.
 pub fn abort_at(requests: &[Request], rule: &AbortRule, drill_start: Ns, data_start: Ns) -> Option<(Ns, u64, u64)> {
-    let mine: Vec<&Request> = requests.iter().filter(|r| rule.primary.is_none_or(|p| r.primary == p)).collect();
+    let mine: Vec<&Request> = requests
+        .iter()
+        .filter(|r| rule.primary.is_none_or(|p| r.primary == p))
+        .collect();
     let times = instants(mine.iter().map(|r| r.start), drill_start, ABORT_STEP);
     times.into_iter().find_map(|t| {
         if t - rule.window < data_start {
             return None;
         }
-        let w: Vec<&&Request> = mine.iter().filter(|r| r.start >= t - rule.window && r.start < t).collect();
+        let w: Vec<&&Request> = mine
+            .iter()
+            .filter(|r| r.start >= t - rule.window && r.start < t)
+            .collect();
         if w.is_empty() {
             return None;
         }

@@ -107,7 +107,11 @@ pub fn span(s: SpanSpec, trace_id: Vec<u8>, span_id: Vec<u8>, parent: Vec<u8>) -
         name: s.name.into(),
         kind: s.kind as i32,
         status_code: if s.error { 2 } else { 0 },
-        status_message: if s.error { "upstream unavailable".into() } else { String::new() },
+        status_message: if s.error {
+            "upstream unavailable".into()
+        } else {
+            String::new()
+        },
         end_time_unix_nano: s.end,
         scope: "cutover-scenarios".into(),
     };
@@ -140,7 +144,14 @@ pub fn gauge(region: &str, service: &str, name: &str, unit: &str, time: Ns, valu
         value,
         ..Default::default()
     };
-    event(EventKind::MetricPoint, region, service, time, vec![], Body::Metric(body))
+    event(
+        EventKind::MetricPoint,
+        region,
+        service,
+        time,
+        vec![],
+        Body::Metric(body),
+    )
 }
 
 /// One RFC 5424 syslog security event from `hostname`/`app_name`.
@@ -167,7 +178,11 @@ pub fn alert(region: &str, service: &str, name: &str, status: &str, starts_at: N
         alertname: name.into(),
         starts_at_unix_nano: starts_at,
         ends_at_unix_nano: ends_at,
-        fingerprint: format!("{:016x}", name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))),
+        fingerprint: format!(
+            "{:016x}",
+            name.bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+        ),
         generator_url: format!("http://prometheus.{region}/graph"),
         receiver: "drill-webhook".into(),
         annotations_json: "{}".into(),

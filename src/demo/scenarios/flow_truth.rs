@@ -26,7 +26,11 @@ pub struct MessageCountsTruth {
 pub fn messages(
     facts: &[MessageFact],
     cutover: Ns,
-) -> (BTreeMap<&'static str, [MessageCountsTruth; 2]>, Vec<String>, Vec<String>) {
+) -> (
+    BTreeMap<&'static str, [MessageCountsTruth; 2]>,
+    Vec<String>,
+    Vec<String>,
+) {
     let mut out: BTreeMap<&'static str, [MessageCountsTruth; 2]> = BTreeMap::new();
     let (mut lost, mut dup) = (Vec::new(), Vec::new());
     for m in facts {

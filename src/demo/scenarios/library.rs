@@ -60,7 +60,14 @@ fn sli_alert(w: &mut World, delivery_ms: i64) {
 fn db_alert(w: &mut World) {
     let m = w.drill.moments;
     let starts = m.fault + 5 * SEC;
-    w.alert(false, "orders-db", DB_ALERT, starts, starts + SEC, Some(m.promoted + 10 * SEC));
+    w.alert(
+        false,
+        "orders-db",
+        DB_ALERT,
+        starts,
+        starts + SEC,
+        Some(m.promoted + 10 * SEC),
+    );
 }
 
 /// Sync replication, immediate DNS cutover, every stream follows, alerts on time: nothing to
@@ -89,10 +96,25 @@ pub fn async_replication_lost_writes(seed: u64) -> Scenario {
     let p = world::params();
     let mut w = standard("async_replication_lost_writes", seed, &p);
     let m = w.drill.moments;
-    let lags: Vec<f64> = (0..40).map(|_| w.rng.random_range(300..1_500) as f64 / 1000.0).collect();
-    w.gauge_stream(false, "orders-db", "pg_replication_lag_seconds", 5 * SEC, m.t0, m.end, &[], |t| {
-        if t >= m.promoted { 0.0 } else { lags[((t - m.t0) / (5 * SEC)) as usize % lags.len()] }
-    });
+    let lags: Vec<f64> = (0..40)
+        .map(|_| w.rng.random_range(300..1_500) as f64 / 1000.0)
+        .collect();
+    w.gauge_stream(
+        false,
+        "orders-db",
+        "pg_replication_lag_seconds",
+        5 * SEC,
+        m.t0,
+        m.end,
+        &[],
+        |t| {
+            if t >= m.promoted {
+                0.0
+            } else {
+                lags[((t - m.t0) / (5 * SEC)) as usize % lags.len()]
+            }
+        },
+    );
     w.spec("replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }");
     w.finish()
 }
@@ -140,7 +162,14 @@ pub fn alert_missing_and_late(seed: u64) -> Scenario {
     w.standard_telemetry(&Telemetry::default());
     sli_alert(&mut w, 90_000);
     let declared = w.drill.moments.declared;
-    w.alert(true, "node", "InstanceDown", declared + 3 * SEC, declared + 4 * SEC, None);
+    w.alert(
+        true,
+        "node",
+        "InstanceDown",
+        declared + 3 * SEC,
+        declared + 4 * SEC,
+        None,
+    );
     w.messages(|_, primary, _, at| vec![(primary, at)]);
     w.inventory_calls(10, 0);
     w.finish()

@@ -19,9 +19,9 @@
 //! does not call it yet, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod budget_truth;
 pub mod events;
 pub mod flow_truth;
-pub mod budget_truth;
 pub mod library;
 pub mod telemetry_truth;
 pub mod traffic_truth;

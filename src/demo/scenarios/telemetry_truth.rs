@@ -22,8 +22,7 @@ pub struct GapRule {
 }
 
 /// The spec lines of [`GapRule::scenarios`].
-pub const GAPS_SPEC: &str =
-    "gaps: { gap_factor: 3, cadence_seconds: { spans: 5, metrics: 10, siem: 5, logs: 10 }, follow_delay_seconds: 60, min_events: 3 }";
+pub const GAPS_SPEC: &str = "gaps: { gap_factor: 3, cadence_seconds: { spans: 5, metrics: 10, siem: 5, logs: 10 }, follow_delay_seconds: 60, min_events: 3 }";
 
 impl GapRule {
     /// The rule every scenario's spec states ([`GAPS_SPEC`]).
@@ -169,8 +168,10 @@ alerts:
     - { from_marker: failover_declared, to_marker: failover_completed, alertname: InstanceDown }";
 
 /// The expected alerts of [`ALERTS_SPEC`]: (name, max delay, max delivery), seconds.
-pub const EXPECTED_ALERTS: [(&str, f64, Option<f64>); 2] =
-    [("FrontendErrorRateHigh", 60.0, Some(30.0)), ("OrdersDbPrimaryDown", 60.0, None)];
+pub const EXPECTED_ALERTS: [(&str, f64, Option<f64>); 2] = [
+    ("FrontendErrorRateHigh", 60.0, Some(30.0)),
+    ("OrdersDbPrimaryDown", 60.0, None),
+];
 
 /// An expected alert of the spec and what the audit must find for it.
 #[derive(Debug, Clone, PartialEq)]

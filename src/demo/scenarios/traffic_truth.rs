@@ -47,7 +47,10 @@ pub fn latency_phases(
 ) -> BTreeMap<(&'static str, &'static str), PhaseLatencyTruth> {
     let mut groups: BTreeMap<(&'static str, &'static str), Vec<&Request>> = BTreeMap::new();
     for r in requests {
-        groups.entry((region(r.primary), phase(r.start, fault, recovered))).or_default().push(r);
+        groups
+            .entry((region(r.primary), phase(r.start, fault, recovered)))
+            .or_default()
+            .push(r);
     }
     groups
         .into_iter()
@@ -119,7 +122,10 @@ pub fn spikes(requests: &[Request], fault: Ns, rule: &SpikeRule) -> Vec<SpikeTru
         };
         let mut windows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
         for r in requests.iter().filter(|r| r.primary == primary) {
-            windows.entry((r.start - fault).div_euclid(rule.window)).or_default().push(duration_ms(r));
+            windows
+                .entry((r.start - fault).div_euclid(rule.window))
+                .or_default()
+                .push(duration_ms(r));
         }
         let mut run: Option<SpikeTruth> = None;
         for (i, mut d) in windows {
@@ -198,22 +204,22 @@ pub fn residual(requests: &[Request], cutover: Ns) -> ResidualTruth {
     }
 }
 
-/// 401/403 answers per region after the cutover: (requests, auth failures), and the baseline
-/// (before the fault) of the region, or of all regions when it had none.
+/// 401/403 answers per region with requests before the fault or after the cutover:
+/// [baseline, after] as (requests, auth failures); the baseline (before the fault) is the
+/// region's, or that of all regions when it had none.
 pub fn sessions(requests: &[Request], fault: Ns, cutover: Ns) -> BTreeMap<&'static str, [(u64, u64); 2]> {
     let count = |f: &dyn Fn(&Request) -> bool| {
-        requests
-            .iter()
-            .filter(|r| f(r))
-            .fold((0, 0), |(n, a), r| (n + 1, a + u64::from(matches!(r.status, 401 | 403))))
+        requests.iter().filter(|r| f(r)).fold((0, 0), |(n, a), r| {
+            (n + 1, a + u64::from(matches!(r.status, 401 | 403)))
+        })
     };
     let mut out = BTreeMap::new();
     for primary in [true, false] {
         let after = count(&|r| r.primary == primary && r.start >= cutover);
-        if after.0 == 0 {
+        let mut base = count(&|r| r.primary == primary && r.start < fault);
+        if base.0 == 0 && after.0 == 0 {
             continue;
         }
-        let mut base = count(&|r| r.primary == primary && r.start < fault);
         if base.0 == 0 {
             base = count(&|r| r.start < fault);
         }
@@ -225,8 +231,20 @@ pub fn sessions(requests: &[Request], fault: Ns, cutover: Ns) -> BTreeMap<&'stat
 /// Capacity of one gauge series: points, peak and seconds above `threshold` (step rule: a
 /// point above holds until the next point; the last point adds nothing).
 pub fn capacity(times: &[Ns], values: &[f64], from: Ns, threshold: f64) -> (u64, Option<f64>, f64) {
-    let pts: Vec<(Ns, f64)> = times.iter().zip(values).filter(|(t, _)| **t >= from).map(|(t, v)| (*t, *v)).collect();
-    let peak = pts.iter().map(|p| p.1).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let above: Ns = pts.windows(2).filter(|w| w[0].1 > threshold).map(|w| w[1].0 - w[0].0).sum();
+    let pts: Vec<(Ns, f64)> = times
+        .iter()
+        .zip(values)
+        .filter(|(t, _)| **t >= from)
+        .map(|(t, v)| (*t, *v))
+        .collect();
+    let peak = pts
+        .iter()
+        .map(|p| p.1)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let above: Ns = pts
+        .windows(2)
+        .filter(|w| w[0].1 > threshold)
+        .map(|w| w[1].0 - w[0].0)
+        .sum();
     (pts.len() as u64, peak, above as f64 / 1e9)
 }

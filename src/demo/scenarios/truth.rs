@@ -173,17 +173,30 @@ pub fn detection(g: &Generated, sli_services: &[&str], fault: Ns) -> (Option<Ns>
     if let Some(a) = alert {
         return (Some(a), Some("alert"));
     }
-    let breach = g.requests.iter().filter(|r| r.bad() && r.start >= fault).map(|r| r.start).min();
+    let breach = g
+        .requests
+        .iter()
+        .filter(|r| r.bad() && r.start >= fault)
+        .map(|r| r.start)
+        .min();
     (breach, breach.map(|_| "sli_breach"))
 }
 
 /// Lost writes per store and the RPO, from the replica's real state at the promotion.
-pub fn lost_writes(writes: &[Write], store: &str, last_applied: i64, promoted: Ns) -> (BTreeMap<String, Vec<i64>>, f64) {
+pub fn lost_writes(
+    writes: &[Write],
+    store: &str,
+    last_applied: i64,
+    promoted: Ns,
+) -> (BTreeMap<String, Vec<i64>>, f64) {
     let lost: Vec<&Write> = writes
         .iter()
         .filter(|w| w.primary && w.seq > last_applied && w.time <= promoted)
         .collect();
-    let surviving = writes.iter().find(|w| w.primary && w.seq == last_applied).map(|w| w.time);
+    let surviving = writes
+        .iter()
+        .find(|w| w.primary && w.seq == last_applied)
+        .map(|w| w.time);
     let rpo = match (lost.iter().map(|w| w.time).max(), surviving) {
         (Some(l), Some(s)) => secs(l - s).max(0.0),
         _ => 0.0,
@@ -222,7 +235,11 @@ pub fn split_brain(writes: &[Write], store: &str) -> Vec<SplitBrainTruth> {
 
 /// SLI requests and bad ones per (region, phase): baseline before the fault, outage until
 /// recovery, recovered after (the timeline's phases).
-pub fn samples(requests: &[Request], fault: Ns, recovered: Option<Ns>) -> BTreeMap<(&'static str, &'static str), (u64, u64)> {
+pub fn samples(
+    requests: &[Request],
+    fault: Ns,
+    recovered: Option<Ns>,
+) -> BTreeMap<(&'static str, &'static str), (u64, u64)> {
     let mut out = BTreeMap::new();
     for r in requests {
         let phase = if r.start < fault {

@@ -8,10 +8,10 @@ use cutover_schemas::{Attribute, Event};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::events::{self, Ids, PRIMARY, SECONDARY, SpanKind, SpanSpec, region};
-use super::truth::{self, AlertFact, CallFact, Generated, MessageFact, ScenarioTruth, SpikeFact, StreamFact};
 use super::Scenario;
 use super::budget_truth;
+use super::events::{self, Ids, PRIMARY, SECONDARY, SpanKind, SpanSpec, region};
+use super::truth::{self, AlertFact, CallFact, Generated, MessageFact, ScenarioTruth, SpikeFact, StreamFact};
 use crate::demo::sim::{self, Drill, MS, Ns, Params, Replication, SEC};
 
 /// 2026-11-26T12:00:00Z: every scenario starts here.
@@ -29,7 +29,12 @@ recovery: { success_ratio: 0.99, stable_seconds: 60 }
 ";
 
 /// Spec parts of the report sections, the same in every scenario.
-pub const SECTION_SPECS: &[&str] = &[budget_truth::BUDGET_SPEC];
+pub const SECTION_SPECS: &[&str] = &[
+    budget_truth::BUDGET_SPEC,
+    "messages: { list_limit: 1000 }",
+    "traces: { list_limit: 1000 }",
+    "capacity: { gauges: [ { metric: system.cpu.utilization, threshold: 0.8 } ] }",
+];
 
 /// The simulator knobs of scenarios: ~10 requests/s, ~4 writes/s, 150 s after the shift,
 /// fast failures (so latency only moves where a scenario says), async replication.
@@ -224,13 +229,28 @@ impl World {
 
     /// One alert: firing notification received at `received`, and a resolved one at
     /// `ends_at` (+2 s) when given.
-    pub fn alert(&mut self, primary: bool, service: &'static str, name: &str, starts_at: Ns, received: Ns, ends_at: Option<Ns>) {
+    pub fn alert(
+        &mut self,
+        primary: bool,
+        service: &'static str,
+        name: &str,
+        starts_at: Ns,
+        received: Ns,
+        ends_at: Option<Ns>,
+    ) {
         let reg = region(primary);
         self.events
             .push(events::alert(reg, service, name, "firing", starts_at, 0, received));
         if let Some(end) = ends_at {
-            self.events
-                .push(events::alert(reg, service, name, "resolved", starts_at, end, end + 2 * SEC));
+            self.events.push(events::alert(
+                reg,
+                service,
+                name,
+                "resolved",
+                starts_at,
+                end,
+                end + 2 * SEC,
+            ));
         }
         self.generated.alerts.push(AlertFact {
             name: name.to_string(),
@@ -288,14 +308,28 @@ impl World {
         };
         let reg = region(primary);
         let e = events::span(
-            span(reg, "orders-api", "order-events publish", SpanKind::Producer, at, attrs("publish")),
+            span(
+                reg,
+                "orders-api",
+                "order-events publish",
+                SpanKind::Producer,
+                at,
+                attrs("publish"),
+            ),
             trace.clone(),
             producer.clone(),
             vec![],
         );
         self.events.push(e);
         for (p, t) in &consumed {
-            let s = span(region(*p), "fulfillment", "order-events process", SpanKind::Consumer, *t, attrs("process"));
+            let s = span(
+                region(*p),
+                "fulfillment",
+                "order-events process",
+                SpanKind::Consumer,
+                *t,
+                attrs("process"),
+            );
             let e = events::span(s, trace.clone(), self.ids.span(), producer.clone());
             self.events.push(e);
         }
@@ -316,7 +350,10 @@ impl World {
         let old_stops = m.dns + 30 * SEC;
         let new_starts = m.dns + telemetry.follow_s * SEC;
         let cadence = 10 * SEC;
-        for (service, name) in [("frontend", "http.server.active_requests"), ("orders-api", "db.client.connections.usage")] {
+        for (service, name) in [
+            ("frontend", "http.server.active_requests"),
+            ("orders-api", "db.client.connections.usage"),
+        ] {
             self.gauge_stream(true, service, name, cadence, m.t0, old_stops, &[], |_| 12.0);
             if telemetry.skip_secondary_metric != Some(name) {
                 let holes = telemetry.secondary_hole.as_slice();
@@ -324,13 +361,44 @@ impl World {
             }
         }
         let hot = telemetry.secondary_cpu_hot;
-        let cpu = |t: Ns| if hot.is_some_and(|(a, b)| t >= a && t < b) { 0.95 } else { 0.55 };
-        self.gauge_stream(true, "node", "system.cpu.utilization", cadence, m.t0, old_stops, &[], |_| 0.45);
-        self.gauge_stream(false, "node", "system.cpu.utilization", cadence, new_starts, m.end, &[], cpu);
+        let cpu = |t: Ns| {
+            if hot.is_some_and(|(a, b)| t >= a && t < b) {
+                0.95
+            } else {
+                0.55
+            }
+        };
+        self.gauge_stream(
+            true,
+            "node",
+            "system.cpu.utilization",
+            cadence,
+            m.t0,
+            old_stops,
+            &[],
+            |_| 0.45,
+        );
+        self.gauge_stream(
+            false,
+            "node",
+            "system.cpu.utilization",
+            cadence,
+            new_starts,
+            m.end,
+            &[],
+            cpu,
+        );
         for (host, app) in [("bastion-1", "sshd"), ("idp-1", "keycloak")] {
             self.siem_feed(true, &format!("{host}.{PRIMARY}"), app, 5 * SEC, m.t0 + SEC, old_stops);
             if telemetry.skip_secondary_siem != Some(app) {
-                self.siem_feed(false, &format!("{host}.{SECONDARY}"), app, 5 * SEC, new_starts + SEC, m.end);
+                self.siem_feed(
+                    false,
+                    &format!("{host}.{SECONDARY}"),
+                    app,
+                    5 * SEC,
+                    new_starts + SEC,
+                    m.end,
+                );
             }
         }
     }
@@ -355,7 +423,8 @@ impl World {
                     Attribute::int("http.response.status_code", i64::from(r.status)),
                 ],
             };
-            self.events.push(events::span(s, trace_id.clone(), span_id.clone(), vec![]));
+            self.events
+                .push(events::span(s, trace_id.clone(), span_id.clone(), vec![]));
         }
         for w in &d.writes {
             let s = SpanSpec {
@@ -384,7 +453,8 @@ impl World {
                     Err(_) => Attribute::str(*k, v.as_str()),
                 })
                 .collect();
-            self.events.push(events::marker(mk.kind, region(mk.primary), mk.time, attrs));
+            self.events
+                .push(events::marker(mk.kind, region(mk.primary), mk.time, attrs));
         }
         self.events.sort_by_key(|e| e.event_time_unix_nano);
 
@@ -402,13 +472,21 @@ impl World {
             detected_by,
             declared_at: Some(m.declared),
             cutover_at: Some(m.dns.min(m.shifted)),
-            first_good_secondary_at: g.requests.iter().find(|r| !r.primary && !r.bad() && r.start > fault).map(|r| r.start),
+            first_good_secondary_at: g
+                .requests
+                .iter()
+                .find(|r| !r.primary && !r.bad() && r.start > fault)
+                .map(|r| r.start),
             recovered_at,
             rto_seconds: recovered_at.map(|r| truth::secs(r - fault)),
             lost_writes,
             rpo_seconds,
             split_brain: truth::split_brain(&g.writes, d.store),
-            completed_at: d.markers.iter().find(|mk| mk.kind == "failover_completed").map_or(m.end, |mk| mk.time),
+            completed_at: d
+                .markers
+                .iter()
+                .find(|mk| mk.kind == "failover_completed")
+                .map_or(m.end, |mk| mk.time),
             residual_requests: g.requests.iter().filter(|r| r.primary && r.start >= m.dns).count(),
             generated: g,
         };
