@@ -51,7 +51,7 @@ async fn analyze(s: &Scenario) -> Report {
 
 /// Generates and analyzes `scenario` for every seed; checks the common truths and returns the
 /// pairs for the scenario's own assertions.
-async fn run(scenario: fn(u64) -> Scenario) -> Vec<(Scenario, Report)> {
+async fn run(scenario: library::Generator) -> Vec<(Scenario, Report)> {
     let mut out = Vec::new();
     for seed in seeds() {
         let s = scenario(seed);

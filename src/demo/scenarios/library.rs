@@ -7,8 +7,11 @@ use super::Scenario;
 use super::world::{self, SLI_SERVICE, Telemetry, World};
 use crate::demo::sim::{self, MS, Ns, Replication, SEC};
 
+/// A scenario generator: the scenario for a seed.
+pub type Generator = fn(u64) -> Scenario;
+
 /// Every scenario by name.
-pub const ALL: &[(&str, fn(u64) -> Scenario)] = &[
+pub const ALL: &[(&str, Generator)] = &[
     ("clean_failover", clean_failover),
     ("slow_dns_residual_traffic", slow_dns_residual_traffic),
     ("async_replication_lost_writes", async_replication_lost_writes),
