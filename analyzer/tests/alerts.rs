@@ -59,7 +59,14 @@ fn alert(a: A) -> Event {
         fingerprint: a.fp.into(),
         ..Default::default()
     };
-    event(EventKind::Alert, a.region, a.service, T0 + a.received * S, vec![], Body::Alert(body))
+    event(
+        EventKind::Alert,
+        a.region,
+        a.service,
+        T0 + a.received * S,
+        vec![],
+        Body::Alert(body),
+    )
 }
 
 fn fixture() -> Vec<Event> {
@@ -283,7 +290,12 @@ async fn without_a_fault_only_the_windows_are_measured() {
     };
     let a = alerts::measure(&analyzer, &spec, &t).await.unwrap();
     assert!(a.expected.is_empty() && a.unexpected.is_empty());
-    assert!(a.expected_reason.as_deref().unwrap().starts_with("no fault_injected marker"));
+    assert!(
+        a.expected_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("no fault_injected marker")
+    );
     assert_eq!(a.reason, None);
     assert_eq!(a.suppressed_firing, 5);
     assert!(a.markdown().contains("Expected alerts not measurable"));
@@ -296,5 +308,8 @@ async fn the_report_wires_the_section_to_the_drill_timeline() {
     let by_hand = alerts::measure(&analyzer, &spec, &timeline()).await.unwrap();
     assert_eq!(report.alerts, by_hand);
     let md = report.alerts.markdown();
-    assert!(md.contains("| ReplicationLag | yes | 2026-11-26T12:01:13Z | **13** (late) | 10 |"), "{md}");
+    assert!(
+        md.contains("| ReplicationLag | yes | 2026-11-26T12:01:13Z | **13** (late) | 10 |"),
+        "{md}"
+    );
 }

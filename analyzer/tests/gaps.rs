@@ -45,11 +45,25 @@ fn metric(region: &str, service: &str, name: &str, t: i64, stale: bool) -> Event
         is_stale: stale,
         ..Default::default()
     };
-    event(EventKind::MetricPoint, region, service, T0 + t * S, vec![], Body::Metric(body))
+    event(
+        EventKind::MetricPoint,
+        region,
+        service,
+        T0 + t * S,
+        vec![],
+        Body::Metric(body),
+    )
 }
 
 fn log(region: &str, service: &str, t: i64) -> Event {
-    event(EventKind::Log, region, service, T0 + t * S, vec![], Body::Log(LogBody::default()))
+    event(
+        EventKind::Log,
+        region,
+        service,
+        T0 + t * S,
+        vec![],
+        Body::Log(LogBody::default()),
+    )
 }
 
 fn siem(region: &str, service: &str, t: i64) -> Event {
@@ -174,15 +188,27 @@ async fn gap_queries_match_their_golden_rows() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// key, events, distinct times, cadence seconds, inferred, checked.
+type StreamRow<'a> = (&'a str, u64, u64, Option<f64>, bool, bool);
+
 #[tokio::test]
 async fn streams_carry_their_cadence_and_counts() {
     let (_dir, spec, analyzer) = open().await;
     let g = gaps::measure(&analyzer, &spec, &timeline()).await.unwrap();
     assert_eq!(g.reason, None);
-    let rows: Vec<(&str, u64, u64, Option<f64>, bool, bool)> = g
+    let rows: Vec<StreamRow> = g
         .streams
         .iter()
-        .map(|s| (s.key.as_str(), s.events, s.times, s.cadence_seconds, s.cadence_inferred, s.checked))
+        .map(|s| {
+            (
+                s.key.as_str(),
+                s.events,
+                s.times,
+                s.cadence_seconds,
+                s.cadence_inferred,
+                s.checked,
+            )
+        })
         .collect();
     assert_eq!(
         rows,
@@ -213,7 +239,10 @@ async fn streams_carry_their_cadence_and_counts() {
         Some("1 distinct event time(s), fewer than min_events 3")
     );
     assert_eq!(g.streams[4].metric.as_deref(), Some("mem"));
-    assert_eq!((g.streams[4].first_at.clone(), g.streams[4].last_at.clone()), (at(0), at(50)));
+    assert_eq!(
+        (g.streams[4].first_at.clone(), g.streams[4].last_at.clone()),
+        (at(0), at(50))
+    );
 }
 
 #[tokio::test]

@@ -122,7 +122,9 @@ impl AlertsSpec {
                 return Err(format!("expected[{i}].alertname must not be empty"));
             }
             if e.service.as_deref() == Some("") {
-                return Err(format!("expected[{i}].service must not be empty (leave it out for any)"));
+                return Err(format!(
+                    "expected[{i}].service must not be empty (leave it out for any)"
+                ));
             }
             if !(e.max_delay_seconds >= 0.0 && e.max_delay_seconds.is_finite()) {
                 return Err(format!("expected[{i}].max_delay_seconds must be a non-negative number"));
@@ -285,7 +287,11 @@ fn matches(e: &ExpectedAlert, f: &Firing) -> bool {
 }
 
 /// The expected alerts against the drill's firings (ordered by startsAt, receipt, …).
-pub fn audit_expected(expected: &[ExpectedAlert], firings: &[(Firing, i64, i64)], fault_at: i64) -> Vec<ExpectedResult> {
+pub fn audit_expected(
+    expected: &[ExpectedAlert],
+    firings: &[(Firing, i64, i64)],
+    fault_at: i64,
+) -> Vec<ExpectedResult> {
     expected
         .iter()
         .map(|e| {
@@ -378,7 +384,8 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         ..Default::default()
     };
     for w in &spec.alerts.suppression_windows {
-        out.suppression_windows.push(window(analyzer, w, timeline.data_end).await?);
+        out.suppression_windows
+            .push(window(analyzer, w, timeline.data_end).await?);
     }
     out.suppressed_firing = out.suppression_windows.iter().map(|w| w.firing.len() as u64).sum();
     let Some(fault_at) = timeline.fault_at else {
@@ -451,7 +458,10 @@ impl Alerts {
         if !self.unexpected.is_empty() {
             out += "\nFiring after the fault but not expected:\n\n";
             for f in &self.unexpected {
-                out += &format!("- {} ({}, {}) since {}\n", f.alertname, f.service, f.region, f.starts_at);
+                out += &format!(
+                    "- {} ({}, {}) since {}\n",
+                    f.alertname, f.service, f.region, f.starts_at
+                );
             }
         }
         for w in &self.suppression_windows {
@@ -466,10 +476,16 @@ impl Alerts {
                 _ => out += &format!("{} alert(s) fired inside.\n", w.firing.len()),
             }
             for s in &w.firing {
-                out += &format!("- {} ({}, {}) at {}\n", s.alertname, s.service, s.region, s.first_received_at);
+                out += &format!(
+                    "- {} ({}, {}) at {}\n",
+                    s.alertname, s.service, s.region, s.first_received_at
+                );
             }
         }
-        out += &format!("\nSilences after drill_ended: not measurable: {}\n", opt(&self.silences_reason));
+        out += &format!(
+            "\nSilences after drill_ended: not measurable: {}\n",
+            opt(&self.silences_reason)
+        );
         out
     }
 }
@@ -513,7 +529,10 @@ mod tests {
         ];
         let r = audit_expected(&expected, &firings, 60 * s);
         // frontend: starts 75 s → delay 15 s, not late (strict); delivered 1.5 s later.
-        assert_eq!((r[0].delay_seconds, r[0].delivery_seconds, r[0].late), (Some(15.0), Some(1.5), Some(false)));
+        assert_eq!(
+            (r[0].delay_seconds, r[0].delivery_seconds, r[0].late),
+            (Some(15.0), Some(1.5), Some(false))
+        );
         // any service: the batch firing at 65 s → 5 s > 4 s, late.
         assert_eq!((r[1].delay_seconds, r[1].late), (Some(5.0), Some(true)));
         assert_eq!(r[1].firing.as_ref().unwrap().service, "batch");
@@ -529,7 +548,11 @@ mod tests {
         assert_eq!(ok.expected[0].max_delay_seconds, 300.0);
         assert!(ok.validate().is_ok());
         let bad: AlertsSpec = serde_yaml::from_str("suppression_windows: [{ from_marker: failover }]").unwrap();
-        assert!(bad.validate().unwrap_err().contains("suppression_windows[0].from_marker"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("suppression_windows[0].from_marker")
+        );
         let bad: AlertsSpec =
             serde_yaml::from_str("expected: [{ alertname: A }, { alertname: A, max_delay_seconds: 1 }]").unwrap();
         assert!(bad.validate().unwrap_err().contains("expected[1]"));

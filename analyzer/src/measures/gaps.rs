@@ -143,11 +143,7 @@ impl GapsSpec {
         if !(self.gap_factor >= 1.0 && self.gap_factor.is_finite()) {
             return Err(format!("gap_factor must be a number ≥ 1, not {}", self.gap_factor));
         }
-        if let Some((s, v)) = self
-            .cadence_seconds
-            .iter()
-            .find(|(_, v)| !(**v > 0.0 && v.is_finite()))
-        {
+        if let Some((s, v)) = self.cadence_seconds.iter().find(|(_, v)| !(**v > 0.0 && v.is_finite())) {
             return Err(format!(
                 "cadence_seconds.{} must be a positive number of seconds, not {v}",
                 s.as_str()
@@ -311,8 +307,11 @@ pub struct Gaps {
     pub never_followed: u64,
 }
 
-/// Common key columns of the gap queries: (region, service, signal, metric).
-fn key_at(b: &RecordBatch, row: usize) -> (String, String, Option<Signal>, Option<String>) {
+/// A stream's identity: (region, service, signal, metric name).
+type StreamId = (String, String, Option<Signal>, Option<String>);
+
+/// Common key columns of the gap queries.
+fn key_at(b: &RecordBatch, row: usize) -> StreamId {
     let metric = str_at(b, "metric", row).filter(|m| !m.is_empty());
     (
         str_at(b, "region", row).unwrap_or_default(),
@@ -372,7 +371,7 @@ pub fn follow_status(delay_seconds: Option<f64>, allowed_seconds: f64) -> Follow
     }
 }
 
-/// Streams from `gaps_streams.sql`, with the cadence and threshold each is checked with.
+/// Streams from `gaps_streams.sql`, each with its threshold in ns when it is checked.
 async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, Option<f64>)>, AnalyzeError> {
     let Some(b) = one(analyzer.sql(STREAMS).await?)? else {
         return Ok(Vec::new());
@@ -388,12 +387,8 @@ async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, O
         let cadence_ns = from_spec.or(inferred);
         let threshold_ns = cadence_ns.map(|c| g.gap_factor * c);
         let checked = times >= g.min_events && threshold_ns.is_some();
-        let reason = (!checked).then(|| {
-            format!(
-                "{times} distinct event time(s), fewer than min_events {}",
-                g.min_events
-            )
-        });
+        let reason =
+            (!checked).then(|| format!("{times} distinct event time(s), fewer than min_events {}", g.min_events));
         let stream = Stream {
             key: key_text(&[&region, &service], signal, &metric),
             region,
@@ -421,7 +416,7 @@ async fn gaps(
     spec: &DrillSpec,
     timeline: &Timeline,
     data_end: i64,
-    thresholds: &BTreeMap<String, f64>,
+    thresholds: &BTreeMap<StreamId, f64>,
 ) -> Result<Vec<Gap>, AnalyzeError> {
     let g = &spec.gaps;
     let sql = queries::fill(
@@ -441,11 +436,14 @@ async fn gaps(
     };
     let mut out = Vec::with_capacity(b.num_rows());
     for row in 0..b.num_rows() {
-        let (region, service, signal, metric) = key_at(&b, row);
+        let id = key_at(&b, row);
+        let Some(threshold) = thresholds.get(&id).copied() else {
+            return Err(AnalyzeError::Internal(format!("gap of an unchecked stream {id:?}")));
+        };
+        let (region, service, signal, metric) = id;
         let stream = key_text(&[&region, &service], signal, &metric);
         let start = ts_at(&b, "start_at", row).unwrap_or_default();
         let end = ts_at(&b, "end_at", row);
-        let threshold = thresholds.get(&stream).copied().unwrap_or(f64::INFINITY);
         out.push(Gap {
             class: classify(&region, &spec.regions.primary, start, threshold, timeline.fault_at),
             stream,
@@ -469,7 +467,9 @@ async fn followed(
     timeline: &Timeline,
 ) -> Result<Result<Vec<Follow>, String>, AnalyzeError> {
     let Some(fault_at) = timeline.fault_at else {
-        return Ok(Err("no fault_injected marker: no \"before the fault\" to compare with".into()));
+        return Ok(Err(
+            "no fault_injected marker: no \"before the fault\" to compare with".into()
+        ));
     };
     let Some(cutover_at) = timeline.cutover_at else {
         return Ok(Err("no dns_cutover or traffic_shifted marker after the fault".into()));
@@ -519,9 +519,12 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.reason = Some("no spans, metric points, log records or siem events in the log".into());
         return Ok(out);
     };
-    let thresholds: BTreeMap<String, f64> = streams
+    let thresholds: BTreeMap<StreamId, f64> = streams
         .iter()
-        .filter_map(|(s, t)| t.map(|t| (s.key.clone(), t)))
+        .filter_map(|(s, t)| {
+            let id = (s.region.clone(), s.service.clone(), s.signal, s.metric.clone());
+            t.map(|t| (id, t))
+        })
         .collect();
     out.streams = streams.into_iter().map(|(s, _)| s).collect();
     out.streams_checked = out.streams.iter().filter(|s| s.checked).count() as u64;
@@ -619,7 +622,10 @@ mod tests {
         // silent for longer than its threshold when the fault came; at 56.9 s it had.
         let s = 1_000_000_000i64;
         assert_eq!(classify("e", "e", 57 * s, 3e9, Some(60 * s)), GapClass::Expected);
-        assert_eq!(classify("e", "e", 56_900_000_000, 3e9, Some(60 * s)), GapClass::Unexpected);
+        assert_eq!(
+            classify("e", "e", 56_900_000_000, 3e9, Some(60 * s)),
+            GapClass::Unexpected
+        );
         assert_eq!(classify("e", "e", 70 * s, 3e9, Some(60 * s)), GapClass::Expected);
         assert_eq!(classify("w", "e", 70 * s, 3e9, Some(60 * s)), GapClass::Unexpected);
         assert_eq!(classify("e", "e", 70 * s, 3e9, None), GapClass::Unexpected);
