@@ -20,7 +20,8 @@
 //!
 //! Expected: HighErrorRate of frontend within 30 s → a2 (a1 started before the fault):
 //! delay 15, delivered after 1 s, resolved at 100, on time. ReplicationLag (any service)
-//! within 10 s → r1: delay 13, late, delivered after 6 s, unresolved. RegionDown: never.
+//! within 10 s → r1: delay 13, late, delivered after 6 s (5 allowed: delivered late),
+//! unresolved. RegionDown: never.
 //! Unexpected (after the fault, matching no expected entry): i1, b1, d1, h1 (startsAt = its
 //! receipt, 110).
 //! Suppression windows: [62, 90] InstanceDown → i1; [90, 120] every alert → a2 (its repeat
@@ -113,7 +114,7 @@ sli: { services: [frontend] }
 alerts:
   expected:
     - { alertname: HighErrorRate, service: frontend, max_delay_seconds: 30 }
-    - { alertname: ReplicationLag, max_delay_seconds: 10 }
+    - { alertname: ReplicationLag, max_delay_seconds: 10, max_delivery_seconds: 5 }
     - { alertname: RegionDown }
   suppression_windows:
     - { from_marker: failover_declared, to_marker: failover_completed, alertname: InstanceDown }
@@ -212,6 +213,10 @@ async fn expected_alerts_have_delay_delivery_and_resolution() {
         ]
     );
     assert_eq!((a.not_fired, a.late), (1, 1));
+    // ReplicationLag took 6 s to arrive, 5 s are allowed; HighErrorRate sets no limit.
+    let delivery: Vec<_> = a.expected.iter().map(|e| e.delivery_late).collect();
+    assert_eq!(delivery, vec![None, Some(true), None]);
+    assert_eq!(a.delivered_late, 1);
     // The first receipt counts for delivery; both notifications of a2 are counted.
     let a2 = a.expected[0].firing.as_ref().unwrap();
     assert_eq!((a2.received_at.clone(), a2.notifications), (at(76), 2));
@@ -309,7 +314,7 @@ async fn the_report_wires_the_section_to_the_drill_timeline() {
     assert_eq!(report.alerts, by_hand);
     let md = report.alerts.markdown();
     assert!(
-        md.contains("| ReplicationLag | yes | 2026-11-26T12:01:13Z | **13** (late) | 10 |"),
+        md.contains("| ReplicationLag | yes | 2026-11-26T12:01:13Z | **13** (late) | 10 | us-east-1 | **6** (late) |"),
         "{md}"
     );
 }

@@ -6,7 +6,7 @@
 //! alerts:
 //!   expected:                       # alerts the drill must raise
 //!     - { alertname: HighErrorRate, service: frontend, max_delay_seconds: 120 }
-//!     - { alertname: ReplicationLag }   # any service; max_delay_seconds defaults to 300
+//!     - { alertname: ReplicationLag, max_delivery_seconds: 30 }  # any service; max delay 300
 //!   suppression_windows:            # no alert (or only `alertname`) may fire in these
 //!     - { from_marker: failover_declared, to_marker: failover_completed, alertname: InstanceDown }
 //!     - { from_marker: failover_completed }   # every alert, to the end of the data
@@ -23,7 +23,8 @@
 //!   firing of that alertname (and service) with the earliest `startsAt` (then receipt,
 //!   fingerprint). delay = `startsAt` − `fault_at`; delivery = receipt − `startsAt` (clock
 //!   skew between Alertmanager and us can make it negative; it is reported as is); late when
-//!   delay > `max_delay_seconds`.
+//!   delay > `max_delay_seconds`; delivered late when delivery > `max_delivery_seconds`
+//!   (only when the spec sets it).
 //! - **Unexpected** firings: the drill's firings that match no expected entry.
 //! - A **suppression window** runs from the first `from_marker` marker to the first `to_marker`
 //!   marker at or after it; without `to_marker` (or when the log has none) to the end of the
@@ -83,6 +84,10 @@ pub struct ExpectedAlert {
     /// Longest allowed delay from the fault to `startsAt`, seconds (default 300).
     #[serde(default = "default_max_delay")]
     pub max_delay_seconds: f64,
+    /// Longest allowed delivery delay, from `startsAt` to receipt, seconds (not checked when
+    /// absent).
+    #[serde(default)]
+    pub max_delivery_seconds: Option<f64>,
 }
 
 fn default_max_delay() -> f64 {
@@ -128,6 +133,11 @@ impl AlertsSpec {
             }
             if !(e.max_delay_seconds >= 0.0 && e.max_delay_seconds.is_finite()) {
                 return Err(format!("expected[{i}].max_delay_seconds must be a non-negative number"));
+            }
+            if e.max_delivery_seconds.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
+                return Err(format!(
+                    "expected[{i}].max_delivery_seconds must be a non-negative number"
+                ));
             }
             if self.expected[..i]
                 .iter()
@@ -193,6 +203,10 @@ pub struct ExpectedResult {
     pub resolved: bool,
     /// delay > `max_delay_seconds` (null when it never fired).
     pub late: Option<bool>,
+    /// The spec's `max_delivery_seconds`.
+    pub max_delivery_seconds: Option<f64>,
+    /// delivery > `max_delivery_seconds` (null when it never fired or the spec sets no limit).
+    pub delivery_late: Option<bool>,
 }
 
 /// An alert instance firing inside a suppression window.
@@ -250,6 +264,8 @@ pub struct Alerts {
     pub not_fired: u64,
     /// Expected alerts that fired late.
     pub late: u64,
+    /// Expected alerts delivered later than their `max_delivery_seconds`.
+    pub delivered_late: u64,
     /// Firings at or after the fault that no expected entry matches.
     pub unexpected: Vec<Firing>,
     /// One entry per suppression window of the spec.
@@ -297,15 +313,18 @@ pub fn audit_expected(
         .map(|e| {
             let first = firings.iter().find(|(f, _, _)| matches(e, f));
             let delay = first.map(|(_, s, _)| seconds(s - fault_at));
+            let delivery = first.map(|(_, s, r)| seconds(r - s));
             ExpectedResult {
                 alertname: e.alertname.clone(),
                 service: e.service.clone(),
                 max_delay_seconds: e.max_delay_seconds,
                 fired: first.is_some(),
                 delay_seconds: delay,
-                delivery_seconds: first.map(|(_, s, r)| seconds(r - s)),
+                delivery_seconds: delivery,
                 resolved: first.is_some_and(|(f, _, _)| f.resolved_at.is_some()),
                 late: delay.map(|d| d > e.max_delay_seconds),
+                max_delivery_seconds: e.max_delivery_seconds,
+                delivery_late: delivery.zip(e.max_delivery_seconds).map(|(d, max)| d > max),
                 firing: first.map(|(f, _, _)| f.clone()),
             }
         })
@@ -404,6 +423,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     out.expected = audit_expected(&spec.alerts.expected, &firings, fault_at);
     out.not_fired = out.expected.iter().filter(|e| !e.fired).count() as u64;
     out.late = out.expected.iter().filter(|e| e.late == Some(true)).count() as u64;
+    out.delivered_late = out.expected.iter().filter(|e| e.delivery_late == Some(true)).count() as u64;
     out.unexpected = firings
         .into_iter()
         .map(|(f, _, _)| f)
@@ -427,10 +447,11 @@ impl Alerts {
             out += &format!("Expected alerts not measurable: {r}\n");
         } else if !self.expected.is_empty() {
             out += &format!(
-                "{} expected alert(s): {} never fired, {} late.\n\n",
+                "{} expected alert(s): {} never fired, {} late, {} delivered late.\n\n",
                 self.expected.len(),
                 self.not_fired,
-                self.late
+                self.late,
+                self.delivered_late
             );
             out += "| alert | fired | startsAt | delay s | max s | region | delivery s | resolved |\n";
             out += "|---|---|---|---|---|---|---|---|\n";
@@ -444,13 +465,17 @@ impl Alerts {
                     Some(true) => format!("**{}** (late)", opt(&e.delay_seconds)),
                     _ => opt(&e.delay_seconds),
                 };
+                let delivery = match e.delivery_late {
+                    Some(true) => format!("**{}** (late)", opt(&e.delivery_seconds)),
+                    _ => opt(&e.delivery_seconds),
+                };
                 out += &format!(
                     "| {name} | {} | {} | {delay} | {} | {} | {} | {} |\n",
                     if e.fired { "yes" } else { "**no**" },
                     opt(&f.map(|f| f.starts_at.clone())),
                     e.max_delay_seconds,
                     opt(&f.map(|f| f.region.clone())),
-                    opt(&e.delivery_seconds),
+                    delivery,
                     opt(&f.and_then(|f| f.resolved_at.clone())),
                 );
             }
@@ -515,16 +540,19 @@ mod tests {
                 alertname: "A".into(),
                 service: Some("frontend".into()),
                 max_delay_seconds: 15.0,
+                max_delivery_seconds: Some(1.0),
             },
             ExpectedAlert {
                 alertname: "A".into(),
                 service: None,
                 max_delay_seconds: 4.0,
+                max_delivery_seconds: None,
             },
             ExpectedAlert {
                 alertname: "B".into(),
                 service: None,
                 max_delay_seconds: 4.0,
+                max_delivery_seconds: None,
             },
         ];
         let r = audit_expected(&expected, &firings, 60 * s);
@@ -533,6 +561,9 @@ mod tests {
             (r[0].delay_seconds, r[0].delivery_seconds, r[0].late),
             (Some(15.0), Some(1.5), Some(false))
         );
+        // … which is more than the 1 s allowed for delivery.
+        assert_eq!(r[0].delivery_late, Some(true));
+        assert_eq!(r[1].delivery_late, None);
         // any service: the batch firing at 65 s → 5 s > 4 s, late.
         assert_eq!((r[1].delay_seconds, r[1].late), (Some(5.0), Some(true)));
         assert_eq!(r[1].firing.as_ref().unwrap().service, "batch");
