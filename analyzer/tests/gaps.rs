@@ -10,7 +10,7 @@
 //! | E/api/logs | 0 5 10 15 40 | inferred 5 → 15 | 15→40 (25, unexpected); 40→open (80, unexpected: 40+15 < 60) |
 //! | E/api/metrics | cpu, mem, disk below | spec 10 → 30 | 50→open (70, expected: 50+30 ≥ 60) |
 //! | E/api/metrics/cpu | 0 10 … 50 (+ stale marker at 100, ignored) | 10 → 30 | 50→open (70, expected) |
-//! | E/api/metrics/disk | 0 10 50 | 10 → 30 | 10→50 (40, unexpected); 50→open (70, expected) |
+//! | E/api/metrics/disk | 0 10 50 50 (a duplicate last time: one open gap) | 10 → 30 | 10→50 (40, unexpected); 50→open (70, expected) |
 //! | E/api/metrics/mem | 0 10 20 30 30 40 50 (a duplicate) | 10 → 30 | 50→open (70, expected) |
 //! | E/batch/spans | 5 | — | not checked (1 time) |
 //! | E/db/metrics(/boot_time) | 5 35 | — | not checked (2 times) |
@@ -100,7 +100,7 @@ fn fixture() -> Vec<Event> {
     }
     ev.push(metric(E, "api", "mem", 30, false));
     ev.push(metric(E, "api", "cpu", 100, true));
-    for t in [0, 10, 50] {
+    for t in [0, 10, 50, 50] {
         ev.push(metric(E, "api", "disk", t, false));
     }
     for t in [5, 35] {
@@ -214,9 +214,9 @@ async fn streams_carry_their_cadence_and_counts() {
         rows,
         vec![
             ("us-east-1/api/logs", 5, 5, Some(5.0), true, true),
-            ("us-east-1/api/metrics", 16, 6, Some(10.0), false, true),
+            ("us-east-1/api/metrics", 17, 6, Some(10.0), false, true),
             ("us-east-1/api/metrics/cpu", 6, 6, Some(10.0), false, true),
-            ("us-east-1/api/metrics/disk", 3, 3, Some(10.0), false, true),
+            ("us-east-1/api/metrics/disk", 4, 3, Some(10.0), false, true),
             ("us-east-1/api/metrics/mem", 7, 6, Some(10.0), false, true),
             ("us-east-1/batch/spans", 1, 1, None, false, false),
             ("us-east-1/db/metrics", 2, 2, Some(10.0), false, false),
