@@ -1,5 +1,6 @@
 -- Telemetry gaps. Streams as in gaps_streams.sql. A stream with at least {{min_events}}
--- distinct event times is checked against its threshold = {{gap_factor}} × cadence, where the
+-- distinct event times is checked against its threshold = the larger of {{gap_factor}} ×
+-- cadence and the floor {{min_gap_ns}} ns, where the
 -- cadence is the spec's for the signal (the *_cadence_ns placeholders; 0 = none) or else the
 -- inferred one (median step between distinct event times). A gap is a step between two
 -- consecutive distinct event times longer than the threshold (start = the event before, end =
@@ -43,7 +44,9 @@ checked AS (
 ),
 thresholds AS (
     SELECT region, service, signal, metric, t, prev_t, step_ns, last_at,
-           CASE WHEN spec_threshold_ns > 0 THEN spec_threshold_ns ELSE inferred_threshold_ns END AS threshold_ns
+           greatest(
+               CASE WHEN spec_threshold_ns > 0 THEN spec_threshold_ns ELSE inferred_threshold_ns END,
+               CAST({{min_gap_ns}} AS DOUBLE)) AS threshold_ns
     FROM checked
 )
 SELECT region, service, signal, metric, prev_t AS start_at, t AS end_at, step_ns AS silence_ns

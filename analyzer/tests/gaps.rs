@@ -170,6 +170,7 @@ async fn gap_queries_match_their_golden_rows() {
     let params = [
         ("min_events", Param::Int(3)),
         ("gap_factor", Param::Number(3.0)),
+        ("min_gap_ns", Param::Int(0)),
         ("data_end", Param::Time(T0 + 120 * S)),
         ("spans_cadence_ns", Param::Int(0)),
         ("metrics_cadence_ns", Param::Int(10 * S)),
@@ -280,6 +281,19 @@ async fn gaps_are_exact_and_classified() {
     let g = gaps::measure(&analyzer, &spec, &no_fault).await.unwrap();
     assert_eq!(g.unexpected_gaps, 11);
     assert!(g.followed_reason.as_deref().unwrap().contains("fault_injected"));
+}
+
+#[tokio::test]
+async fn a_threshold_floor_drops_short_silences() {
+    // min_gap_seconds 10: us-west-2/api/logs (threshold 3 → 10) loses its 8 s gap; every
+    // other gap is longer than 10 s and stays.
+    let (_dir, mut spec, analyzer) = open().await;
+    spec.gaps.min_gap_seconds = 10.0;
+    let g = gaps::measure(&analyzer, &spec, &timeline()).await.unwrap();
+    assert_eq!(g.gaps.len(), 10);
+    assert!(g.gaps.iter().all(|x| x.stream != "us-west-2/api/logs"));
+    assert_eq!(g.streams[10].threshold_seconds, Some(10.0));
+    assert_eq!(g.streams[0].threshold_seconds, Some(15.0));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //!   cadence_seconds: { metrics: 15 } # per signal (spans, metrics, logs, siem); else inferred
 //!   follow_delay_seconds: 60        # allowed delay after the cutover for a stream to follow
 //!   min_events: 3                   # streams with fewer distinct event times are not checked
+//!   min_gap_seconds: 0              # a gap must also be longer than this (0: no floor)
 //! ```
 //!
 //! Definitions (the SQL is in `queries/gaps_*.sql`):
@@ -19,7 +20,7 @@
 //!   median step between consecutive distinct event times of the stream.
 //! - A stream with fewer than `min_events` distinct event times is listed but not checked.
 //! - A **gap** is a step between consecutive distinct event times longer (strictly) than
-//!   `gap_factor` × cadence; start = the event before, end = the event after. After the last
+//!   the threshold = max(`gap_factor` × cadence, `min_gap_seconds`); start = the event before, end = the event after. After the last
 //!   event of a stream, a silence to the end of the data longer than the threshold is an
 //!   **open gap** (end null, seconds measured to the data end). Before a stream's first event
 //!   there is no gap (a stream that starts late is the "followed" check's business).
@@ -112,6 +113,11 @@ pub struct GapsSpec {
     /// cadence needs one step; default 3).
     #[serde(default = "default_min_events")]
     pub min_events: u64,
+    /// Floor of every stream's threshold, seconds (≥ 0; default 0, no floor). A median step
+    /// says little about bursty streams (spans and logs of request traffic, whose median
+    /// step can be milliseconds); the floor keeps their short pauses from counting as gaps.
+    #[serde(default)]
+    pub min_gap_seconds: f64,
 }
 
 fn default_gap_factor() -> f64 {
@@ -133,6 +139,7 @@ impl Default for GapsSpec {
             cadence_seconds: BTreeMap::new(),
             follow_delay_seconds: default_follow_delay(),
             min_events: default_min_events(),
+            min_gap_seconds: 0.0,
         }
     }
 }
@@ -155,6 +162,12 @@ impl GapsSpec {
                 self.follow_delay_seconds
             ));
         }
+        if !(self.min_gap_seconds >= 0.0 && self.min_gap_seconds.is_finite()) {
+            return Err(format!(
+                "min_gap_seconds must be a non-negative number, not {}",
+                self.min_gap_seconds
+            ));
+        }
         if self.min_events < 2 {
             return Err(format!(
                 "min_events must be at least 2 (a cadence needs two event times), not {}",
@@ -162,6 +175,11 @@ impl GapsSpec {
             ));
         }
         Ok(())
+    }
+
+    /// `min_gap_seconds` in ns.
+    fn min_gap_ns(&self) -> i64 {
+        (self.min_gap_seconds * 1e9).round() as i64
     }
 
     /// The spec's cadence of `signal` in ns, 0 when the spec gives none.
@@ -222,7 +240,7 @@ pub struct Stream {
     pub cadence_seconds: Option<f64>,
     /// `true` when the cadence was inferred (median step), `false` when from the spec.
     pub cadence_inferred: bool,
-    /// `gap_factor` × cadence, seconds (µs resolution).
+    /// max(`gap_factor` × cadence, `min_gap_seconds`), seconds (µs resolution).
     pub threshold_seconds: Option<f64>,
     /// Whether the stream was gap-checked.
     pub checked: bool,
@@ -385,7 +403,7 @@ async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, O
         // The same integer ns the SQL gets, so both sides compute the same threshold.
         let from_spec = signal.map(|s| g.cadence_ns(s)).filter(|ns| *ns > 0).map(|ns| ns as f64);
         let cadence_ns = from_spec.or(inferred);
-        let threshold_ns = cadence_ns.map(|c| g.gap_factor * c);
+        let threshold_ns = cadence_ns.map(|c| (g.gap_factor * c).max(g.min_gap_ns() as f64));
         let checked = times >= g.min_events && threshold_ns.is_some();
         let reason =
             (!checked).then(|| format!("{times} distinct event time(s), fewer than min_events {}", g.min_events));
@@ -424,6 +442,7 @@ async fn gaps(
         &[
             ("min_events", Param::Int(g.min_events as i64)),
             ("gap_factor", Param::Number(g.gap_factor)),
+            ("min_gap_ns", Param::Int(g.min_gap_ns())),
             ("data_end", Param::Time(data_end)),
             ("spans_cadence_ns", Param::Int(g.cadence_ns(Signal::Spans))),
             ("metrics_cadence_ns", Param::Int(g.cadence_ns(Signal::Metrics))),
@@ -648,11 +667,14 @@ mod tests {
         assert_eq!(s.cadence_ns(Signal::Logs), 0);
         assert!(serde_yaml::from_str::<GapsSpec>("cadence_seconds: { traces: 1 }").is_err());
         assert!(serde_yaml::from_str::<GapsSpec>("gap_size: 1").is_err());
+        let s: GapsSpec = serde_yaml::from_str("min_gap_seconds: 1.5").unwrap();
+        assert_eq!(s.min_gap_ns(), 1_500_000_000);
         for bad in [
             "gap_factor: 0.5",
             "cadence_seconds: { logs: 0 }",
             "follow_delay_seconds: -1",
             "min_events: 1",
+            "min_gap_seconds: -1",
         ] {
             let s: GapsSpec = serde_yaml::from_str(bad).unwrap();
             assert!(s.validate().is_err(), "{bad} should be refused");
