@@ -436,6 +436,33 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "—".into())
 }
 
+/// A number, in bold with "(late)" when it broke its limit.
+fn flagged(v: &Option<f64>, late: Option<bool>) -> String {
+    match late {
+        Some(true) => format!("**{}** (late)", opt(v)),
+        _ => opt(v),
+    }
+}
+
+/// One row of the expected-alerts table.
+fn expected_row(e: &ExpectedResult) -> String {
+    let name = match &e.service {
+        Some(s) => format!("{} ({s})", e.alertname),
+        None => e.alertname.clone(),
+    };
+    let f = e.firing.as_ref();
+    format!(
+        "| {name} | {} | {} | {} | {} | {} | {} | {} |\n",
+        if e.fired { "yes" } else { "**no**" },
+        opt(&f.map(|f| f.starts_at.clone())),
+        flagged(&e.delay_seconds, e.late),
+        e.max_delay_seconds,
+        opt(&f.map(|f| f.region.clone())),
+        flagged(&e.delivery_seconds, e.delivery_late),
+        opt(&f.and_then(|f| f.resolved_at.clone())),
+    )
+}
+
 impl Alerts {
     /// The section in Markdown (starts with a `## ` heading).
     pub fn markdown(&self) -> String {
@@ -455,30 +482,7 @@ impl Alerts {
             );
             out += "| alert | fired | startsAt | delay s | max s | region | delivery s | resolved |\n";
             out += "|---|---|---|---|---|---|---|---|\n";
-            for e in &self.expected {
-                let name = match &e.service {
-                    Some(s) => format!("{} ({s})", e.alertname),
-                    None => e.alertname.clone(),
-                };
-                let f = e.firing.as_ref();
-                let delay = match e.late {
-                    Some(true) => format!("**{}** (late)", opt(&e.delay_seconds)),
-                    _ => opt(&e.delay_seconds),
-                };
-                let delivery = match e.delivery_late {
-                    Some(true) => format!("**{}** (late)", opt(&e.delivery_seconds)),
-                    _ => opt(&e.delivery_seconds),
-                };
-                out += &format!(
-                    "| {name} | {} | {} | {delay} | {} | {} | {} | {} |\n",
-                    if e.fired { "yes" } else { "**no**" },
-                    opt(&f.map(|f| f.starts_at.clone())),
-                    e.max_delay_seconds,
-                    opt(&f.map(|f| f.region.clone())),
-                    delivery,
-                    opt(&f.and_then(|f| f.resolved_at.clone())),
-                );
-            }
+            out += &self.expected.iter().map(expected_row).collect::<String>();
         }
         if !self.unexpected.is_empty() {
             out += "\nFiring after the fault but not expected:\n\n";
@@ -497,8 +501,9 @@ impl Alerts {
                 w.alertname.as_deref().unwrap_or("every alert")
             );
             match (&w.from_at, &w.reason) {
-                (None, Some(r)) => out += &format!("not measurable: {r}\n"),
-                _ => out += &format!("{} alert(s) fired inside.\n", w.firing.len()),
+                (None, r) => out += &format!("not measurable: {}\n", opt(r)),
+                (Some(_), None) => out += &format!("{} alert(s) fired inside.\n", w.firing.len()),
+                (Some(_), Some(r)) => out += &format!("{} alert(s) fired inside ({r}).\n", w.firing.len()),
             }
             for s in &w.firing {
                 out += &format!(
