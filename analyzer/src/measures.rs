@@ -129,6 +129,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
         replay: analyzer.stats.clone(),
         timeline,
     };
+    report.validity.set_coverage(&report.gaps);
     report.verdict = report.overall_verdict();
     Ok(report)
 }

@@ -349,7 +349,7 @@ impl Report {
             out += &format!("- not measurable: {r}\n");
         }
         if !self.rto.phases.is_empty() {
-            out += &format!("\n| phase | from | to | duration |\n|---|---|---|---|\n");
+            out += "\n| phase | from | to | duration |\n|---|---|---|---|\n";
             for p in &self.rto.phases {
                 let d = match (p.seconds, &p.reason) {
                     (Some(s), _) => format!("{s:.3} s"),

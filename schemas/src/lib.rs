@@ -150,6 +150,9 @@ impl Source {
 }
 
 /// Kind-specific payload.
+// Boxing the large variants would change the generated API for every caller; events are
+// short-lived and built one at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Body {
     /// For [`EventKind::Span`].

@@ -34,10 +34,29 @@ pub fn latency(report: &Report, regions: &[String]) -> Vec<LineSeries> {
     out
 }
 
-/// One row per stream that had a gap.
-pub fn gaps(_report: &Report) -> Rows {
-    Vec::new()
+/// One row per stream that had a gap; an open gap runs to the data end; unexpected gaps are
+/// highlighted.
+pub fn gaps(report: &Report) -> Rows {
+    let end = report.timeline.data_end.unwrap_or(0);
+    let mut rows: Rows = Vec::new();
+    for g in &report.gaps.gaps {
+        let Some(start) = ns(&g.start) else { continue };
+        let stop = g.end.as_deref().and_then(ns).unwrap_or(end);
+        let hot = g.class == crate::measures::gaps::GapClass::Unexpected;
+        match rows.iter_mut().find(|(label, _)| *label == g.stream) {
+            Some((_, bars)) => bars.push((start, stop, hot)),
+            None => rows.push((g.stream.clone(), vec![(start, stop, hot)])),
+        }
+    }
+    // Streams with an unexpected gap first; at most MAX_GAP_ROWS rows (the table below the
+    // charts lists every gap).
+    rows.sort_by_key(|(_, bars)| !bars.iter().any(|b| b.2));
+    rows.truncate(MAX_GAP_ROWS);
+    rows
 }
+
+/// Most streams the gaps chart draws.
+pub const MAX_GAP_ROWS: usize = 60;
 
 /// Budget consumed over the drill, percent of the period's budget, one line per SLO.
 pub fn budget(report: &Report) -> Vec<LineSeries> {

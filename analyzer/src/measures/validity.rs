@@ -227,6 +227,20 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
 }
 
 impl Validity {
+    /// Coverage from the gaps section's follow check: followed (in time or late) ÷ streams
+    /// the primary had before the fault.
+    pub fn set_coverage(&mut self, gaps: &super::gaps::Gaps) {
+        use super::gaps::FollowStatus;
+        if let Some(r) = &gaps.followed_reason {
+            self.coverage_reason = Some(r.clone());
+        } else if gaps.followed.is_empty() {
+            self.coverage_reason = Some("the primary had no streams before the fault".into());
+        } else {
+            let present = gaps.followed.iter().filter(|f| f.status != FollowStatus::Never).count();
+            self.coverage = Some(round3(present as f64 / gaps.followed.len() as f64));
+        }
+    }
+
     /// The section in Markdown.
     pub fn markdown(&self) -> String {
         let mut out = String::from("\n## Validity\n\n");
