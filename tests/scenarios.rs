@@ -23,7 +23,9 @@ use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::Event;
 use std::collections::BTreeMap;
 
-use demo::scenarios::{Scenario, budget_truth, flow_truth, library, traffic_truth, truth};
+use cutover_analyzer::measures::gaps::{FollowStatus, GapClass};
+use demo::scenarios::events::PRIMARY;
+use demo::scenarios::{Scenario, budget_truth, flow_truth, library, telemetry_truth, traffic_truth, truth};
 use demo::sim::{Ns, SEC};
 
 /// Seeds every scenario runs with: `CUTOVER_SCENARIO_SEEDS=1,2,3` (default 3).
@@ -63,6 +65,8 @@ async fn run(scenario: library::Generator) -> Vec<(Scenario, Report)> {
         check_latency(&ctx, &s, &r);
         check_budget(&ctx, &s, &r);
         check_abort(&ctx, &s, &r);
+        check_gaps(&ctx, &s, &r);
+        check_alerts(&ctx, &s, &r);
         check_traffic(&ctx, &s, &r);
         check_capacity(&ctx, &s, &r);
         check_messages(&ctx, &s, &r);
@@ -354,6 +358,14 @@ async fn clean_failover() {
             s.name
         );
         assert_eq!(
+            (r.gaps.unexpected_gaps, r.gaps.never_followed, r.gaps.late_followed),
+            (0, 0, 0),
+            "{}",
+            s.name
+        );
+        assert_eq!(r.alerts.not_fired, 0, "{}", s.name);
+        assert!(r.alerts.suppression_windows[0].firing.is_empty(), "{}", s.name);
+        assert_eq!(
             (r.messages.totals.lost, r.messages.totals.duplicated),
             (0, 0),
             "{}",
@@ -432,14 +444,47 @@ async fn sync_replication_zero_loss() {
 #[tokio::test]
 async fn metrics_never_resumed() {
     for (s, r) in run(library::metrics_never_resumed).await {
-        assert_eq!(r.rto.met, Some(true), "{}", s.name);
+        let never: Vec<_> = r
+            .gaps
+            .followed
+            .iter()
+            .filter(|f| f.status == FollowStatus::Never)
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(
+            never,
+            ["orders-api/metrics", "orders-api/metrics/db.client.connections.usage"],
+            "{}",
+            s.name
+        );
+        let hole: Vec<_> = r.gaps.gaps.iter().filter(|g| g.class == GapClass::Unexpected).collect();
+        assert_eq!(
+            hole.len(),
+            2,
+            "{}: the secondary's 60 s silence (stream and metric): {hole:?}",
+            s.name
+        );
+        assert!(
+            hole.iter()
+                .all(|g| g.region == "us-west-2" && g.service == "frontend" && g.seconds >= 60.0),
+            "{}",
+            s.name
+        );
     }
 }
 
 #[tokio::test]
 async fn siem_feed_missing() {
     for (s, r) in run(library::siem_feed_missing).await {
-        assert_eq!(r.rto.met, Some(true), "{}", s.name);
+        let never: Vec<_> = r
+            .gaps
+            .followed
+            .iter()
+            .filter(|f| f.status == FollowStatus::Never)
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(never, ["keycloak/siem"], "{}", s.name);
+        assert_eq!(r.gaps.unexpected_gaps, 0, "{}", s.name);
     }
 }
 
@@ -455,6 +500,28 @@ async fn alert_missing_and_late() {
             .unwrap();
         assert_eq!(sli.received_at - sli.starts_at, 90 * SEC);
         assert_eq!(r.rto.detected_by.as_deref(), Some("alert"));
+        let [sli, db] = &r.alerts.expected[..] else {
+            panic!("{}: two expected alerts", s.name)
+        };
+        assert_eq!(
+            (sli.fired, sli.delivery_seconds, sli.delivery_late),
+            (true, Some(90.0), Some(true)),
+            "{}",
+            s.name
+        );
+        assert_eq!(
+            (db.alertname.as_str(), db.fired),
+            (library::DB_ALERT, false),
+            "{}",
+            s.name
+        );
+        assert_eq!(r.alerts.not_fired, 1, "{}", s.name);
+        let inside: Vec<_> = r.alerts.suppression_windows[0]
+            .firing
+            .iter()
+            .map(|f| f.alertname.as_str())
+            .collect();
+        assert_eq!(inside, ["InstanceDown"], "{}", s.name);
     }
 }
 
@@ -544,6 +611,110 @@ async fn clock_skew_between_regions() {
             s.name
         );
     }
+}
+
+/// Every gap of every stream exactly (no extra, none missing) with its class, and the follow
+/// check of every primary stream.
+fn check_gaps(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let rule = telemetry_truth::GapRule::scenarios();
+    let mut want: Vec<_> = telemetry_truth::gaps(&s.events, &rule, PRIMARY, t.fault_at)
+        .into_iter()
+        .map(|g| (g.key, g.start, g.end, g.expected))
+        .collect();
+    let mut got: Vec<_> = r
+        .gaps
+        .gaps
+        .iter()
+        .map(|g| {
+            let signal = g.signal.map_or("?", |x| x.as_str());
+            let key = (
+                g.region.clone(),
+                g.service.clone(),
+                signal,
+                g.metric.clone().unwrap_or_default(),
+            );
+            let end = g.end.as_ref().map(|e| ns(ctx, "gap end", Some(e)));
+            (
+                key,
+                ns(ctx, "gap start", Some(&g.start)),
+                end,
+                g.class == GapClass::Expected,
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{ctx}: gaps (stream, start, end, expected)");
+    let unexpected = want.iter().filter(|g| !g.3).count() as u64;
+    assert_eq!(r.gaps.unexpected_gaps, unexpected, "{ctx}: unexpected gaps");
+    let cutover = t.cutover_at.unwrap();
+    let want: Vec<_> = telemetry_truth::followed(&s.events, &rule, PRIMARY, t.fault_at, cutover)
+        .into_iter()
+        .map(|f| (f.key, f.secondary_first, f.status.to_string()))
+        .collect();
+    let mut got: Vec<_> = r
+        .gaps
+        .followed
+        .iter()
+        .map(|f| {
+            let key = (
+                f.service.clone(),
+                f.signal.map_or("?", |x| x.as_str()),
+                f.metric.clone().unwrap_or_default(),
+            );
+            let first = f.secondary_first_at.as_ref().map(|v| ns(ctx, "follow", Some(v)));
+            (
+                key,
+                first,
+                serde_json::to_value(f.status).unwrap().as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "{ctx}: followed the cutover");
+}
+
+/// Each expected alert: fired, delay and delivery (ms), resolved, late flags; the unexpected
+/// firings and those inside the suppression window.
+fn check_alerts(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let want = telemetry_truth::alerts(&t.generated.alerts, t.fault_at);
+    assert_eq!(r.alerts.expected.len(), want.len(), "{ctx}: {:?}", r.alerts.reason);
+    for (g, w) in r.alerts.expected.iter().zip(&want) {
+        let what = format!("{ctx}: alert {}", w.name);
+        assert_eq!(g.alertname, w.name, "{what}");
+        assert_eq!(
+            (g.fired, g.resolved, g.late, g.delivery_late),
+            (w.fired, w.resolved, w.late, w.delivery_late),
+            "{what}"
+        );
+        for (got, want) in [
+            (g.delay_seconds, w.delay_seconds),
+            (g.delivery_seconds, w.delivery_seconds),
+        ] {
+            assert_eq!(got.is_some(), want.is_some(), "{what}");
+            if let (Some(a), Some(b)) = (got, want) {
+                assert!((a - b).abs() <= 0.001, "{what}: {a} vs truth {b}");
+            }
+        }
+    }
+    assert_eq!(
+        r.alerts.not_fired,
+        want.iter().filter(|w| !w.fired).count() as u64,
+        "{ctx}"
+    );
+    let mut unexpected: Vec<String> = r.alerts.unexpected.iter().map(|f| f.alertname.clone()).collect();
+    unexpected.sort();
+    assert_eq!(
+        unexpected,
+        telemetry_truth::unexpected_alerts(&t.generated.alerts, t.fault_at),
+        "{ctx}"
+    );
+    let window = &r.alerts.suppression_windows[0];
+    let inside: Vec<String> = window.firing.iter().map(|f| f.alertname.clone()).collect();
+    let want = telemetry_truth::suppressed(&t.generated.alerts, t.declared_at.unwrap(), t.completed_at);
+    assert_eq!(inside, want, "{ctx}: alerts inside the suppression window");
 }
 
 /// Residual requests, when the traffic settled, and 401/403 counts per region.

@@ -50,8 +50,8 @@ fn recovered(w: &World) -> Option<Ns> {
     sim::recovered_at(&w.drill.requests, w.drill.moments.fault)
 }
 
-/// The SLI alert fires 3–8 s after the fault (before the failover is declared), is received `delivery_ms` later and resolves
-/// 30 s after recovery.
+/// The SLI alert fires 3–8 s after the fault (before the failover is declared), is received
+/// `delivery_ms` later and resolves 30 s after recovery.
 fn sli_alert(w: &mut World, delivery_ms: i64) {
     let m = w.drill.moments;
     let starts = m.fault + w.rng.random_range(3_000..8_000) * MS;

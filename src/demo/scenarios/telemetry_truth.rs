@@ -19,10 +19,18 @@ pub struct GapRule {
     pub min_events: usize,
     /// Allowed delay after the cutover for a stream to follow, seconds.
     pub follow_delay_seconds: f64,
+    /// Floor of every threshold, ns.
+    pub min_gap: Ns,
 }
 
 /// The spec lines of [`GapRule::scenarios`].
-pub const GAPS_SPEC: &str = "gaps: { gap_factor: 3, cadence_seconds: { spans: 5, metrics: 10, siem: 5, logs: 10 }, follow_delay_seconds: 60, min_events: 3 }";
+pub const GAPS_SPEC: &str = "\
+gaps:
+  gap_factor: 3
+  cadence_seconds: { spans: 5, metrics: 10, siem: 5, logs: 10 }
+  follow_delay_seconds: 60
+  min_events: 3
+  min_gap_seconds: 5";
 
 impl GapRule {
     /// The rule every scenario's spec states ([`GAPS_SPEC`]).
@@ -33,6 +41,7 @@ impl GapRule {
             cadence: BTreeMap::from([("spans", 5 * s), ("metrics", 10 * s), ("siem", 5 * s), ("logs", 10 * s)]),
             min_events: 3,
             follow_delay_seconds: 60.0,
+            min_gap: 5 * s,
         }
     }
 }
@@ -102,7 +111,7 @@ pub fn gaps(events: &[Event], rule: &GapRule, primary: &str, fault: Ns) -> Vec<G
         if times.len() < rule.min_events {
             continue;
         }
-        let threshold = rule.factor * rule.cadence[key.2] as f64;
+        let threshold = (rule.factor * rule.cadence[key.2] as f64).max(rule.min_gap as f64);
         let expected = |start: Ns| key.0 == primary && start as f64 + threshold >= fault as f64;
         for w in times.windows(2) {
             if (w[1] - w[0]) as f64 > threshold {

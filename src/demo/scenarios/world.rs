@@ -9,9 +9,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::Scenario;
-use super::budget_truth;
 use super::events::{self, Ids, PRIMARY, SECONDARY, SpanKind, SpanSpec, region};
 use super::truth::{self, AlertFact, CallFact, Generated, MessageFact, ScenarioTruth, SpikeFact, StreamFact};
+use super::{budget_truth, telemetry_truth};
 use crate::demo::sim::{self, Drill, MS, Ns, Params, Replication, SEC};
 
 /// 2026-11-26T12:00:00Z: every scenario starts here.
@@ -31,6 +31,8 @@ recovery: { success_ratio: 0.99, stable_seconds: 60 }
 /// Spec parts of the report sections, the same in every scenario.
 pub const SECTION_SPECS: &[&str] = &[
     budget_truth::BUDGET_SPEC,
+    telemetry_truth::GAPS_SPEC,
+    telemetry_truth::ALERTS_SPEC,
     "messages: { list_limit: 1000 }",
     "traces: { list_limit: 1000 }",
     "capacity: { gauges: [ { metric: system.cpu.utilization, threshold: 0.8 } ] }",
