@@ -407,9 +407,27 @@ impl World {
 
     /// Turns the drill and everything added into the scenario and its truth.
     pub fn finish(mut self) -> Scenario {
+        self.drill_events();
+        self.events.sort_by_key(|e| e.event_time_unix_nano);
+        let generated = std::mem::take(&mut self.generated);
+        let truth = core_truth(&self.drill, generated);
+        let mut spec = format!("name: scenario {}\n{BASE_SPEC}", self.name);
+        for s in SECTION_SPECS.iter().map(|s| s.to_string()).chain(self.spec) {
+            spec += &s;
+            spec.push('\n');
+        }
+        Scenario {
+            name: self.name,
+            events: self.events,
+            spec,
+            truth,
+        }
+    }
+
+    /// The simulator's requests (SLI server spans), writes (client spans) and markers.
+    fn drill_events(&mut self) {
         self.ensure_request_ids();
         let d = &self.drill;
-        let m = d.moments;
         for (r, (trace_id, span_id)) in d.requests.iter().zip(&self.request_ids) {
             let s = SpanSpec {
                 region: region(r.primary),
@@ -458,51 +476,39 @@ impl World {
             self.events
                 .push(events::marker(mk.kind, region(mk.primary), mk.time, attrs));
         }
-        self.events.sort_by_key(|e| e.event_time_unix_nano);
+    }
+}
 
-        let mut g = std::mem::take(&mut self.generated);
-        g.requests = d.requests.clone();
-        g.writes = d.writes.clone();
-        let fault = m.fault;
-        let (detected_at, detected_by) = truth::detection(&g, &[SLI_SERVICE], fault);
-        let recovered_at = sim::recovered_at(&g.requests, fault);
-        let (lost_writes, rpo_seconds) = truth::lost_writes(&g.writes, d.store, d.last_applied, m.promoted);
-        let truth = ScenarioTruth {
-            moments: m,
-            fault_at: fault,
-            detected_at,
-            detected_by,
-            declared_at: Some(m.declared),
-            cutover_at: Some(m.dns.min(m.shifted)),
-            first_good_secondary_at: g
-                .requests
-                .iter()
-                .find(|r| !r.primary && !r.bad() && r.start > fault)
-                .map(|r| r.start),
-            recovered_at,
-            rto_seconds: recovered_at.map(|r| truth::secs(r - fault)),
-            lost_writes,
-            rpo_seconds,
-            split_brain: truth::split_brain(&g.writes, d.store),
-            completed_at: d
-                .markers
-                .iter()
-                .find(|mk| mk.kind == "failover_completed")
-                .map_or(m.end, |mk| mk.time),
-            residual_requests: g.requests.iter().filter(|r| r.primary && r.start >= m.dns).count(),
-            generated: g,
-        };
-        let mut spec = format!("name: scenario {}\n{BASE_SPEC}", self.name);
-        for s in SECTION_SPECS.iter().map(|s| s.to_string()).chain(self.spec) {
-            spec += &s;
-            spec.push('\n');
-        }
-        Scenario {
-            name: self.name,
-            events: self.events,
-            spec,
-            truth,
-        }
+/// The truths every scenario has: timeline, recovery, lost writes, split brain.
+fn core_truth(d: &Drill, mut g: Generated) -> ScenarioTruth {
+    let m = d.moments;
+    g.requests = d.requests.clone();
+    g.writes = d.writes.clone();
+    let fault = m.fault;
+    let (detected_at, detected_by) = truth::detection(&g, &[SLI_SERVICE], fault);
+    let recovered_at = sim::recovered_at(&g.requests, fault);
+    let (lost_writes, rpo_seconds) = truth::lost_writes(&g.writes, d.store, d.last_applied, m.promoted);
+    let completed = d.markers.iter().find(|mk| mk.kind == "failover_completed");
+    ScenarioTruth {
+        moments: m,
+        fault_at: fault,
+        detected_at,
+        detected_by,
+        declared_at: Some(m.declared),
+        cutover_at: Some(m.dns.min(m.shifted)),
+        first_good_secondary_at: g
+            .requests
+            .iter()
+            .find(|r| !r.primary && !r.bad() && r.start > fault)
+            .map(|r| r.start),
+        recovered_at,
+        rto_seconds: recovered_at.map(|r| truth::secs(r - fault)),
+        lost_writes,
+        rpo_seconds,
+        split_brain: truth::split_brain(&g.writes, d.store),
+        completed_at: completed.map_or(m.end, |mk| mk.time),
+        residual_requests: g.requests.iter().filter(|r| r.primary && r.start >= m.dns).count(),
+        generated: g,
     }
 }
 
