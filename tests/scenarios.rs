@@ -68,7 +68,7 @@ async fn run(scenario: library::Generator) -> Vec<(Scenario, Report)> {
 #[test]
 fn the_library_has_every_scenario_of_the_issue() {
     let names: std::collections::BTreeSet<&str> = library::ALL.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 12, "the issue's eleven and one without a fault marker");
     for (name, make) in library::ALL {
         let s = make(1);
         assert_eq!(s.name, *name);
@@ -369,5 +369,20 @@ async fn clock_skew_between_regions() {
             "{}: the child starts 398 ms early, not {worst}",
             s.name
         );
+    }
+}
+
+#[tokio::test]
+async fn fault_marker_missing() {
+    for (s, r) in run(library::fault_marker_missing).await {
+        assert!(r.rto.fault_inferred, "{}: the fault is inferred", s.name);
+        let real = s.truth.moments.fault;
+        assert!(
+            s.truth.fault_at > real && s.truth.fault_at - real <= SEC,
+            "{}: truth {}",
+            s.name,
+            s.truth.fault_at
+        );
+        assert_eq!(r.rto.met, Some(true), "{}", s.name);
     }
 }

@@ -124,6 +124,8 @@ pub struct Params {
     pub warmup_ms: (i64, i64),
     /// Extra duration of a failed (503) request, ms (a timeout).
     pub error_extra_ms: i64,
+    /// Share of requests failing (HTTP 500) at random outside the outage.
+    pub background_error: f64,
     /// Gap between two writes: uniform in `[min, max)` ms.
     pub write_gap_ms: (i64, i64),
     /// Replication of the store.
@@ -143,6 +145,7 @@ impl Params {
             ttl_ms: (5_000, 30_000),
             warmup_ms: (5_000, 20_000),
             error_extra_ms: 2_000,
+            background_error: 0.001,
             write_gap_ms: (50, 150),
             replication: Replication::Async {
                 min_lag_ms: 300,
@@ -286,7 +289,7 @@ fn gen_requests(rng: &mut StdRng, params: &Params, m: &Moments) -> Vec<Request> 
             503
         } else if !primary && t < m.dns + m.warmup {
             if rng.random_bool(0.3) { 503 } else { 200 }
-        } else if rng.random_bool(0.001) {
+        } else if rng.random_bool(params.background_error) {
             500
         } else {
             200

@@ -125,7 +125,7 @@ pub struct Generated {
 pub struct ScenarioTruth {
     /// The generator's moments (fault, declared, promoted, dns, shifted, end, TTL, warm-up).
     pub moments: Moments,
-    /// `fault_injected`.
+    /// `fault_injected`, or the inferred fault when the scenario has no such marker.
     pub fault_at: Ns,
     /// Detection: the first firing SLI alert's `startsAt` at or after the fault, else the
     /// first bad request at or after it.
@@ -254,4 +254,22 @@ pub fn samples(
         e.1 += u64::from(r.bad());
     }
     out
+}
+
+/// The fault inferred without a `fault_injected` marker: the start of the earliest bad request
+/// such that fewer than `ratio` of the requests starting in `[its start, its start + window]`
+/// are good, the window ending no later than the last request.
+pub fn inferred_fault(requests: &[Request], window: Ns, ratio: f64) -> Option<Ns> {
+    let last = requests.iter().map(|r| r.start).max()?;
+    requests
+        .iter()
+        .filter(|r| r.bad() && r.start + window <= last)
+        .map(|r| r.start)
+        .find(|&start| {
+            let (n, good) = requests
+                .iter()
+                .filter(|q| q.start >= start && q.start <= start + window)
+                .fold((0usize, 0usize), |(n, g), q| (n + 1, g + usize::from(!q.bad())));
+            (good as f64) < ratio * n as f64
+        })
 }

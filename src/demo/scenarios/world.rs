@@ -46,6 +46,7 @@ pub fn params() -> Params {
         ttl_ms: (0, 1),
         warmup_ms: (5_000, 15_000),
         error_extra_ms: 0,
+        background_error: 0.001,
         write_gap_ms: (150, 350),
         replication: Replication::Async {
             min_lag_ms: 300,
@@ -68,6 +69,8 @@ pub struct World {
     request_ids: Vec<(Vec<u8>, Vec<u8>)>,
     events: Vec<Event>,
     spec: Vec<String>,
+    /// The runbook forgot the `fault_injected` marker: the analysis infers the fault.
+    pub without_fault_marker: bool,
     /// What was generated beyond the drill.
     pub generated: Generated,
 }
@@ -84,6 +87,7 @@ impl World {
             request_ids: Vec::new(),
             events: Vec::new(),
             spec: Vec::new(),
+            without_fault_marker: false,
             generated: Generated::default(),
         };
         for r in &mut w.drill.requests {
@@ -410,7 +414,7 @@ impl World {
         self.drill_events();
         self.events.sort_by_key(|e| e.event_time_unix_nano);
         let generated = std::mem::take(&mut self.generated);
-        let truth = core_truth(&self.drill, generated);
+        let truth = core_truth(&self.drill, generated, self.without_fault_marker);
         let mut spec = format!("name: scenario {}\n{BASE_SPEC}", self.name);
         for s in SECTION_SPECS.iter().map(|s| s.to_string()).chain(self.spec) {
             spec += &s;
@@ -464,7 +468,11 @@ impl World {
             let (trace, span) = (self.ids.trace(), self.ids.span());
             self.events.push(events::span(s, trace, span, vec![]));
         }
-        for mk in &d.markers {
+        for mk in d
+            .markers
+            .iter()
+            .filter(|mk| !(self.without_fault_marker && mk.kind == "fault_injected"))
+        {
             let attrs = mk
                 .attrs
                 .iter()
@@ -479,12 +487,17 @@ impl World {
     }
 }
 
-/// The truths every scenario has: timeline, recovery, lost writes, split brain.
-fn core_truth(d: &Drill, mut g: Generated) -> ScenarioTruth {
+/// The truths every scenario has: timeline, recovery, lost writes, split brain. Without the
+/// fault marker the fault is the inferred one (spec `recovery`: 10 s breach window, 0.99).
+fn core_truth(d: &Drill, mut g: Generated, without_fault_marker: bool) -> ScenarioTruth {
     let m = d.moments;
     g.requests = d.requests.clone();
     g.writes = d.writes.clone();
-    let fault = m.fault;
+    let fault = if without_fault_marker {
+        truth::inferred_fault(&g.requests, 10 * SEC, sim::SUCCESS_RATIO).expect("the outage is a sustained breach")
+    } else {
+        m.fault
+    };
     let (detected_at, detected_by) = truth::detection(&g, &[SLI_SERVICE], fault);
     let recovered_at = sim::recovered_at(&g.requests, fault);
     let (lost_writes, rpo_seconds) = truth::lost_writes(&g.writes, d.store, d.last_applied, m.promoted);
