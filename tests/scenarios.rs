@@ -73,7 +73,7 @@ fn the_library_has_every_scenario_of_the_issue() {
         let s = make(1);
         assert_eq!(s.name, *name);
         assert!(
-            (2_000..12_000).contains(&s.events.len()),
+            (4_000..8_000).contains(&s.events.len()),
             "{name}: {} events",
             s.events.len()
         );

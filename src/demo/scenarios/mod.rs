@@ -9,11 +9,19 @@
 //! two.
 //!
 //! Every scenario starts from the same world ([`world::World`]): `frontend` serves
-//! ~10 requests/s (its server spans are the SLI), `orders-api` writes to `orders-db` (~4/s),
-//! publishes to `order-events` and `fulfillment` consumes; each region reports gauges and a
-//! SIEM feed; the SLI alert fires after the fault. The primary fails at the fault; the
-//! runbook declares, promotes, cuts DNS over and shifts traffic. Each scenario then changes one
-//! thing (see [`ALL`]).
+//! ~10 requests/s (its server spans are the SLI) and calls `inventory` (secondary region);
+//! `orders-api` writes to `orders-db` (~4/s), publishes to `order-events` and `fulfillment`
+//! consumes; each region reports gauges (10 s) and two SIEM feeds (5 s) while it serves; the SLI
+//! alert fires 3–8 s after the fault and the database alert 5 s after it. The primary fails at
+//! the fault; the runbook declares, promotes, cuts DNS over and shifts traffic. Each scenario
+//! then changes one thing ([`library::ALL`]). Every scenario has about 6 000 events.
+//!
+//! Where the truths live: [`truth`] (timeline, recovery, lost writes, split brain, SLI
+//! samples), [`traffic_truth`] (latency, residual traffic, session drops, capacity),
+//! [`budget_truth`] (error budget, burn-rate alerts, abort criteria), [`telemetry_truth`]
+//! (gaps, followed the cutover, alert audit), [`flow_truth`] (messages, trace skew). Each
+//! follows the definition in the section's module doc, and each section's part of the spec
+//! sits next to its truth (`BUDGET_SPEC`, `GAPS_SPEC`, `ALERTS_SPEC`, [`world::SECTION_SPECS`]).
 //!
 //! Used by `tests/scenarios.rs` (which mounts this module tree next to `sim.rs`); the CLI
 //! does not call it yet, hence the `dead_code` allowance.
