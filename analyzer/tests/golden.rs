@@ -287,3 +287,14 @@ async fn without_a_fault_marker_the_fault_is_inferred_from_the_first_sustained_b
     // Recovered at 15 s (window [15, 19] all good): RTO 5 s from the inferred fault.
     assert_eq!(report.rto.actual_seconds, Some(5.0));
 }
+
+#[test]
+fn the_readme_drill_spec_parses() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let after = readme.split("A drill spec").nth(1).expect("README has a drill spec");
+    let yaml = after.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
+    let spec = DrillSpec::parse(yaml).unwrap_or_else(|e| panic!("README spec: {e}"));
+    assert_eq!(spec.budget.slos[0].max_drill_budget_percent, Some(5.0));
+    assert_eq!(spec.alerts.expected.len(), 1);
+    assert_eq!(spec.capacity.gauges[0].threshold, 0.8);
+}

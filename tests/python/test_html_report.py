@@ -45,9 +45,20 @@ def test_html_report_renders_every_chart_in_headless_chromium():
         rendered = re.search(r'data-charts="([^"]*)"', dom.stdout).group(1).split(",")
         assert rendered == CHARTS, rendered
         assert int(m.group(1)) == len(CHARTS)
-        # The SLI chart has one line per region of the demo, and the timeline its markers.
-        sli = re.search(r'data-chart="sli".*?</svg>', dom.stdout, re.S).group(0)
-        assert sli.count("<path") == 2, sli[:400]
-        timeline = re.search(r'data-chart="timeline".*?</svg>', dom.stdout, re.S).group(0)
+        def chart(name):
+            return re.search(r'data-chart="%s".*?</svg>' % name, dom.stdout, re.S).group(0)
+
+        # Each chart draws the demo's data, not just its axes: one SLI line per region, p50 and
+        # p99 lines per region, a budget line per SLO of the demo spec, the two primary streams
+        # that went quiet at the fault (expected gaps: grey bars), and the markers.
+        assert chart("sli").count("<path") == 2
+        assert chart("latency").count("<path") == 4
+        assert chart("budget").count("<path") == 2
+        gaps = chart("gaps")
+        assert gaps.count('fill="#c5ccd6"') == 2 and 'fill="#c23b4e"' not in gaps, gaps[-600:]
+        assert "us-east-1/frontend/spans" in gaps
+        for name in CHARTS:
+            assert "no data" not in chart(name), name
+        timeline = chart("timeline")
         for marker in ("fault_injected", "failover_declared", "dns_cutover"):
             assert marker in timeline

@@ -21,6 +21,9 @@ pub fn to_html(md: &str, skip_title: bool) -> String {
         } else if let Some(h) = line.strip_prefix("## ") {
             out += &format!("<h2>{}</h2>\n", inline(h));
             i += 1;
+        } else if let Some(h) = line.strip_prefix("### ") {
+            out += &format!("<h3>{}</h3>\n", inline(h));
+            i += 1;
         } else if line.starts_with('|') {
             let start = i;
             while i < lines.len() && lines[i].starts_with('|') {
@@ -35,7 +38,9 @@ pub fn to_html(md: &str, skip_title: bool) -> String {
             }
             out += "</ul>\n";
         } else {
+            // A paragraph: this line (whatever it starts with) and the plain lines after it.
             let start = i;
+            i += 1;
             while i < lines.len() && !lines[i].trim().is_empty() && !is_block_start(lines[i]) {
                 i += 1;
             }
@@ -111,11 +116,11 @@ mod tests {
 
     #[test]
     fn the_report_subset_renders() {
-        let md = "# Title\n\nSome **bold** and `code` <b>.\n\n## Section\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n";
+        let md = "# Title\n\nSome **bold** and `code` <b>.\n\n## Section\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n### Sub\n#### odd\n";
         let html = to_html(md, true);
         assert_eq!(
             html,
-            "<p>Some <strong>bold</strong> and <code>code</code> &lt;b&gt;.</p>\n<h2>Section</h2>\n<table>\n<tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>2</td></tr>\n</table>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
+            "<p>Some <strong>bold</strong> and <code>code</code> &lt;b&gt;.</p>\n<h2>Section</h2>\n<table>\n<tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>2</td></tr>\n</table>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n<h3>Sub</h3>\n<p>#### odd</p>\n"
         );
     }
 }
