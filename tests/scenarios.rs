@@ -331,6 +331,18 @@ async fn latency_spike_in_secondary() {
         );
         assert!(spike.peak_p99_ms >= 800.0, "{}: {spike:?}", s.name);
         assert!(r.abort.criteria[1].should_have_aborted, "{}: slow secondary", s.name);
+        let c = r
+            .latency
+            .comparisons
+            .iter()
+            .find(|c| c.region == "us-west-2" && c.phase == "recovered")
+            .unwrap();
+        assert!(c.valid && c.p99_diff_ms.unwrap() > 500.0, "{}: {c:?}", s.name);
+        assert!(
+            c.rank_biserial.unwrap() > 0.0,
+            "{}: the recovered phase is slower: {c:?}",
+            s.name
+        );
         let (avail, fast) = (&r.budget.slos[0], &r.budget.slos[1]);
         assert!(
             fast.drill_bad_requests > avail.drill_bad_requests + 100,

@@ -193,6 +193,41 @@ pub fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
         .map(|x| (x.region.to_string(), "frontend".to_string(), x.start, x.end, x.windows))
         .collect();
     assert_eq!(got, want, "{ctx}: latency spikes");
+    check_latency_comparisons(ctx, s, r);
+}
+
+/// Each non-baseline phase against the baseline: sample sizes, exact nearest-rank p99s (the
+/// region's baseline, else every region's), validity at 20 samples.
+fn check_latency_comparisons(ctx: &str, s: &Scenario, r: &Report) {
+    let t = &s.truth;
+    let reqs = &t.generated.requests;
+    let phases = traffic_truth::latency_phases(reqs, t.fault_at, t.recovered_at);
+    let base_all = reqs.iter().filter(|q| q.start < t.fault_at).count() as u64;
+    let mut all: Vec<f64> = reqs
+        .iter()
+        .filter(|q| q.start < t.fault_at)
+        .map(|q| q.duration as f64 / 1e6)
+        .collect();
+    all.sort_by(f64::total_cmp);
+    let mut seen = 0;
+    for c in r.latency.comparisons.iter().filter(|c| c.service == "frontend") {
+        let what = format!("{ctx}: comparison {} {}", c.region, c.phase);
+        let w = &phases[&(c.region.as_str(), c.phase.as_str())];
+        let (base_n, base_p99) = match phases.get(&(c.region.as_str(), "baseline")) {
+            Some(b) => (b.requests, b.quantiles[2]),
+            None => (base_all, traffic_truth::nearest_rank(&all, 0.99).unwrap()),
+        };
+        assert_eq!((c.requests, c.baseline_requests), (w.requests, base_n), "{what}");
+        assert_eq!(
+            (c.p99_ms, c.baseline_p99_ms),
+            (Some(w.quantiles[2]), Some(base_p99)),
+            "{what}"
+        );
+        assert_eq!(c.valid, w.requests >= 20 && base_n >= 20, "{what}: {:?}", c.reason);
+        seen += 1;
+    }
+    let non_baseline = phases.keys().filter(|(_, p)| *p != "baseline").count();
+    assert_eq!(seen, non_baseline, "{ctx}: one comparison per non-baseline phase");
 }
 
 pub fn rel(ctx: &str, what: &str, got: Option<f64>, want: f64, tolerance: f64) {
