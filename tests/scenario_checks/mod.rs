@@ -285,8 +285,16 @@ pub fn check_abort(ctx: &str, s: &Scenario, r: &Report) {
         let what = format!("{ctx}: abort {}", rule.name);
         assert_eq!(got.should_have_aborted, want.is_some(), "{what}: {got:?}");
         assert_eq!(at, want.map(|w| w.0), "{what}: abort_at");
-        if let Some((_, n, bad)) = want {
+        if let Some((at, n, bad)) = want {
             assert_eq!((got.requests, got.bad_requests), (n, bad), "{what}: window counts");
+            let after = got
+                .drill_ended_after_seconds
+                .unwrap_or_else(|| panic!("{what}: {got:?}"));
+            let want_after = truth::secs(t.moments.end - at);
+            assert!(
+                (after - want_after).abs() <= 0.001,
+                "{what}: drill ended {after} s after, truth {want_after}"
+            );
         }
     }
 }
