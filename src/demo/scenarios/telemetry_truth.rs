@@ -245,3 +245,40 @@ pub fn suppressed(generated: &[AlertFact], declared: Ns, completed: Ns) -> Vec<S
         .map(|a| a.name.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::scenarios::events::{gauge, siem};
+
+    const S: Ns = 1_000_000_000;
+
+    #[test]
+    fn gaps_are_long_steps_and_silences_to_the_data_end() {
+        // Primary gauge every 10 s to 100 s with a hole from 30 to 80 s; fault at 60 s.
+        // Secondary SIEM feed every 5 s from 100 s to 200 s (the data end).
+        let mut ev: Vec<Event> = [0, 10, 20, 80, 90, 100]
+            .iter()
+            .map(|t| gauge("us-east-1", "api", "m", "1", t * S, 1.0))
+            .collect();
+        ev.extend((0..=20).map(|k| siem("us-west-2", "h", "sshd", (100 + 5 * k) * S, "x")));
+        let g = gaps(&ev, &GapRule::scenarios(), "us-east-1", 60 * S);
+        let got: Vec<_> = g
+            .iter()
+            .map(|g| (g.key.3.as_str(), g.start / S, g.end.map(|e| e / S), g.expected))
+            .collect();
+        // Each gap twice (the service's metrics and the metric itself): 20→80 s starts before
+        // the fault minus the 30 s threshold (unexpected); 100→200 s is open (expected).
+        assert_eq!(
+            got,
+            [
+                ("", 20, Some(80), false),
+                ("", 100, None, true),
+                ("m", 20, Some(80), false),
+                ("m", 100, None, true)
+            ]
+        );
+        let f = followed(&ev, &GapRule::scenarios(), "us-east-1", 60 * S, 100 * S);
+        assert_eq!(f.iter().map(|f| f.status).collect::<Vec<_>>(), ["never", "never"]);
+    }
+}

@@ -248,3 +248,70 @@ pub fn capacity(times: &[Ns], values: &[f64], from: Ns, threshold: f64) -> (u64,
         .sum();
     (pts.len() as u64, peak, above as f64 / 1e9)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::sim::SEC;
+
+    fn req(primary: bool, s: i64, status: u16, ms: i64) -> Request {
+        Request {
+            primary,
+            start: s * SEC,
+            duration: ms * 1_000_000,
+            status,
+        }
+    }
+
+    #[test]
+    fn nearest_rank_takes_the_ceil_rank() {
+        let v: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(nearest_rank(&v, 0.99), Some(198.0));
+        assert_eq!(nearest_rank(&v, 0.5), Some(100.0));
+        assert_eq!(nearest_rank(&[7.0], 0.999), Some(7.0));
+        assert_eq!(nearest_rank(&[], 0.5), None);
+    }
+
+    #[test]
+    fn residual_settles_after_the_last_window_above_the_threshold() {
+        // Cutover at 100 s. Window 0 [100, 110): 1 primary of 2; window 1: 0 of 1; window 2:
+        // 0 of 1. Settled at the end of window 0.
+        let r = vec![
+            req(true, 101, 503, 5),
+            req(false, 102, 200, 5),
+            req(false, 115, 200, 5),
+            req(false, 125, 200, 5),
+        ];
+        let t = residual(&r, 100 * SEC);
+        assert_eq!(
+            (t.requests, t.failed, t.last_at, t.settled_at),
+            (1, 1, Some(101 * SEC), Some(110 * SEC))
+        );
+        // The primary still has a share in the last window: never settled.
+        let r = vec![req(false, 101, 200, 5), req(true, 125, 503, 5)];
+        assert_eq!(residual(&r, 100 * SEC).settled_at, None);
+        // No primary request after the cutover: settled at the cutover.
+        assert_eq!(residual(&r[..1], 100 * SEC).settled_at, Some(100 * SEC));
+    }
+
+    #[test]
+    fn capacity_holds_each_value_until_the_next_point() {
+        let t = [0, 10 * SEC, 20 * SEC, 30 * SEC, 40 * SEC];
+        let v = [0.9, 0.5, 0.85, 0.95, 0.99];
+        // From 10 s: 0.5 (no), 0.85 (10 s), 0.95 (10 s), 0.99 is the last point (adds nothing).
+        assert_eq!(capacity(&t, &v, 10 * SEC, 0.8), (4, Some(0.99), 20.0));
+    }
+
+    #[test]
+    fn adjacent_spike_windows_merge() {
+        // Baseline (before 100 s): p99 5 ms. Windows from the fault: [100, 110) slow, [110, 120)
+        // slow, [120, 130) fast, [130, 140) slow.
+        let mut r: Vec<Request> = (0..50).map(|i| req(false, 50 + i, 200, 5)).collect();
+        for (w, ms) in [(100, 500), (110, 500), (120, 5), (130, 500)] {
+            r.extend((0..20).map(|i| req(false, w, 200, ms + i)));
+        }
+        let s = spikes(&r, 100 * SEC, &SpikeRule::default());
+        let got: Vec<_> = s.iter().map(|x| (x.start / SEC, x.end / SEC, x.windows)).collect();
+        assert_eq!(got, [(100, 120, 2), (130, 140, 1)]);
+    }
+}
