@@ -79,17 +79,8 @@ impl Analyzer {
             .map_err(|e| AnalyzeError::Internal(format!("replay task: {e}")))??;
         let ctx = SessionContext::new();
         udf::register(&ctx);
-        for (name, batch) in [
-            ("spans", &tables.spans),
-            ("metric_points", &tables.metric_points),
-            ("logs", &tables.logs),
-            ("markers", &tables.markers),
-            ("alerts", &tables.alerts),
-            ("siem", &tables.siem),
-        ] {
-            let t = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
-            ctx.register_table(name, Arc::new(t))?;
-        }
+        let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tables.register(&ctx, partitions)?;
         let (services, kinds) = match spec {
             Some(s) => (s.sli.services.clone(), s.sli.span_kinds.clone()),
             None => (vec![], vec![]),

@@ -8,7 +8,7 @@
 //!
 //! The last line is machine-readable:
 //! `events=N generate_s=X replay_s=X measure_s=X total_s=X rerun_replay_s=X rerun_measure_s=X
-//! rerun_total_s=X df_latency_s=X df_gaps_s=X peak_rss_mib=N`.
+//! rerun_total_s=X df_latency_s=X df_gaps_s=X df_latency_rows=N df_gaps_rows=N peak_rss_mib=N`.
 
 pub mod fixture;
 
@@ -246,7 +246,8 @@ async fn run_in(opts: &Options, data_dir: &Path) -> anyhow::Result<()> {
     println!(
         "events={} generate_s={generate_s:.2} replay_s={replay_s:.2} measure_s={measure_s:.2} total_s={:.2} \
          rerun_replay_s={rerun_replay_s:.2} rerun_measure_s={rerun_measure_s:.2} rerun_total_s={:.2} \
-         df_latency_s={df_latency_s:.3} df_gaps_s={df_gaps_s:.3} peak_rss_mib={:.0}",
+         df_latency_s={df_latency_s:.3} df_gaps_s={df_gaps_s:.3} df_latency_rows={latency_rows} \
+         df_gaps_rows={gap_rows} peak_rss_mib={:.0}",
         written.events,
         replay_s + measure_s,
         rerun_replay_s + rerun_measure_s,
