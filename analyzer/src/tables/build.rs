@@ -19,25 +19,57 @@ use crate::AnalyzeError;
 #[derive(Default)]
 struct Scratch(String);
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 impl Scratch {
+    /// Lowercase hex of `bytes`.
     fn hex(&mut self, bytes: &[u8]) -> &str {
         self.0.clear();
         for b in bytes {
-            let _ = write!(self.0, "{b:02x}");
+            self.0.push(HEX[usize::from(b >> 4)] as char);
+            self.0.push(HEX[usize::from(b & 15)] as char);
         }
         &self.0
     }
-    fn value<'a>(&'a mut self, v: &ValueRef<'a>) -> &'a str {
-        self.0.clear();
-        match v {
-            ValueRef::Str(s) => return s,
-            ValueRef::Int(i) => write!(self.0, "{i}"),
-            ValueRef::Double(d) => write!(self.0, "{d}"),
-            ValueRef::Bool(b) => write!(self.0, "{b}"),
-            ValueRef::Bytes(b) => return self.hex(b),
+    /// Decimal text of `i`, as `Display` writes it.
+    fn int(&mut self, i: i64) -> &str {
+        let mut digits = [0u8; 20];
+        let mut n = i.unsigned_abs();
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
         }
-        .expect("writing to a String");
+        self.0.clear();
+        if i < 0 {
+            self.0.push('-');
+        }
+        self.0.extend(digits[at..].iter().map(|d| *d as char));
         &self.0
+    }
+    /// The text of an attribute value in the `attributes` map.
+    fn value<'a>(&'a mut self, v: &ValueRef<'a>) -> &'a str {
+        match v {
+            ValueRef::Str(s) => s,
+            ValueRef::Int(i) => self.int(*i),
+            ValueRef::Double(d) => {
+                self.0.clear();
+                write!(self.0, "{d}").expect("writing to a String");
+                &self.0
+            }
+            ValueRef::Bool(b) => {
+                if *b {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            ValueRef::Bytes(b) => self.hex(b),
+        }
     }
 }
 
@@ -441,4 +473,23 @@ fn finish_siem(c: &mut SiemCols, schema: &SchemaRef) -> Result<RecordBatch, Anal
     cols.push(Arc::new(c.parse_error.finish()));
     cols.extend(c.common.finish());
     batch(schema, cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_render_as_display_does() {
+        let mut sc = Scratch::default();
+        for i in [0, 7, -7, 1234567890, i64::MIN, i64::MAX] {
+            assert_eq!(sc.int(i), i.to_string());
+        }
+        assert_eq!(sc.hex(&[0x00, 0xab, 0x0f, 0xf0]), "00ab0ff0");
+        assert_eq!(sc.value(&ValueRef::Double(0.1)), "0.1");
+        assert_eq!(sc.value(&ValueRef::Double(1e21)), "1000000000000000000000");
+        assert_eq!(sc.value(&ValueRef::Bool(false)), "false");
+        assert_eq!(sc.value(&ValueRef::Bytes(&[1, 2])), "0102");
+        assert_eq!(sc.value(&ValueRef::Str("x")), "x");
+    }
 }

@@ -336,24 +336,31 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, AnalyzeError> {
 }
 
 /// Decodes one segment file, checking it as [`LogReader`] does. `None` for a newest segment
-/// still being created (shorter than its header).
+/// still being created (shorter than its header). `buf` is the worker's read buffer, reused
+/// so that each segment does not fault in fresh pages.
 fn read_segment(
     path: &Path,
     base: u64,
     is_last: bool,
     schemas: &Schemas,
+    buf: &mut Vec<u8>,
 ) -> Result<Option<build::Finished>, AnalyzeError> {
-    let buf = std::fs::read(path).map_err(|source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map_err(|source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let buf = &buf[..];
     if is_last && buf.len() < SEGMENT_HEADER_BYTES {
         return Ok(None);
     }
     let mut part = build::Part::default();
     let mut attrs = Vec::new();
     let start = buf.as_ptr() as usize;
-    let scan = scan_segment(path, &buf, is_last, |seq, payload| {
+    let scan = scan_segment(path, buf, is_last, |seq, payload| {
         // The payload lies inside `buf`; taking it again from `buf` gives it the buffer's
         // lifetime, so the attribute space can be reused across records.
         let at = payload.as_ptr() as usize - start;
@@ -430,10 +437,11 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
             let tx = tx.clone();
             let (segs, schemas, next, stop) = (&segs, &schemas, &next, &stop);
             scope.spawn(move || {
+                let mut buf = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((base, path)) = segs.get(i) else { break };
-                    let r = read_segment(path, *base, i + 1 == segs.len(), schemas);
+                    let r = read_segment(path, *base, i + 1 == segs.len(), schemas, &mut buf);
                     if tx.send((i, r)).is_err() {
                         break;
                     }
