@@ -20,7 +20,7 @@ fi
 rm -rf "$dir" && mkdir -p "$dir"
 "$bin" bench --kind analyze --events "$events" --data-dir "$dir/data" --export-dir "$dir/export" | tee "$dir/run1.txt"
 for run in 2 3; do
-  "$bin" bench --kind analyze --events "$events" --data-dir "$dir/data" --reuse | tee "$dir/run$run.txt"
+  "$bin" bench --kind analyze --events "$events" --data-dir "$dir/data" --reuse --sql-runs 0 | tee "$dir/run$run.txt"
 done
 "$venv/bin/python" scripts/bench-duckdb.py --export-dir "$dir/export" \
   --bench-out "$dir/run1.txt" --bench-out "$dir/run2.txt" --bench-out "$dir/run3.txt"

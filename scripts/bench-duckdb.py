@@ -8,13 +8,14 @@ pyarrow, runs each query three times in DuckDB (over the Parquet files, and over
 into DuckDB's memory) and prints the medians beside the DataFusion medians, with the ratio.
 
 The queries are the same definitions as `LATENCY_SQL` and `GAPS_SQL` in
-`src/bench_analyze/mod.rs`, in DuckDB's dialect (time_bucket for date_bin, quantile_cont for
+`src/bench_analyze/mod.rs`, in DuckDB's dialect (time_bucket on microseconds for date_bin, quantile_cont for
 percentile_cont, epoch_ns for a cast to BIGINT).
 
 Usage: scripts/bench-duckdb.py --export-dir DIR --bench-out run1.txt [--bench-out run2.txt ...]
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -28,7 +29,7 @@ TABLES = ["spans", "metric_points", "logs"]
 
 LATENCY_SQL = """
 SELECT region, service,
-       time_bucket(INTERVAL '10 seconds', start_time) AS window_start,
+       time_bucket(INTERVAL '10 seconds', CAST(start_time AS TIMESTAMPTZ)) AS window_start,
        COUNT(*) AS requests,
        quantile_cont(duration_ms, 0.5) AS p50_ms,
        quantile_cont(duration_ms, 0.9) AS p90_ms,
@@ -49,7 +50,7 @@ WITH ev AS (
     SELECT region, service, 'log' AS signal, epoch_ns(time) AS t FROM logs
 ), d AS (
     SELECT region, service, signal, t, LAG(t) OVER (PARTITION BY region, service, signal ORDER BY t) AS prev
-    FROM ev
+    FROM (SELECT DISTINCT region, service, signal, t FROM ev) arrivals
 ), iv AS (
     SELECT region, service, signal, prev AS gap_start, t AS gap_end, (t - prev) / 1e9 AS seconds
     FROM d WHERE prev IS NOT NULL
@@ -76,7 +77,7 @@ def time_query(con, sql, runs):
     times, rows = [], 0
     for _ in range(runs):
         started = time.perf_counter()
-        result = con.execute(sql).fetch_arrow_table()
+        result = con.sql(sql).to_arrow_table()
         times.append(time.perf_counter() - started)
         rows = result.num_rows
     return statistics.median(times), rows
@@ -92,7 +93,12 @@ def bench_out(paths):
             sys.exit(f"{path}: no 'events=' line from cutover bench")
         runs.append(dict(kv.split("=", 1) for kv in lines[-1].split()))
     keys = runs[0].keys()
-    medians = {k: statistics.median(float(r[k]) for r in runs) for k in keys}
+    # Runs with --sql-runs 0 print nan for the DataFusion query figures: left out.
+    medians = {}
+    for k in keys:
+        values = [float(r[k]) for r in runs if not math.isnan(float(r[k]))]
+        if values:
+            medians[k] = statistics.median(values)
     # Only the run that wrote the log has a generation time.
     medians["generate_s"] = max(float(r["generate_s"]) for r in runs)
     return medians, len(runs)

@@ -74,6 +74,9 @@ pub struct BenchArgs {
     /// `analyze`: write spans, metric_points and logs as Arrow IPC files to this directory.
     #[arg(long)]
     export_dir: Option<PathBuf>,
+    /// `analyze`: runs of each core query (latency percentiles, gaps) in DataFusion; 0 skips.
+    #[arg(long, default_value_t = 3)]
+    sql_runs: usize,
 }
 
 /// Measured results of one run.
@@ -165,6 +168,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             keep: args.keep,
             reuse: args.reuse,
             export_dir: args.export_dir,
+            sql_runs: args.sql_runs,
         })
         .await;
     }

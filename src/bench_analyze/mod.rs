@@ -35,7 +35,8 @@ GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3";
 
 /// Telemetry gaps: per stream (region × service × signal, metric points per name), the
-/// silences longer than 3 × the stream's median inter-arrival (DataFusion dialect).
+/// silences longer than 3 × the stream's median inter-arrival (DataFusion dialect). Events of
+/// a stream with the same timestamp (several instances reporting at once) are one arrival.
 pub const GAPS_SQL: &str = "WITH ev AS (
     SELECT region, service, 'span' AS signal, CAST(start_time AS BIGINT) AS t FROM spans
     UNION ALL
@@ -44,7 +45,7 @@ pub const GAPS_SQL: &str = "WITH ev AS (
     SELECT region, service, 'log' AS signal, CAST(time AS BIGINT) AS t FROM logs
 ), d AS (
     SELECT region, service, signal, t, LAG(t) OVER (PARTITION BY region, service, signal ORDER BY t) AS prev
-    FROM ev
+    FROM (SELECT DISTINCT region, service, signal, t FROM ev) arrivals
 ), iv AS (
     SELECT region, service, signal, prev AS gap_start, t AS gap_end, (t - prev) / 1e9 AS seconds
     FROM d WHERE prev IS NOT NULL
@@ -68,6 +69,8 @@ pub struct Options {
     pub reuse: bool,
     /// Write spans, metric_points and logs as Arrow IPC files here.
     pub export_dir: Option<PathBuf>,
+    /// Runs of each core query in DataFusion (median reported; 0 skips them).
+    pub sql_runs: usize,
 }
 
 fn peak_rss_mib() -> f64 {
@@ -129,18 +132,21 @@ async fn check_counts(analyzer: &Analyzer, w: &fixture::Written) -> anyhow::Resu
     Ok(())
 }
 
-/// Median seconds of three runs of `sql`, and its row count.
-async fn time_sql(analyzer: &Analyzer, sql: &str) -> anyhow::Result<(f64, usize)> {
+/// Median seconds of `runs` runs of `sql` (NaN when 0), and its row count.
+async fn time_sql(analyzer: &Analyzer, sql: &str, runs: usize) -> anyhow::Result<(f64, f64)> {
+    if runs == 0 {
+        return Ok((f64::NAN, f64::NAN));
+    }
     let mut times = vec![];
-    let mut rows = 0;
-    for _ in 0..3 {
+    let mut rows = 0.0;
+    for _ in 0..runs {
         let t = Instant::now();
         let batches = analyzer.sql(sql).await?;
         times.push(t.elapsed().as_secs_f64());
-        rows = batches.iter().map(|b| b.num_rows()).sum();
+        rows = batches.iter().map(|b| b.num_rows()).sum::<usize>() as f64;
     }
     times.sort_by(f64::total_cmp);
-    Ok((times[1], rows))
+    Ok((times[times.len() / 2], rows))
 }
 
 async fn export(analyzer: &Analyzer, dir: &Path) -> anyhow::Result<()> {
@@ -229,6 +235,7 @@ async fn run_in(opts: &Options, data_dir: &Path) -> anyhow::Result<()> {
         keep: true,
         reuse,
         export_dir: None,
+        sql_runs: 0,
     };
     let (written, generate_s) = tokio::task::spawn_blocking(move || generate_or_reuse(&gen_opts, &dd)).await??;
     std::fs::write(data_dir.join("drill.yaml"), fixture::DRILL_YAML)?;
@@ -237,9 +244,13 @@ async fn run_in(opts: &Options, data_dir: &Path) -> anyhow::Result<()> {
     check_counts(&first, &written).await?;
     drop(first);
     let (rerun_replay_s, rerun_measure_s, analyzer) = analyze_once(data_dir, &spec).await?;
-    let (df_latency_s, latency_rows) = time_sql(&analyzer, LATENCY_SQL).await?;
-    let (df_gaps_s, gap_rows) = time_sql(&analyzer, GAPS_SQL).await?;
-    eprintln!("bench: DataFusion latency query {latency_rows} rows, gaps query {gap_rows} rows (medians of 3)");
+    let (df_latency_s, latency_rows) = time_sql(&analyzer, LATENCY_SQL, opts.sql_runs).await?;
+    let (df_gaps_s, gap_rows) = time_sql(&analyzer, GAPS_SQL, opts.sql_runs).await?;
+    eprintln!(
+        "bench: DataFusion latency query {latency_rows} rows in {df_latency_s:.3} s, gaps query {gap_rows} rows in \
+         {df_gaps_s:.3} s (medians of {})",
+        opts.sql_runs
+    );
     if let Some(dir) = &opts.export_dir {
         export(&analyzer, dir).await?;
     }
