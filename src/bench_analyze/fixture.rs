@@ -10,7 +10,7 @@
 //! | metric points | ~30 % | 25 services × N instances × 10 metric names per region, 10 s or 15 s cadence per name, OTLP and remote_write; primary app series stop 30 s after the fault |
 //! | logs | ~18 % | application logs (INFO/WARN/ERROR, more errors during the outage), half tied to a trace |
 //! | siem | ~2 % | syslog (RFC 5424, 20 % CEF) from hosts in both regions |
-//! | alerts | tens | `FrontendHighErrorRate` and `InstanceDown` firing after the fault, re-sent every 5 min, resolved |
+//! | alerts | 12 | `FrontendHighErrorRate` and `InstanceDown` firing after the fault, re-sent every 5 min, resolved |
 //! | markers | 8 | drill_started, fault_injected, failover_declared, db_promoted, dns_cutover, traffic_shifted, failover_completed, drill_ended |
 //!
 //! Drill (seconds from the start of the log): drill_started 300, fault 1200 (the primary
