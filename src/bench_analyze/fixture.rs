@@ -375,7 +375,7 @@ impl Gen {
     fn metric(&mut self, region: &str, svc: usize, inst: usize, m: usize, time: i64) {
         let (name, unit, metric_type, _) = METRICS[m];
         let service = if svc == 0 { "frontend" } else { BACKENDS[svc - 1] };
-        let remote_write = (svc + inst) % 2 == 0;
+        let remote_write = (svc + inst).is_multiple_of(2);
         let value = match metric_type {
             "sum" => ((time - T0) / SEC) as f64 * (1.0 + svc as f64),
             _ => 100.0 * self.rng.f(),
@@ -422,11 +422,11 @@ impl Gen {
                     if ri == 0 && t >= FAULT + 30 {
                         continue;
                     }
-                    for m in 0..METRICS.len() {
+                    for (m, metric) in METRICS.iter().enumerate() {
                         if ((inst * 25 + svc) * METRICS.len() + m) * 2 + ri >= series {
                             continue;
                         }
-                        let cadence = METRICS[m].3;
+                        let cadence = metric.3;
                         let phase = ((svc * 31 + inst * 7 + m * 3 + ri) as i64) % cadence;
                         if t % cadence == phase {
                             let ms = ((svc * 131 + inst * 17 + m * 29) % 1000) as i64;
