@@ -7,7 +7,9 @@
 //! wrong wire type, a field number 0 or invalid UTF-8 in any string field (also those the
 //! tables skip, such as resource attributes) make the record undecodable. Unknown fields are
 //! skipped. A scalar field that appears twice keeps its last value, as in protobuf; the body
-//! is the last body field seen.
+//! is the last body field seen. Two differences from prost, on input no cutover writer
+//! produces: groups (wire types 3 and 4) make a record undecodable instead of being skipped,
+//! and two body fields of the same kind are not merged (the last one is kept whole).
 
 /// Why a record does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
