@@ -246,11 +246,13 @@ async fn run_in(opts: &Options, data_dir: &Path) -> anyhow::Result<()> {
     let (rerun_replay_s, rerun_measure_s, analyzer) = analyze_once(data_dir, &spec).await?;
     let (df_latency_s, latency_rows) = time_sql(&analyzer, LATENCY_SQL, opts.sql_runs).await?;
     let (df_gaps_s, gap_rows) = time_sql(&analyzer, GAPS_SQL, opts.sql_runs).await?;
-    eprintln!(
-        "bench: DataFusion latency query {latency_rows} rows in {df_latency_s:.3} s, gaps query {gap_rows} rows in \
-         {df_gaps_s:.3} s (medians of {})",
-        opts.sql_runs
-    );
+    if opts.sql_runs > 0 {
+        eprintln!(
+            "bench: DataFusion latency query {latency_rows} rows in {df_latency_s:.3} s, gaps query {gap_rows} rows \
+             in {df_gaps_s:.3} s (medians of {})",
+            opts.sql_runs
+        );
+    }
     if let Some(dir) = &opts.export_dir {
         export(&analyzer, dir).await?;
     }
