@@ -12,12 +12,14 @@ dir=${BENCH_DIR:-$HOME/.cache/cutover-bench}
 venv=$HOME/.cache/cutover-bench-venv
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/cutover-target}
 cargo build --release --quiet
-bin=$CARGO_TARGET_DIR/release/cutover
+rm -rf "$dir" && mkdir -p "$dir"
+# A copy: the target dir is shared, another build may replace the binary while this runs.
+cp "$CARGO_TARGET_DIR/release/cutover" "$dir/cutover"
+bin=$dir/cutover
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet -r scripts/bench-requirements.txt
 fi
-rm -rf "$dir" && mkdir -p "$dir"
 "$bin" bench --kind analyze --events "$events" --data-dir "$dir/data" --export-dir "$dir/export" | tee "$dir/run1.txt"
 for run in 2 3; do
   "$bin" bench --kind analyze --events "$events" --data-dir "$dir/data" --reuse --sql-runs 0 | tee "$dir/run$run.txt"
