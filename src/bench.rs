@@ -8,6 +8,8 @@
 //!   `samples_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
 //! - `syslog`: RFC 5424 lines over TCP, LF-framed; timed until the daemon reports every line
 //!   durable: `lines_per_sec=N peak_rss_mib=N`.
+//! - `analyze`: no daemon; generates a drill log and times `cutover analyze` over it (see
+//!   `bench_analyze`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ pub enum BenchKind {
     RemoteWrite,
     /// Syslog over TCP.
     Syslog,
+    /// `cutover analyze` over a generated drill log of `--events` events (no daemon).
+    Analyze,
 }
 
 /// Options of `cutover bench`.
@@ -58,6 +62,21 @@ pub struct BenchArgs {
     /// Data directory for the daemon (default: a fresh temp dir, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `analyze`: events to generate (about).
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// `analyze`: keep the generated data directory.
+    #[arg(long)]
+    keep: bool,
+    /// `analyze`: use the log already in --data-dir instead of generating one.
+    #[arg(long)]
+    reuse: bool,
+    /// `analyze`: write spans, metric_points and logs as Arrow IPC files to this directory.
+    #[arg(long)]
+    export_dir: Option<PathBuf>,
+    /// `analyze`: runs of each core query (latency percentiles, gaps) in DataFusion; 0 skips.
+    #[arg(long, default_value_t = 3)]
+    sql_runs: usize,
 }
 
 /// Measured results of one run.
@@ -142,6 +161,17 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
 
 /// Runs the benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.kind == BenchKind::Analyze {
+        return crate::bench_analyze::run(crate::bench_analyze::Options {
+            events: args.events,
+            data_dir: args.data_dir,
+            keep: args.keep,
+            reuse: args.reuse,
+            export_dir: args.export_dir,
+            sql_runs: args.sql_runs,
+        })
+        .await;
+    }
     let (data_dir, remove) = match &args.data_dir {
         Some(d) => (d.clone(), false),
         None => (
@@ -197,6 +227,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let (tcp, http, a) = (addr("syslog_tcp")?, addr("otlp_http")?, args.clone_for_blocking());
             tokio::task::spawn_blocking(move || syslog(&a, &tcp, &http)).await??
         }
+        BenchKind::Analyze => unreachable!("handled above"),
     };
     let rss = peak_rss_mib(pid).unwrap_or(f64::NAN);
     child.kill().await.ok();
@@ -214,7 +245,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let unit = match args.kind {
         BenchKind::Otlp => "spans",
         BenchKind::RemoteWrite => "samples",
-        BenchKind::Syslog => "lines",
+        BenchKind::Syslog | BenchKind::Analyze => "lines",
     };
     match &figures.hist {
         Some(h) => println!(

@@ -1,9 +1,10 @@
 //! `cutover`: the command line of the failover-drill observability pipeline.
 //!
 //! Subcommands: `ingest` (the daemon), `analyze` (a drill report), `query` (ad-hoc SQL),
-//! `demo` (everything end to end on simulated data), `bench` (ingest throughput).
+//! `demo` (everything end to end on simulated data), `bench` (ingest throughput, analyze time).
 
 mod bench;
+mod bench_analyze;
 mod demo;
 mod mark;
 mod output;
@@ -174,7 +175,8 @@ enum Command {
     /// Record a drill marker (drill_started, fault_injected, dns_cutover, ...) through a
     /// running daemon's markers API, for runbooks and CI jobs.
     Mark(mark::MarkArgs),
-    /// Benchmark OTLP/gRPC trace ingest against a `cutover ingest` child process.
+    /// Benchmark ingest against a `cutover ingest` child process, or `cutover analyze` over a
+    /// generated log (`--kind analyze`).
     Bench(bench::BenchArgs),
 }
 

@@ -49,6 +49,11 @@ fn demo_measures_match_the_truth_for_several_seeds() {
             .arg(dir.path().join("drill.yaml"))
             .output()
             .unwrap();
+        assert!(
+            again.status.code() != Some(2),
+            "seed {seed}: analyze failed: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
         let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
         assert_eq!(&again, report, "seed {seed}: re-analysis differs");
     }

@@ -192,8 +192,14 @@ async fn every_query_matches_its_golden_rows() {
     for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".sql") {
-            assert!(covered.contains(&name), "queries/{name} is not embedded in the analyzer");
-            assert!(golden_dir().join(format!("{stem}.txt")).exists(), "queries/{name} has no golden rows");
+            assert!(
+                covered.contains(&name),
+                "queries/{name} is not embedded in the analyzer"
+            );
+            assert!(
+                golden_dir().join(format!("{stem}.txt")).exists(),
+                "queries/{name} has no golden rows"
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

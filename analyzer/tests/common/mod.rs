@@ -92,4 +92,3 @@ pub async fn check(analyzer: &Analyzer, name: &str, sql: &str) -> Option<String>
         )
     })
 }
-

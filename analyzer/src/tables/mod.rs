@@ -1,0 +1,505 @@
+//! Replays the event log into Arrow record batches, one table per event kind.
+//!
+//! Tables and columns (timestamps are `Timestamp(ns, UTC)` event times unless named
+//! `ingest_time`; ids are lowercase hex; `attributes` is a `Map<Utf8, Utf8>` queried as
+//! `attributes['key']`):
+//!
+//! - `spans`: trace_id, span_id, parent_span_id, service, region, name, kind, status,
+//!   status_message, start_time, end_time, duration_ms, attributes, ingest_time, source, seq.
+//!   Deduplicated by (trace_id, span_id): the first copy in log order is kept (OTLP clients
+//!   retry, so the same span can arrive twice).
+//! - `metric_points`: time, service, region, name, unit, metric_type, value, count,
+//!   attributes, ingest_time, source, seq.
+//! - `logs`: time, service, region, severity_number, severity_text, body, trace_id, span_id,
+//!   attributes, ingest_time, source, seq.
+//! - `markers`: time, service, region, marker, attributes, ingest_time, source, seq.
+//! - `alerts`: time (receive time), service, region, alertname, status, starts_at, ends_at
+//!   (null while firing), fingerprint, generator_url, receiver, annotations (JSON text),
+//!   attributes (the alert's labels), ingest_time, source, seq.
+//!
+//! - `siem`: time, format, facility, severity (null when unknown), hostname, app_name,
+//!   proc_id, msg_id, message, structured_data (JSON text), cef_vendor, cef_product,
+//!   cef_device_version, cef_signature_id, cef_name, cef_severity, peer, is_cef, parse_error
+//!   (null when parsed), service, region, attributes (SD params `SDID.name` and CEF extensions), ingest_time,
+//!   source, seq.
+//!
+//! `metric_points` holds OTLP data points and Prometheus remote_write samples alike
+//! (`source` tells them apart; `is_stale` flags Prometheus staleness markers).
+//!
+//! `seq` is the event's position in the log, so every row can be traced back to its record.
+//!
+//! # How the replay scales
+//!
+//! Segment files are decoded in parallel, one worker thread per core, each segment into its own
+//! batch per table ([`build::Part`]). Records are decoded in place ([`wire`]): strings stay
+//! slices of the segment buffer until they are copied into the Arrow columns, so no event is
+//! materialized. The calling thread takes the finished segments in log order and drops
+//! duplicate spans (keyed by the raw 16-byte trace id and 8-byte span id), so the first copy
+//! in log order is kept, as in a sequential replay. Each table is registered as a `MemTable`
+//! with its batches split into one contiguous partition per core, so DataFusion scans them in
+//! parallel.
+
+mod build;
+pub mod wire;
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use cutover_eventlog::{LogError, LogReader, SEGMENT_HEADER_BYTES, ScanEnd, scan_segment};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::AnalyzeError;
+
+/// Table names, in the order of [`Tables::all`].
+pub const TABLES: [&str; 6] = ["spans", "metric_points", "logs", "markers", "alerts", "siem"];
+
+/// One replayed table: its batches in log order.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Columns.
+    pub schema: SchemaRef,
+    /// Rows, in log order, one batch per segment file (empty batches left out).
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// Rows in all batches.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// The replayed log.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// `spans`.
+    pub spans: Table,
+    /// `metric_points`.
+    pub metric_points: Table,
+    /// `logs`.
+    pub logs: Table,
+    /// `markers`.
+    pub markers: Table,
+    /// `alerts`.
+    pub alerts: Table,
+    /// `siem`.
+    pub siem: Table,
+    /// What the replay saw.
+    pub stats: ReplayStats,
+}
+
+/// Counts from a replay.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReplayStats {
+    /// Records read.
+    pub records: u64,
+    /// Spans dropped as duplicates of an earlier (trace_id, span_id).
+    pub duplicate_spans: u64,
+    /// Records that did not decode as events (counted, not fatal).
+    pub undecodable: u64,
+    /// Events of kinds this build has no table for.
+    pub other_kinds: u64,
+}
+
+impl ReplayStats {
+    fn add(&mut self, o: &ReplayStats) {
+        self.records += o.records;
+        self.duplicate_spans += o.duplicate_spans;
+        self.undecodable += o.undecodable;
+        self.other_kinds += o.other_kinds;
+    }
+}
+
+/// Dedup key of a span: trace id and span id as integers (zero when not 16 / 8 bytes long).
+pub type SpanKey = (u128, u64);
+
+/// A cheap hasher for [`SpanKey`]s: ids are random, so a multiply-and-fold mix spreads them.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
+type SeenSpans = HashSet<SpanKey, BuildHasherDefault<KeyHasher>>;
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn attr_type() -> DataType {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(
+            vec![
+                Field::new("keys", DataType::Utf8, false),
+                Field::new("values", DataType::Utf8, true),
+            ]
+            .into(),
+        ),
+        false,
+    );
+    DataType::Map(Arc::new(entries), false)
+}
+
+fn schema(mut fields: Vec<(&str, DataType, bool)>) -> SchemaRef {
+    fields.extend([
+        ("service", DataType::Utf8, false),
+        ("region", DataType::Utf8, false),
+        ("attributes", attr_type(), false),
+        ("ingest_time", ts_type(), false),
+        ("source", DataType::Utf8, false),
+        ("seq", DataType::UInt64, false),
+    ]);
+    Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .map(|(n, t, null)| Field::new(n, t, null))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Text columns of `siem`, in table order after `severity`.
+const SIEM_TEXT: [&str; 13] = [
+    "hostname",
+    "app_name",
+    "proc_id",
+    "msg_id",
+    "message",
+    "structured_data",
+    "cef_vendor",
+    "cef_product",
+    "cef_device_version",
+    "cef_signature_id",
+    "cef_name",
+    "cef_severity",
+    "peer",
+];
+
+/// The schema of every table.
+pub struct Schemas {
+    spans: SchemaRef,
+    metric_points: SchemaRef,
+    logs: SchemaRef,
+    markers: SchemaRef,
+    alerts: SchemaRef,
+    siem: SchemaRef,
+}
+
+impl Schemas {
+    fn new() -> Schemas {
+        let mut siem = vec![
+            ("time", ts_type(), false),
+            ("format", DataType::Utf8, false),
+            ("facility", DataType::Int32, true),
+            ("severity", DataType::Int32, true),
+        ];
+        siem.extend(SIEM_TEXT.iter().map(|n| (*n, DataType::Utf8, false)));
+        siem.extend([
+            ("is_cef", DataType::Boolean, false),
+            ("parse_error", DataType::Utf8, true),
+        ]);
+        Schemas {
+            spans: schema(vec![
+                ("trace_id", DataType::Utf8, false),
+                ("span_id", DataType::Utf8, false),
+                ("parent_span_id", DataType::Utf8, true),
+                ("name", DataType::Utf8, false),
+                ("kind", DataType::Utf8, false),
+                ("status", DataType::Utf8, false),
+                ("status_message", DataType::Utf8, false),
+                ("start_time", ts_type(), false),
+                ("end_time", ts_type(), false),
+                ("duration_ms", DataType::Float64, false),
+            ]),
+            metric_points: schema(vec![
+                ("time", ts_type(), false),
+                ("name", DataType::Utf8, false),
+                ("unit", DataType::Utf8, false),
+                ("metric_type", DataType::Utf8, false),
+                ("value", DataType::Float64, false),
+                ("count", DataType::UInt64, false),
+                ("is_monotonic", DataType::Boolean, false),
+                ("is_stale", DataType::Boolean, false),
+            ]),
+            logs: schema(vec![
+                ("time", ts_type(), false),
+                ("severity_number", DataType::Int32, false),
+                ("severity_text", DataType::Utf8, false),
+                ("body", DataType::Utf8, false),
+                ("trace_id", DataType::Utf8, true),
+                ("span_id", DataType::Utf8, true),
+            ]),
+            markers: schema(vec![("time", ts_type(), false), ("marker", DataType::Utf8, false)]),
+            alerts: schema(vec![
+                ("time", ts_type(), false),
+                ("alertname", DataType::Utf8, false),
+                ("status", DataType::Utf8, false),
+                ("starts_at", ts_type(), true),
+                ("ends_at", ts_type(), true),
+                ("fingerprint", DataType::Utf8, false),
+                ("generator_url", DataType::Utf8, false),
+                ("receiver", DataType::Utf8, false),
+                ("annotations", DataType::Utf8, false),
+            ]),
+            siem: schema(siem),
+        }
+    }
+
+    fn all(&self) -> [&SchemaRef; 6] {
+        [
+            &self.spans,
+            &self.metric_points,
+            &self.logs,
+            &self.markers,
+            &self.alerts,
+            &self.siem,
+        ]
+    }
+}
+
+/// Called during a replay with (bytes read, total bytes of the log).
+pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
+
+impl Tables {
+    /// The tables in [`TABLES`] order.
+    pub fn all(&self) -> [&Table; 6] {
+        [
+            &self.spans,
+            &self.metric_points,
+            &self.logs,
+            &self.markers,
+            &self.alerts,
+            &self.siem,
+        ]
+    }
+
+    /// Registers every table in `ctx` under its [`TABLES`] name, split into `partitions`
+    /// contiguous partitions (at most one per batch).
+    pub fn register(&self, ctx: &SessionContext, partitions: usize) -> Result<(), AnalyzeError> {
+        for (name, table) in TABLES.into_iter().zip(self.all()) {
+            let per = table.batches.len().div_ceil(partitions.max(1)).max(1);
+            let mut parts: Vec<Vec<RecordBatch>> = table.batches.chunks(per).map(|c| c.to_vec()).collect();
+            if parts.is_empty() {
+                parts.push(vec![]);
+            }
+            let t = MemTable::try_new(table.schema.clone(), parts)?;
+            ctx.register_table(name, Arc::new(t))?;
+        }
+        Ok(())
+    }
+}
+
+/// Segment files of `dir` in log order, as the log names them (`{base_seq:020}.seg`).
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, AnalyzeError> {
+    let io = |source| LogError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let base = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .filter(|stem| stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|stem| stem.parse::<u64>().ok());
+        if let Some(base) = base {
+            out.push((base, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Decodes one segment file, checking it as [`LogReader`] does. `None` for a newest segment
+/// still being created (shorter than its header). `buf` is the worker's read buffer, reused
+/// so that each segment does not fault in fresh pages.
+fn read_segment(
+    path: &Path,
+    base: u64,
+    is_last: bool,
+    schemas: &Schemas,
+    buf: &mut Vec<u8>,
+) -> Result<Option<build::Finished>, AnalyzeError> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map_err(|source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let buf = &buf[..];
+    if is_last && buf.len() < SEGMENT_HEADER_BYTES {
+        return Ok(None);
+    }
+    let mut part = build::Part::default();
+    let mut attrs = Vec::new();
+    let start = buf.as_ptr() as usize;
+    let scan = scan_segment(path, buf, is_last, |seq, payload| {
+        // The payload lies inside `buf`; taking it again from `buf` gives it the buffer's
+        // lifetime, so the attribute space can be reused across records.
+        let at = payload.as_ptr() as usize - start;
+        part.push(seq, &buf[at..at + payload.len()], &mut attrs);
+    })?;
+    let corrupt = |offset, reason| LogError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    if scan.base_seq != base {
+        return Err(corrupt(0, "header base does not match file name".into()).into());
+    }
+    if let ScanEnd::Corrupt { offset, reason } = scan.end {
+        return Err(corrupt(offset, reason).into());
+    }
+    Ok(Some(part.finish(schemas)?))
+}
+
+/// Takes finished segments in log order: drops duplicate spans and appends the batches.
+struct Collector {
+    tables: [Vec<RecordBatch>; 6],
+    seen: SeenSpans,
+    stats: ReplayStats,
+    read: u64,
+}
+
+impl Collector {
+    fn take(&mut self, part: build::Finished) -> Result<(), AnalyzeError> {
+        let [spans, rest @ ..] = part.batches;
+        self.seen.reserve(part.span_keys.len());
+        let keep: Vec<bool> = part.span_keys.iter().map(|k| self.seen.insert(*k)).collect();
+        let dropped = keep.iter().filter(|k| !**k).count();
+        let spans = if dropped == 0 {
+            spans
+        } else {
+            filter_record_batch(&spans, &BooleanArray::from(keep))
+                .map_err(|e| AnalyzeError::Internal(format!("dropping duplicate spans: {e}")))?
+        };
+        self.stats.add(&part.stats);
+        self.stats.duplicate_spans += dropped as u64;
+        self.read += part.bytes;
+        for (table, b) in self.tables.iter_mut().zip(std::iter::once(spans).chain(rest)) {
+            if b.num_rows() > 0 {
+                table.push(b);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the whole log in `log_dir` into tables, reporting progress after each segment
+/// file when asked.
+pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, AnalyzeError> {
+    let reader = LogReader::open(log_dir)?;
+    let total = reader.size_bytes()?;
+    let segs = segments(log_dir)?;
+    let schemas = Schemas::new();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(segs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut c = Collector {
+        tables: Default::default(),
+        seen: SeenSpans::default(),
+        stats: ReplayStats::default(),
+        read: 0,
+    };
+    std::thread::scope(|scope| -> Result<(), AnalyzeError> {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (segs, schemas, next, stop) = (&segs, &schemas, &next, &stop);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((base, path)) = segs.get(i) else { break };
+                    let r = read_segment(path, *base, i + 1 == segs.len(), schemas, &mut buf);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let result = collect(&rx, segs.len(), &mut c, &mut progress, total);
+        stop.store(true, Ordering::Relaxed);
+        result
+    })?;
+    if let Some(p) = progress.as_mut() {
+        p(total, total);
+    }
+    let [spans, metric_points, logs, markers, alerts, siem] = c.tables;
+    let table = |schema: &SchemaRef, batches| Table {
+        schema: schema.clone(),
+        batches,
+    };
+    let s = schemas.all();
+    Ok(Tables {
+        spans: table(s[0], spans),
+        metric_points: table(s[1], metric_points),
+        logs: table(s[2], logs),
+        markers: table(s[3], markers),
+        alerts: table(s[4], alerts),
+        siem: table(s[5], siem),
+        stats: c.stats,
+    })
+}
+
+type SegmentResult = (usize, Result<Option<build::Finished>, AnalyzeError>);
+
+/// Receives the segments as workers finish them and hands them to `c` in log order; the
+/// first error in log order ends the replay.
+fn collect(
+    rx: &mpsc::Receiver<SegmentResult>,
+    count: usize,
+    c: &mut Collector,
+    progress: &mut Option<Progress>,
+    total: u64,
+) -> Result<(), AnalyzeError> {
+    let mut waiting = BTreeMap::new();
+    let mut next = 0;
+    while next < count {
+        let Ok((i, r)) = rx.recv() else {
+            return Err(AnalyzeError::Internal("a replay worker stopped".into()));
+        };
+        waiting.insert(i, r);
+        while let Some(r) = waiting.remove(&next) {
+            if let Some(part) = r? {
+                c.take(part)?;
+                if let Some(p) = progress.as_mut() {
+                    p(c.read, total);
+                }
+            }
+            next += 1;
+        }
+    }
+    Ok(())
+}
