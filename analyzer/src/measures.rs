@@ -178,9 +178,8 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
     let Some(fault_at) = fault_at else {
-        rto.reason = Some(
-            "no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into(),
-        );
+        rto.reason =
+            Some("no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into());
         return Ok(rto);
     };
     rto.fault_at = Some(rfc3339(fault_at));

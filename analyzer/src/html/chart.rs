@@ -139,12 +139,19 @@ pub fn timeline(x0: i64, x1: i64, marks: &[(i64, String)], bands: &[Band]) -> St
             esc(&b.label)
         );
     }
-    let _ = write!(out, "<text x=\"4\" y=\"117\">phases</text><text x=\"4\" y=\"40\">markers</text>");
+    let _ = write!(
+        out,
+        "<text x=\"4\" y=\"117\">phases</text><text x=\"4\" y=\"40\">markers</text>"
+    );
     for (i, (t, label)) in marks.iter().enumerate() {
         let x = axis.x(*t);
         let y = 22.0 + (i % 4) as f64 * 18.0;
         // Labels near the right edge end at their line instead of running off the chart.
-        let (tx, anchor) = if x > W - 160.0 { (x - 3.0, "end") } else { (x + 3.0, "start") };
+        let (tx, anchor) = if x > W - 160.0 {
+            (x - 3.0, "end")
+        } else {
+            (x + 3.0, "start")
+        };
         let _ = write!(
             out,
             "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"126\" stroke=\"#3a4556\"/><text x=\"{tx:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\">{}</text>",

@@ -63,7 +63,11 @@ fn cells(line: &str) -> Vec<&str> {
 
 fn table(rows: &[&str]) -> String {
     let mut out = String::from("<table>\n");
-    let is_sep = |l: &str| cells(l).iter().all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-' || ch == ':'));
+    let is_sep = |l: &str| {
+        cells(l)
+            .iter()
+            .all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-' || ch == ':'))
+    };
     let has_header = rows.len() > 1 && is_sep(rows[1]);
     for (n, row) in rows.iter().enumerate() {
         if has_header && n == 1 {

@@ -191,7 +191,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         let recovered = timeline.recovered_at.unwrap_or(i64::MAX / 2);
         let sql = queries::fill(
             SAMPLES,
-            &[("fault_at", Param::Time(fault)), ("recovered_at", Param::Time(recovered))],
+            &[
+                ("fault_at", Param::Time(fault)),
+                ("recovered_at", Param::Time(recovered)),
+            ],
         )?;
         if let Some(b) = one(analyzer.sql(&sql).await?)? {
             for row in 0..b.num_rows() {
@@ -208,7 +211,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     }
     let sql = queries::fill(
         SERIES_SLI,
-        &[("window_ms", Param::Int((v.series_window_seconds * 1000.0).round() as i64))],
+        &[(
+            "window_ms",
+            Param::Int((v.series_window_seconds * 1000.0).round() as i64),
+        )],
     )?;
     if let Some(b) = one(analyzer.sql(&sql).await?)? {
         for row in 0..b.num_rows() {
