@@ -5,7 +5,7 @@
 //! regions: { primary: us-east-1, secondary: us-west-2 }
 //! targets: { rto_seconds: 300, rpo_seconds: 5 }
 //! sli: { services: [frontend], span_kinds: [server] }
-//! recovery: { success_ratio: 0.99, stable_seconds: 60, breach_seconds: 10 }
+//! recovery: { success_ratio: 0.99, stable_seconds: 60, breach_seconds: 10, breach_success_ratio: 0.9 }
 //! replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }   # optional
 //! ```
 //!
@@ -131,10 +131,18 @@ pub struct RecoveryRule {
     /// Length of the window, seconds.
     pub stable_seconds: f64,
     /// Without a `fault_injected` marker, the fault is inferred as the first bad request that
-    /// opens a window of this many seconds in which fewer than `success_ratio` of the
+    /// opens a window of this many seconds in which fewer than `breach_success_ratio` of the
     /// requests are good (a sustained SLI breach).
     #[serde(default = "default_breach_seconds")]
     pub breach_seconds: f64,
+    /// See `breach_seconds` (default 0.9: a breach is sustained when more than 10 % of the
+    /// window's requests fail, so a background error rate does not pass for a fault).
+    #[serde(default = "default_breach_success_ratio")]
+    pub breach_success_ratio: f64,
+}
+
+fn default_breach_success_ratio() -> f64 {
+    0.9
 }
 
 fn default_breach_seconds() -> f64 {
@@ -147,6 +155,7 @@ impl Default for RecoveryRule {
             success_ratio: 0.99,
             stable_seconds: 60.0,
             breach_seconds: default_breach_seconds(),
+            breach_success_ratio: default_breach_success_ratio(),
         }
     }
 }
@@ -237,6 +246,9 @@ impl DrillSpec {
         }
         if !(self.recovery.stable_seconds > 0.0 && self.recovery.stable_seconds.is_finite()) {
             return Err("recovery.stable_seconds must be a positive number".into());
+        }
+        if !(self.recovery.breach_success_ratio > 0.0 && self.recovery.breach_success_ratio <= 1.0) {
+            return Err("recovery.breach_success_ratio must be in (0, 1]".into());
         }
         if !(self.recovery.breach_seconds > 0.0 && self.recovery.breach_seconds.is_finite()) {
             return Err("recovery.breach_seconds must be a positive number".into());

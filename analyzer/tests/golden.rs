@@ -162,6 +162,7 @@ async fn every_query_matches_its_golden_rows() {
         ("secondary", Param::Literal("us-west-2".into())),
         ("lag_metric", Param::Literal("pg_replication_lag_seconds".into())),
         ("breach_ms", Param::Int(2000)),
+        ("breach_success_ratio", Param::Number(0.8)),
         ("recovered_at", Param::Time(T0 + 14 * S)),
         ("window_ms", Param::Int(5000)),
     ];
@@ -290,11 +291,12 @@ async fn without_a_fault_marker_the_fault_is_inferred_from_the_first_sustained_b
         .collect();
     write_log(dir.path(), &events).await;
     let spec =
-        DrillSpec::parse(&SPEC.replace("stable_seconds: 4 }", "stable_seconds: 4, breach_seconds: 5 }")).unwrap();
+        DrillSpec::parse(&SPEC.replace("stable_seconds: 4 }", "stable_seconds: 4, breach_seconds: 5, breach_success_ratio: 0.8 }")).unwrap();
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
     let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
     // At 4 s the 5 s window [4, 9] holds 6 requests, 5 good: 0.83 >= 0.8, no breach. At 10 s
-    // the window [10, 15] holds 1 good of 6: the breach is sustained.
+    // the window [10, 15] holds 1 good of 6: the breach is sustained. With the default
+    // breach_success_ratio (0.9) the lone bad request at 4 s would count: 0.83 < 0.9.
     assert!(report.rto.fault_inferred);
     assert_eq!(report.rto.fault_at.as_deref(), Some("2026-11-26T12:00:10Z"));
     // Recovered at 15 s (window [15, 19] all good): RTO 5 s from the inferred fault.

@@ -488,13 +488,14 @@ impl World {
 }
 
 /// The truths every scenario has: timeline, recovery, lost writes, split brain. Without the
-/// fault marker the fault is the inferred one (spec `recovery`: 10 s breach window, 0.99).
+/// fault marker the fault is the inferred one (spec `recovery` defaults: 10 s breach window,
+/// breach when fewer than 90 % of its requests are good).
 fn core_truth(d: &Drill, mut g: Generated, without_fault_marker: bool) -> ScenarioTruth {
     let m = d.moments;
     g.requests = d.requests.clone();
     g.writes = d.writes.clone();
     let fault = if without_fault_marker {
-        truth::inferred_fault(&g.requests, 10 * SEC, sim::SUCCESS_RATIO).expect("the outage is a sustained breach")
+        truth::inferred_fault(&g.requests, 10 * SEC, 0.9).expect("the outage is a sustained breach")
     } else {
         m.fault
     };
