@@ -143,7 +143,10 @@ async fn infer_fault(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Option<i64
                 "breach_ms",
                 Param::Int((spec.recovery.breach_seconds * 1000.0).round() as i64),
             ),
-            ("breach_success_ratio", Param::Number(spec.recovery.breach_success_ratio)),
+            (
+                "breach_success_ratio",
+                Param::Number(spec.recovery.breach_success_ratio),
+            ),
         ],
     )?;
     let row = one(analyzer.sql(&sql).await?)?;

@@ -290,8 +290,11 @@ async fn without_a_fault_marker_the_fault_is_inferred_from_the_first_sustained_b
         })
         .collect();
     write_log(dir.path(), &events).await;
-    let spec =
-        DrillSpec::parse(&SPEC.replace("stable_seconds: 4 }", "stable_seconds: 4, breach_seconds: 5, breach_success_ratio: 0.8 }")).unwrap();
+    let spec = DrillSpec::parse(&SPEC.replace(
+        "stable_seconds: 4 }",
+        "stable_seconds: 4, breach_seconds: 5, breach_success_ratio: 0.8 }",
+    ))
+    .unwrap();
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
     let report = cutover_analyzer::measures::measure(&analyzer, &spec).await.unwrap();
     // At 4 s the 5 s window [4, 9] holds 6 requests, 5 good: 0.83 >= 0.8, no breach. At 10 s

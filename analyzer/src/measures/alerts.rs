@@ -520,6 +520,12 @@ impl Alerts {
     }
 }
 
+/// Whether the section holds a failing verdict for `--fail-on alerts`: an expected alert that
+/// never fired, fired late or was delivered late.
+pub fn fails(section: &Alerts) -> bool {
+    section.not_fired > 0 || section.late > 0 || section.delivered_late > 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,10 +600,4 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("expected[1]"));
         assert!(serde_yaml::from_str::<AlertsSpec>("expected: [{ alertname: A, delay: 1 }]").is_err());
     }
-}
-
-/// Whether the section holds a failing verdict for `--fail-on alerts`: an expected alert that
-/// never fired, fired late or was delivered late.
-pub fn fails(section: &Alerts) -> bool {
-    section.not_fired > 0 || section.late > 0 || section.delivered_late > 0
 }

@@ -636,6 +636,12 @@ impl Gaps {
     }
 }
 
+/// Whether the section holds a failing verdict for `--fail-on gaps`: an unexpected gap, or a
+/// stream that followed the cutover late or never.
+pub fn fails(section: &Gaps) -> bool {
+    section.unexpected_gaps > 0 || section.late_followed > 0 || section.never_followed > 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,10 +691,4 @@ mod tests {
             assert!(s.validate().is_err(), "{bad} should be refused");
         }
     }
-}
-
-/// Whether the section holds a failing verdict for `--fail-on gaps`: an unexpected gap, or a
-/// stream that followed the cutover late or never.
-pub fn fails(section: &Gaps) -> bool {
-    section.unexpected_gaps > 0 || section.late_followed > 0 || section.never_followed > 0
 }
