@@ -3,13 +3,7 @@
 -- ({{fault_at}}), with their last such event and their first event in the secondary region
 -- ({{secondary}}) at or after the cutover ({{cutover_at}}); null when the stream never
 -- appeared there. Events in the secondary before the cutover do not count.
-WITH events AS (
-    SELECT region, service, 'spans' AS signal, '' AS metric, start_time AS t FROM spans
-    UNION ALL SELECT region, service, 'metrics', '', time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'metrics', name, time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'logs', '', time FROM logs
-    UNION ALL SELECT region, service, 'siem', '', time FROM siem
-),
+WITH events AS (SELECT * FROM stream_events),
 before_fault AS (
     SELECT service, signal, metric, MAX(t) AS primary_last_at
     FROM events

@@ -7,13 +7,7 @@
 -- the event after), or, after the stream's last event, a silence to the end of the data
 -- ({{data_end}}) longer than the threshold (an open gap: end null). Steps of 0 are duplicate
 -- times; the stream's figures are window aggregates, so no join is needed.
-WITH events AS (
-    SELECT region, service, 'spans' AS signal, '' AS metric, start_time AS t FROM spans
-    UNION ALL SELECT region, service, 'metrics', '', time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'metrics', name, time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'logs', '', time FROM logs
-    UNION ALL SELECT region, service, 'siem', '', time FROM siem
-),
+WITH events AS (SELECT * FROM stream_events),
 steps AS (
     SELECT region, service, signal, metric, t,
            LAG(t) OVER w AS prev_t,

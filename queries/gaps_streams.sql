@@ -6,13 +6,7 @@
 -- median step between consecutive distinct event times, in ns (null with one time).
 -- Steps of 0 (events at the same time) are duplicates: they are left out of the median and
 -- of `times`. One sort, no DISTINCT: the query runs over every event of the log.
-WITH events AS (
-    SELECT region, service, 'spans' AS signal, '' AS metric, start_time AS t FROM spans
-    UNION ALL SELECT region, service, 'metrics', '', time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'metrics', name, time FROM metric_points WHERE NOT is_stale
-    UNION ALL SELECT region, service, 'logs', '', time FROM logs
-    UNION ALL SELECT region, service, 'siem', '', time FROM siem
-),
+WITH events AS (SELECT * FROM stream_events),
 steps AS (
     SELECT region, service, signal, metric, t,
            CAST(t AS BIGINT)

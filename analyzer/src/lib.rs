@@ -94,6 +94,9 @@ impl Analyzer {
         for (name, sql) in queries::VIEWS {
             ctx.sql(&format!("CREATE TABLE {name} AS {sql}")).await?;
         }
+        for (name, sql) in queries::LAZY_VIEWS {
+            ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
+        }
         Ok(Analyzer {
             ctx,
             stats: tables.stats,

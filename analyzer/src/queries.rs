@@ -7,6 +7,10 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("promotions", include_str!("../../queries/view_promotions.sql")),
 ];
 
+/// Views left as views (evaluated inside each query that reads them): (name, SQL). Used where
+/// materializing would copy most of the log.
+pub const LAZY_VIEWS: &[(&str, &str)] = &[("stream_events", include_str!("../../queries/view_stream_events.sql"))];
+
 /// The measure queries: (file stem, SQL with placeholders).
 pub const MEASURES: &[(&str, &str)] = &[
     ("fault_at", FAULT_AT),
