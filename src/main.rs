@@ -260,7 +260,12 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         } => {
             let spec = DrillSpec::load(&drill)?;
             let analyzer = Analyzer::open_with_progress(&data_dir, Some(&spec), progress_bar()).await?;
-            let report = cutover_analyzer::measures::measure(&analyzer, &spec).await?;
+            let sections = section_progress();
+            let report =
+                cutover_analyzer::measures::measure_with_progress(&analyzer, &spec, sections.as_deref()).await?;
+            if sections.is_some() {
+                eprint!("\r\x1b[2K");
+            }
             match format {
                 ReportFormat::Json => println!("{}", report.to_json()),
                 ReportFormat::Markdown => print!("{}", report.to_markdown(None)),
@@ -323,6 +328,20 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// A "measuring SECTION" line on stderr while the report is computed, only when stderr is a
+/// terminal (the sections of a large log take seconds each).
+fn section_progress() -> Option<Box<dyn Fn(&str) + Send + Sync>> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Box::new(|section| {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2Kcutover: measuring {section}");
+        let _ = err.flush();
+    }))
 }
 
 /// A replay progress line on stderr, only when stderr is a terminal.

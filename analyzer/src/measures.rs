@@ -65,6 +65,24 @@ fn seconds(ns: i64) -> f64 {
 
 /// Measures the drill in `analyzer` against `spec`.
 pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, AnalyzeError> {
+    measure_with_progress(analyzer, spec, None).await
+}
+
+/// Called with each section's name before it is measured (for a progress line).
+pub type SectionProgress<'a> = Option<&'a (dyn Fn(&str) + Send + Sync)>;
+
+/// [`measure`], calling `progress` with each section's name before measuring it.
+pub async fn measure_with_progress(
+    analyzer: &Analyzer,
+    spec: &DrillSpec,
+    progress: SectionProgress<'_>,
+) -> Result<Report, AnalyzeError> {
+    let announce = |name: &str| {
+        if let Some(p) = progress {
+            p(name)
+        }
+    };
+    announce("rto and rpo");
     let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
     let fault_at = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0));
     let mut timeline = Timeline {
@@ -102,6 +120,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Report, An
     // report, which must stay identical across runs.
     macro_rules! timed {
         ($name:expr, $fut:expr) => {{
+            announce($name);
             let started = std::time::Instant::now();
             let out = $fut.await?;
             tracing::info!(section = $name, ms = started.elapsed().as_millis() as u64, "measured");
