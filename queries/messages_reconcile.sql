@@ -9,33 +9,7 @@
 -- delivered. Duplicated: delivered more than once; extra_deliveries = deliveries − 1 summed.
 -- Unpublished: delivered but never published (the producer's telemetry is missing).
 -- Side: 'before' when published (else first delivered) before cutover_at, else 'after'.
-WITH ids AS (
-    SELECT attributes['messaging.message.id'] AS message_id, attributes, start_time
-    FROM spans
-),
-typed AS (
-    SELECT message_id,
-           LOWER(attributes['messaging.operation.type']) AS op,
-           attributes['messaging.destination.name'] AS destination,
-           start_time
-    FROM ids
-    WHERE message_id IS NOT NULL
-),
-ops AS (
-    SELECT COALESCE(destination, '') AS destination, message_id, op, start_time
-    FROM typed
-    WHERE op IN ('publish', 'send', 'receive', 'process')
-),
-per_message AS (
-    SELECT destination,
-           message_id,
-           MIN(CASE WHEN op IN ('publish', 'send') THEN start_time END) AS published_at,
-           MIN(CASE WHEN op IN ('receive', 'process') THEN start_time END) AS first_delivery_at,
-           GREATEST(SUM(CASE WHEN op = 'receive' THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN op = 'process' THEN 1 ELSE 0 END)) AS deliveries
-    FROM ops
-    GROUP BY destination, message_id
-)
+WITH per_message AS (SELECT * FROM messages)
 SELECT destination,
        CASE WHEN COALESCE(published_at, first_delivery_at) < TIMESTAMP '{{cutover_at}}'
             THEN 'before' ELSE 'after' END AS side,

@@ -9,7 +9,10 @@ pub const VIEWS: &[(&str, &str)] = &[
 
 /// Views left as views (evaluated inside each query that reads them): (name, SQL). Used where
 /// materializing would copy most of the log.
-pub const LAZY_VIEWS: &[(&str, &str)] = &[("stream_events", include_str!("../../queries/view_stream_events.sql"))];
+pub const LAZY_VIEWS: &[(&str, &str)] = &[
+    ("stream_events", include_str!("../../queries/view_stream_events.sql")),
+    ("messages", include_str!("../../queries/view_messages.sql")),
+];
 
 /// The measure queries: (file stem, SQL with placeholders).
 pub const MEASURES: &[(&str, &str)] = &[

@@ -32,7 +32,7 @@ mod common;
 
 use common::*;
 use cutover_analyzer::measures::alerts::{self, SILENCES_REASON};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{AlertBody, Body, Event, EventKind};
@@ -126,9 +126,7 @@ alerts:
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), &fixture()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 fn timeline() -> Timeline {
@@ -156,11 +154,7 @@ async fn alert_queries_match_their_golden_rows() {
         ("to_at", Param::Time(T0 + 120 * S)),
         ("alertname", Param::Literal(String::new())),
     ];
-    let mut failures = Vec::new();
-    for (stem, sql) in alerts::QUERIES {
-        let filled = queries::fill(sql, &params).unwrap();
-        failures.extend(check(&analyzer, stem, &filled).await);
-    }
+    let failures = check_all(&analyzer, alerts::QUERIES, &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

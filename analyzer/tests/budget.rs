@@ -49,9 +49,7 @@ async fn open_fixture() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     ];
     events.extend((0..600).map(request));
     write_log(dir.path(), &events).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::*;
 use cutover_analyzer::measures::capacity::{self, QUERIES};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Attribute, Body, Event, EventKind, MetricBody};
@@ -78,9 +78,7 @@ fn timeline(cutover_at: Option<i64>) -> Timeline {
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 #[tokio::test]
@@ -94,10 +92,7 @@ async fn capacity_query_matches_its_golden_rows() {
         ("threshold", Param::Number(0.8)),
         ("service", Param::Literal(String::new())),
     ];
-    let mut failures = Vec::new();
-    for (name, sql) in QUERIES {
-        failures.extend(check(&analyzer, name, &queries::fill(sql, &params).unwrap()).await);
-    }
+    let failures = check_all(&analyzer, QUERIES, &params).await;
     assert_eq!(QUERIES.len(), 1);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

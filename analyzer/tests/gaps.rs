@@ -29,7 +29,7 @@ mod common;
 
 use common::*;
 use cutover_analyzer::measures::gaps::{self, FollowStatus, GapClass, Signal};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Body, Event, EventKind, LogBody, MetricBody, SiemBody, SpanBody};
@@ -144,9 +144,7 @@ const SPEC: &str = "name: gaps\nregions: { primary: us-east-1, secondary: us-wes
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), &fixture()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 fn timeline() -> Timeline {
@@ -181,11 +179,7 @@ async fn gap_queries_match_their_golden_rows() {
         ("fault_at", Param::Time(T0 + 60 * S)),
         ("cutover_at", Param::Time(T0 + 70 * S)),
     ];
-    let mut failures = Vec::new();
-    for (stem, sql) in gaps::QUERIES {
-        let filled = queries::fill(sql, &params).unwrap();
-        failures.extend(check(&analyzer, stem, &filled).await);
-    }
+    let failures = check_all(&analyzer, gaps::QUERIES, &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -146,9 +146,7 @@ const SPEC: &str = "name: golden\nregions: { primary: us-east-1, secondary: us-w
 async fn open_fixture() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use common::*;
 use cutover_analyzer::measures::latency::{self, BaselineScope, Comparison, PhaseLatency, Spike};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Body, Event, EventKind, SpanBody};
@@ -119,11 +119,7 @@ async fn queries_match_their_golden_rows() {
         ("spike_floor_ms", Param::Number(100.0)),
         ("min_samples", Param::Int(3)),
     ];
-    let mut failures = Vec::new();
-    for (name, sql) in latency::QUERIES {
-        let filled = queries::fill(sql, &params).unwrap();
-        failures.extend(check(&analyzer, name, &filled).await);
-    }
+    let failures = check_all(&analyzer, latency::QUERIES, &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

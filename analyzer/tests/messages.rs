@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::*;
 use cutover_analyzer::measures::messages::{self, MessageCounts, QUERIES};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Attribute, Body, Event, EventKind, SpanBody};
@@ -93,9 +93,7 @@ fn timeline(cutover_at: Option<i64>) -> Timeline {
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 fn c(
@@ -122,10 +120,7 @@ fn c(
 async fn message_queries_match_their_golden_rows() {
     let (_dir, _, analyzer) = open().await;
     let params = [("cutover_at", Param::Time(T0 + 20 * S)), ("limit", Param::Int(2))];
-    let mut failures = Vec::new();
-    for (name, sql) in QUERIES {
-        failures.extend(check(&analyzer, name, &queries::fill(sql, &params).unwrap()).await);
-    }
+    let failures = check_all(&analyzer, QUERIES, &params).await;
     assert_eq!(QUERIES.len(), 2);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

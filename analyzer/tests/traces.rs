@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::*;
 use cutover_analyzer::measures::traces::{self, QUERIES};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Body, Event, EventKind, SpanBody};
@@ -98,9 +98,7 @@ fn timeline() -> Timeline {
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 #[tokio::test]
@@ -111,10 +109,7 @@ async fn trace_queries_match_their_golden_rows() {
         ("limit", Param::Int(3)),
         ("tolerance_ns", Param::Int(MS)),
     ];
-    let mut failures = Vec::new();
-    for (name, sql) in QUERIES {
-        failures.extend(check(&analyzer, name, &queries::fill(sql, &params).unwrap()).await);
-    }
+    let failures = check_all(&analyzer, QUERIES, &params).await;
     assert_eq!(QUERIES.len(), 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::*;
 use cutover_analyzer::measures::traffic::{self, QUERIES};
-use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
 
@@ -62,9 +62,7 @@ fn timeline() -> Timeline {
 async fn open() -> (tempfile::TempDir, DrillSpec, Analyzer) {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path()).await;
-    let spec = DrillSpec::parse(SPEC).unwrap();
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    (dir, spec, analyzer)
+    opened(dir, DrillSpec::parse(SPEC).unwrap()).await
 }
 
 #[tokio::test]
@@ -76,10 +74,7 @@ async fn traffic_queries_match_their_golden_rows() {
         ("window_ms", Param::Int(10_000)),
         ("primary", Param::Literal(E.into())),
     ];
-    let mut failures = Vec::new();
-    for (name, sql) in QUERIES {
-        failures.extend(check(&analyzer, name, &queries::fill(sql, &params).unwrap()).await);
-    }
+    let failures = check_all(&analyzer, QUERIES, &params).await;
     assert_eq!(QUERIES.len(), 2);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cutover_analyzer::Analyzer;
+use cutover_analyzer::queries::{self, Param};
+use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_eventlog::{LogConfig, LogWriter};
 use cutover_schemas::{Attribute, Body, Event, EventKind, MarkerBody, SCHEMA_VERSION, Source, SpanBody};
 
@@ -91,4 +92,21 @@ pub async fn check(analyzer: &Analyzer, name: &str, sql: &str) -> Option<String>
             path.display()
         )
     })
+}
+
+/// Fills each of `queries` with `params` and compares its rows with its golden file; returns
+/// the differences.
+pub async fn check_all(analyzer: &Analyzer, queries: &[(&str, &str)], params: &[(&str, Param)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, sql) in queries {
+        let filled = queries::fill(sql, params).unwrap_or_else(|e| panic!("{name}: {e}"));
+        failures.extend(check(analyzer, name, &filled).await);
+    }
+    failures
+}
+
+/// Replays the log written in `dir` with `spec` (the directory lives as long as the guard).
+pub async fn opened(dir: tempfile::TempDir, spec: DrillSpec) -> (tempfile::TempDir, DrillSpec, Analyzer) {
+    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    (dir, spec, analyzer)
 }
