@@ -4,21 +4,18 @@
 -- `metric` = the name; `metric` is '' for the whole signal). Per stream: events (rows),
 -- times (distinct event times), first and last event time, and the inferred cadence: the
 -- median step between consecutive distinct event times, in ns (null with one time).
--- Steps of 0 (events at the same time) are duplicates: they are left out of the median and
--- of `times`. One sort, no DISTINCT: the query runs over every event of the log.
-WITH events AS (SELECT * FROM stream_events),
-steps AS (
-    SELECT region, service, signal, metric, t,
-           CAST(t AS BIGINT)
-             - CAST(LAG(t) OVER (PARTITION BY region, service, signal, metric ORDER BY t) AS BIGINT) AS step_ns
-    FROM events
+-- The aggregate stream_profile (analyzer/src/udf/streams.rs) sorts each stream's times once;
+-- the query is one hash aggregation over every event of the log.
+WITH profiles AS (
+    SELECT region, service, signal, metric, stream_profile(t) AS p
+    FROM stream_events
+    GROUP BY region, service, signal, metric
 )
 SELECT region, service, signal, metric,
-       COUNT(*) AS events,
-       SUM(CASE WHEN step_ns = 0 THEN 0 ELSE 1 END) AS times,
-       MIN(t) AS first_at,
-       MAX(t) AS last_at,
-       MEDIAN(CASE WHEN step_ns > 0 THEN step_ns END) AS inferred_cadence_ns
-FROM steps
-GROUP BY region, service, signal, metric
+       p['events'] AS events,
+       p['times'] AS times,
+       p['first_at'] AS first_at,
+       p['last_at'] AS last_at,
+       p['inferred_cadence_ns'] AS inferred_cadence_ns
+FROM profiles
 ORDER BY region, service, signal, metric

@@ -5,14 +5,19 @@
 //!   and returns a struct with `count`, `skipped`, `p50_ms`, `p90_ms`, `p99_ms`, `p999_ms` and
 //!   `max_ms` (see [`hdr`] for the precision and the handling of odd inputs). In SQL:
 //!   `hdr_latency(duration_ms)['p99_ms']`.
+//! - `stream_profile(t)` and `stream_gaps(t, …)`: per-stream event-time aggregates for the
+//!   gaps section (see [`streams`]).
 //! - [`stats`]: the Mann–Whitney U test and the normal distribution it needs.
 
 pub mod hdr;
 pub mod stats;
+pub mod streams;
 
 use datafusion::prelude::SessionContext;
 
 /// Registers every UDF and UDAF of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(hdr::hdr_latency_udaf());
+    ctx.register_udaf(streams::stream_profile_udaf());
+    ctx.register_udaf(streams::stream_gaps_udaf());
 }
