@@ -1,22 +1,9 @@
 -- recovered_at: start of the earliest good request starting after fault_at such that at
 -- least success_ratio of the requests starting in [its start, its start + stable window]
--- (itself included) are good. The window must lie within the observed requests, so that a
--- quiet end of data cannot pass for stability.
-WITH after_fault AS (
-    SELECT start_time, bad
-    FROM requests
-    WHERE start_time > TIMESTAMP '{{fault_at}}'
-),
-windows AS (
-    SELECT start_time,
-           bad,
-           COUNT(*) OVER w AS total,
-           SUM(CASE WHEN bad THEN 0 ELSE 1 END) OVER w AS good
-    FROM after_fault
-    WINDOW w AS (ORDER BY start_time RANGE BETWEEN CURRENT ROW AND INTERVAL '{{stable_ms}} milliseconds' FOLLOWING)
-)
-SELECT MIN(start_time) AS recovered_at
-FROM windows
-WHERE NOT bad
-  AND CAST(good AS DOUBLE) >= {{success_ratio}} * CAST(total AS DOUBLE)
-  AND start_time + INTERVAL '{{stable_ms}} milliseconds' <= (SELECT MAX(start_time) FROM requests)
+-- (itself and every request starting at the same instant included) are good. The window must
+-- lie within the observed requests (end at or before the last request's start), so that a
+-- quiet end of data cannot pass for stability. The aggregate recovery_start
+-- (analyzer/src/udf/recovery.rs) sorts the requests once and slides the window over them.
+SELECT recovery_start(start_time, bad, {{stable_ms}}, {{success_ratio}}) AS recovered_at
+FROM requests
+WHERE start_time > TIMESTAMP '{{fault_at}}'

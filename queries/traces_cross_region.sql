@@ -1,15 +1,10 @@
 -- Traces with spans in more than one region, by first span start (then trace id), at most
 -- {{limit}} rows; `total` counts every such trace. `regions` lists the regions, sorted (it is
 -- only built for the listed traces).
-WITH per_trace AS (
-    SELECT trace_id, MIN(region) AS lo, MAX(region) AS hi, COUNT(*) AS spans, MIN(start_time) AS first_start
-    FROM spans
-    GROUP BY trace_id
-),
-listed AS (
+WITH listed AS (
     SELECT trace_id, spans, first_start, COUNT(*) OVER () AS total
-    FROM per_trace
-    WHERE lo <> hi
+    FROM trace_stats
+    WHERE lo_region <> hi_region
     ORDER BY first_start, trace_id
     LIMIT {{limit}}
 )

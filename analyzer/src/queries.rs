@@ -5,6 +5,8 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("requests", include_str!("../../queries/view_requests.sql")),
     ("writes", include_str!("../../queries/view_writes.sql")),
     ("promotions", include_str!("../../queries/view_promotions.sql")),
+    ("span_links", include_str!("../../queries/view_span_links.sql")),
+    ("trace_stats", include_str!("../../queries/view_trace_stats.sql")),
 ];
 
 /// Views left as views (evaluated inside each query that reads them): (name, SQL). Used where

@@ -7,9 +7,12 @@
 //!   `hdr_latency(duration_ms)['p99_ms']`.
 //! - `stream_profile(t)` and `stream_gaps(t, …)`: per-stream event-time aggregates for the
 //!   gaps section (see [`streams`]).
+//! - `recovery_start(start_time, bad, stable_ms, success_ratio)`: the recovered moment (see
+//!   [`recovery`]).
 //! - [`stats`]: the Mann–Whitney U test and the normal distribution it needs.
 
 pub mod hdr;
+pub mod recovery;
 pub mod stats;
 pub mod streams;
 
@@ -20,4 +23,5 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(hdr::hdr_latency_udaf());
     ctx.register_udaf(streams::stream_profile_udaf());
     ctx.register_udaf(streams::stream_gaps_udaf());
+    ctx.register_udaf(recovery::recovery_start_udaf());
 }
