@@ -144,6 +144,8 @@ enum Command {
             default_value = "rto,rpo,unmeasurable,budget,abort,alerts,gaps"
         )]
         fail_on: Vec<FailOnArg>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Run SQL over the replayed log (tables spans, metric_points, logs, markers; views
     /// requests, writes, promotions).
@@ -159,6 +161,8 @@ enum Command {
         /// Drill spec, to give the `requests` view its SLI selection.
         #[arg(long)]
         drill: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Simulate a two-region failover drill end to end and print the report beside the truth.
     Demo {
@@ -257,9 +261,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             drill,
             format,
             fail_on,
+            cache,
         } => {
             let spec = DrillSpec::load(&drill)?;
-            let analyzer = Analyzer::open_with_progress(&data_dir, Some(&spec), progress_bar()).await?;
+            let analyzer = Analyzer::open_with(&data_dir, Some(&spec), cache.options()).await?;
             let sections = section_progress();
             let report =
                 cutover_analyzer::measures::measure_with_progress(&analyzer, &spec, sections.as_deref()).await?;
@@ -293,9 +298,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             sql,
             format,
             drill,
+            cache,
         } => {
             let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
-            let analyzer = Analyzer::open_with_progress(&data_dir, spec.as_ref(), progress_bar()).await?;
+            let analyzer = Analyzer::open_with(&data_dir, spec.as_ref(), cache.options()).await?;
             let batches = analyzer.sql(&sql).await?;
             output::print(&batches, format)?;
             Ok(0)
@@ -330,9 +336,12 @@ async fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
+/// Called with each section's name before it is measured.
+type SectionProgress = Box<dyn Fn(&str) + Send + Sync>;
+
 /// A "measuring SECTION" line on stderr while the report is computed, only when stderr is a
 /// terminal (the sections of a large log take seconds each).
-fn section_progress() -> Option<Box<dyn Fn(&str) + Send + Sync>> {
+fn section_progress() -> Option<SectionProgress> {
     use std::io::{IsTerminal, Write};
     if !std::io::stderr().is_terminal() {
         return None;
@@ -345,6 +354,34 @@ fn section_progress() -> Option<Box<dyn Fn(&str) + Send + Sync>> {
 }
 
 /// A replay progress line on stderr, only when stderr is a terminal.
+/// The replay cache options of `analyze` and `query`.
+#[derive(clap::Args, Debug)]
+struct CacheArgs {
+    /// Replay cache directory. The tables replayed from a log are saved here, and the next
+    /// run on the same, unchanged log loads them instead of replaying it (any change to the
+    /// log, or another build of cutover, replays again). Holds about as much as the replayed
+    /// tables; deleting it is always safe [default: $XDG_CACHE_HOME/cutover/replay, else
+    /// ~/.cache/cutover/replay]
+    #[arg(long, env = "CUTOVER_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Replay the log and write no cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn options(self) -> cutover_analyzer::OpenOptions {
+        let cache_root = match self.no_cache {
+            true => None,
+            false => self.cache_dir.or_else(cutover_analyzer::cache::default_root),
+        };
+        cutover_analyzer::OpenOptions {
+            progress: progress_bar(),
+            cache_root,
+        }
+    }
+}
+
 fn progress_bar() -> Option<cutover_analyzer::tables::Progress> {
     use std::io::{IsTerminal, Write};
     if !std::io::stderr().is_terminal() {

@@ -398,3 +398,127 @@ async fn fault_marker_missing() {
         assert_eq!(r.rto.met, Some(true), "{}", s.name);
     }
 }
+
+async fn markers(a: &Analyzer) -> i64 {
+    let b = a.sql("SELECT COUNT(*) AS n FROM markers").await.unwrap();
+    b[0].column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+/// Opens `data_dir` with the replay cache under `root` and measures.
+async fn analyze_cached(
+    data_dir: &std::path::Path,
+    root: &std::path::Path,
+    spec: &DrillSpec,
+) -> (Report, cutover_analyzer::TablesFrom) {
+    let options = cutover_analyzer::OpenOptions {
+        progress: None,
+        cache_root: Some(root.to_path_buf()),
+    };
+    let analyzer = Analyzer::open_with(data_dir, Some(spec), options).await.unwrap();
+    let report = measures::measure(&analyzer, spec).await.unwrap();
+    (report, analyzer.tables_from())
+}
+
+#[tokio::test]
+async fn the_replay_cache_gives_the_same_report_and_follows_the_log() {
+    // A scenario with lost writes, messages and split brain exercises every cached view.
+    let s = library::split_brain_writes(3);
+    let spec = DrillSpec::parse(&s.spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let (w, _) = LogWriter::open(&log, LogConfig::default()).unwrap();
+    w.append(s.events.iter().map(Event::to_bytes).collect()).await.unwrap();
+    w.close();
+    let plain = {
+        let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+        measures::measure(&analyzer, &spec).await.unwrap().to_json()
+    };
+
+    // First open replays and writes the cache; the second loads it: same report.
+    let (first, from) = analyze_cached(dir.path(), root.path(), &spec).await;
+    assert_eq!(from, cutover_analyzer::TablesFrom::Replay);
+    assert_eq!(first.to_json(), plain);
+    let caches: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    let cache = &caches[0];
+    for file in [
+        "manifest.json",
+        "spans.arrow",
+        "markers.arrow",
+        "writes.arrow",
+        "span_links.arrow",
+        "trace_stats.arrow",
+    ] {
+        assert!(cache.join(file).is_file(), "{file} missing in {}", cache.display());
+    }
+    assert!(
+        !cache.join("requests.arrow").exists(),
+        "requests depends on the spec: never cached"
+    );
+    let (second, from) = analyze_cached(dir.path(), root.path(), &spec).await;
+    assert_eq!(from, cutover_analyzer::TablesFrom::Cache);
+    assert_eq!(second.to_json(), plain);
+
+    // Another SLI selection with the same cache: requests is recomputed from the spec.
+    let mut other = spec.clone();
+    other.sli.services = vec!["no-such-service".into()];
+    let (r, from) = analyze_cached(dir.path(), root.path(), &other).await;
+    assert_eq!(from, cutover_analyzer::TablesFrom::Cache);
+    assert_eq!(r.rto.actual_seconds, None, "no SLI requests: nothing recovers");
+
+    // A corrupt cache file is a miss (the log is replayed and the cache rewritten), not an error.
+    let spans = cache.join("spans.arrow");
+    let mut bytes = std::fs::read(&spans).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&spans, bytes).unwrap();
+    let (r, from) = analyze_cached(dir.path(), root.path(), &spec).await;
+    assert_eq!(from, cutover_analyzer::TablesFrom::Replay);
+    assert_eq!(r.to_json(), plain);
+    assert_eq!(
+        analyze_cached(dir.path(), root.path(), &spec).await.1,
+        cutover_analyzer::TablesFrom::Cache
+    );
+
+    // The log grows: the cache no longer matches, the new event is seen, and the cache is
+    // rewritten for the log as it is now.
+    let (w, _) = LogWriter::open(&log, LogConfig::default()).unwrap();
+    let mut extra = s
+        .events
+        .iter()
+        .find(|e| e.kind == cutover_schemas::EventKind::Marker as i32)
+        .unwrap()
+        .clone();
+    extra.event_time_unix_nano += 1;
+    w.append(vec![extra.to_bytes()]).await.unwrap();
+    w.close();
+    let options = |root: &std::path::Path| cutover_analyzer::OpenOptions {
+        progress: None,
+        cache_root: Some(root.to_path_buf()),
+    };
+    let before = s
+        .events
+        .iter()
+        .filter(|e| e.kind == cutover_schemas::EventKind::Marker as i32)
+        .count() as i64;
+    let grown = Analyzer::open_with(dir.path(), Some(&spec), options(root.path()))
+        .await
+        .unwrap();
+    assert_eq!(grown.tables_from(), cutover_analyzer::TablesFrom::Replay);
+    assert_eq!(markers(&grown).await, before + 1);
+    drop(grown);
+    let again = Analyzer::open_with(dir.path(), Some(&spec), options(root.path()))
+        .await
+        .unwrap();
+    assert_eq!(again.tables_from(), cutover_analyzer::TablesFrom::Cache);
+    assert_eq!(markers(&again).await, before + 1);
+}

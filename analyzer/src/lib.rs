@@ -9,6 +9,7 @@
 //! Invariants: the analyzer never writes to the log; the same log and spec always give the
 //! same report (replay order is log order; every query that picks "first" orders fully).
 
+pub mod cache;
 pub mod html;
 pub mod measures;
 pub mod queries;
@@ -53,6 +54,16 @@ pub struct Analyzer {
     ctx: SessionContext,
     /// What the replay saw.
     pub stats: tables::ReplayStats,
+    from: TablesFrom,
+    cache_writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Analyzer {
+    /// Waits for the replay cache writer, so that a cache is never left half written by a
+    /// process that exits normally (an interrupted write leaves only a temporary directory).
+    fn drop(&mut self) {
+        self.finish_cache();
+    }
 }
 
 fn one_column(name: &str, values: &[String]) -> Result<MemTable, AnalyzeError> {
@@ -62,11 +73,81 @@ fn one_column(name: &str, values: &[String]) -> Result<MemTable, AnalyzeError> {
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)
 }
 
+/// How [`Analyzer::open_with`] reads the log.
+#[derive(Default)]
+pub struct OpenOptions {
+    /// Called while the log is replayed.
+    pub progress: Option<tables::Progress>,
+    /// Root directory of the replay cache ([`cache`]); `None` replays every time and writes
+    /// nothing.
+    pub cache_root: Option<PathBuf>,
+}
+
+/// Where the tables of an [`Analyzer`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TablesFrom {
+    /// The log was replayed (and the cache written, when there is a cache root).
+    Replay,
+    /// The replay cache of the unchanged log.
+    Cache,
+}
+
+/// `batches` split into at most `partitions` contiguous partitions (at least one, maybe
+/// empty), for a `MemTable` that DataFusion scans in parallel.
+pub(crate) fn partitioned(batches: &[RecordBatch], partitions: usize) -> Vec<Vec<RecordBatch>> {
+    let per = batches.len().div_ceil(partitions.max(1)).max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = batches.chunks(per).map(|c| c.to_vec()).collect();
+    if parts.is_empty() {
+        parts.push(vec![]);
+    }
+    parts
+}
+
+/// Replays the log, or loads its cache when one matches; the stamp is the cache key taken
+/// before reading (so a log that changes meanwhile is a miss next time, never a stale hit).
+fn read_log(
+    dir: &Path,
+    root: Option<&Path>,
+    progress: Option<tables::Progress>,
+) -> Result<(tables::Tables, Option<cache::Loaded>, Option<cache::Stamp>), AnalyzeError> {
+    let stamp = root.and_then(|_| match cache::Stamp::of(dir) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "replay cache off: cannot list the log's segments");
+            None
+        }
+    });
+    if let (Some(root), Some(stamp)) = (root, &stamp) {
+        let started = std::time::Instant::now();
+        match cache::load(root, stamp).map(|l| l.map(tables::Tables::from_cache)) {
+            Ok(Some(Ok((tables, loaded)))) => {
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    bytes = loaded.bytes,
+                    records = tables.stats.records,
+                    "loaded the replay cache"
+                );
+                return Ok((tables, Some(loaded), None));
+            }
+            Ok(None) => tracing::info!("no replay cache for this log as it is now"),
+            Ok(Some(Err(e))) | Err(e) => tracing::warn!(error = %e, "replay cache unusable; replaying the log"),
+        }
+    }
+    let started = std::time::Instant::now();
+    let tables = tables::replay(dir, progress)?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        records = tables.stats.records,
+        "replayed the log"
+    );
+    Ok((tables, None, stamp))
+}
+
 impl Analyzer {
     /// Replays the log of `data_dir` and registers the tables. The SLI selection comes from
-    /// `spec` when given (the `requests` view is empty without one).
+    /// `spec` when given (the `requests` view is empty without one). No cache.
     pub async fn open(data_dir: &Path, spec: Option<&DrillSpec>) -> Result<Analyzer, AnalyzeError> {
-        Self::open_with_progress(data_dir, spec, None).await
+        Self::open_with(data_dir, spec, OpenOptions::default()).await
     }
 
     /// [`Analyzer::open`], calling `progress` while the log is replayed.
@@ -75,10 +156,34 @@ impl Analyzer {
         spec: Option<&DrillSpec>,
         progress: Option<tables::Progress>,
     ) -> Result<Analyzer, AnalyzeError> {
+        let options = OpenOptions {
+            progress,
+            cache_root: None,
+        };
+        Self::open_with(data_dir, spec, options).await
+    }
+
+    /// [`Analyzer::open`] with a progress callback and a replay cache ([`cache`]): when the
+    /// cache root holds a cache of the log as it is now, the tables and the spec-independent
+    /// views are loaded from it; otherwise the log is replayed and the cache is written by a
+    /// background thread while the caller measures (dropping the analyzer waits for it).
+    pub async fn open_with(
+        data_dir: &Path,
+        spec: Option<&DrillSpec>,
+        options: OpenOptions,
+    ) -> Result<Analyzer, AnalyzeError> {
         let dir = log_dir(data_dir);
-        let tables = tokio::task::spawn_blocking(move || tables::replay(&dir, progress))
-            .await
-            .map_err(|e| AnalyzeError::Internal(format!("replay task: {e}")))??;
+        let root = options.cache_root.clone();
+        let progress = options.progress;
+        let (tables, mut loaded, stamp) =
+            tokio::task::spawn_blocking(move || read_log(&dir, root.as_deref(), progress))
+                .await
+                .map_err(|e| AnalyzeError::Internal(format!("replay task: {e}")))??;
+        let from = if loaded.is_some() {
+            TablesFrom::Cache
+        } else {
+            TablesFrom::Replay
+        };
         let ctx = SessionContext::new();
         udf::register(&ctx);
         let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -92,15 +197,86 @@ impl Analyzer {
         // The views are computed once into tables: several measures read each of them, and
         // re-evaluating their attribute lookups over every span per query dominated large logs.
         for (name, sql) in queries::VIEWS {
-            ctx.sql(&format!("CREATE TABLE {name} AS {sql}")).await?;
+            let started = std::time::Instant::now();
+            let cached = loaded.as_mut().and_then(|l| l.tables.remove(*name));
+            match cached.filter(|_| !queries::SPEC_VIEWS.contains(name)) {
+                Some(t) => {
+                    let table = MemTable::try_new(t.schema, partitioned(&t.batches, partitions))?;
+                    ctx.register_table(*name, Arc::new(table))?;
+                }
+                None => {
+                    ctx.sql(&format!("CREATE TABLE {name} AS {sql}")).await?;
+                    tracing::info!(ms = started.elapsed().as_millis() as u64, view = name, "computed view");
+                }
+            }
         }
         for (name, sql) in queries::LAZY_VIEWS {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
-        Ok(Analyzer {
+        let mut analyzer = Analyzer {
             ctx,
-            stats: tables.stats,
-        })
+            stats: tables.stats.clone(),
+            from,
+            cache_writer: None,
+        };
+        if let (Some(root), Some(stamp)) = (options.cache_root, stamp) {
+            analyzer.cache_writer = Some(analyzer.start_cache_writer(root, stamp, tables).await?);
+        }
+        Ok(analyzer)
+    }
+
+    /// Saves the replayed tables and the spec-independent views in a background thread.
+    async fn start_cache_writer(
+        &self,
+        root: PathBuf,
+        stamp: cache::Stamp,
+        tables: tables::Tables,
+    ) -> Result<std::thread::JoinHandle<()>, AnalyzeError> {
+        let mut save: Vec<cache::CachedTable> = tables::TABLES
+            .iter()
+            .zip(tables.all())
+            .map(|(name, t)| cache::CachedTable {
+                name: name.to_string(),
+                schema: t.schema.clone(),
+                batches: t.batches.clone(),
+            })
+            .collect();
+        for (name, _) in queries::VIEWS.iter().filter(|(n, _)| !queries::SPEC_VIEWS.contains(n)) {
+            let df = self.ctx.table(*name).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            save.push(cache::CachedTable {
+                name: name.to_string(),
+                schema,
+                batches: df.collect().await?,
+            });
+        }
+        let stats = tables.stats.clone();
+        Ok(std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match cache::store(&root, &stamp, &stats, &save) {
+                Ok(bytes) => tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    bytes,
+                    dir = %stamp.dir(&root).display(),
+                    "wrote the replay cache"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not write the replay cache"),
+            }
+        }))
+    }
+
+    /// Where the tables came from.
+    pub fn tables_from(&self) -> TablesFrom {
+        self.from
+    }
+
+    /// Waits until the replay cache is written (a no-op when none is being written).
+    pub fn finish_cache(&mut self) {
+        if let Some(w) = self.cache_writer.take()
+            && w.join().is_err()
+        {
+            tracing::warn!("the replay cache writer panicked");
+        }
     }
 
     /// Runs one SQL statement and collects the result.

@@ -9,6 +9,10 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("trace_stats", include_str!("../../queries/view_trace_stats.sql")),
 ];
 
+/// The views of [`VIEWS`] that depend on the drill spec (its SLI selection): recomputed on
+/// every open, never saved in the replay cache.
+pub const SPEC_VIEWS: &[&str] = &["requests"];
+
 /// Views left as views (evaluated inside each query that reads them): (name, SQL). Used where
 /// materializing would copy most of the log.
 pub const LAZY_VIEWS: &[(&str, &str)] = &[

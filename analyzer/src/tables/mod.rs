@@ -97,7 +97,7 @@ pub struct Tables {
 }
 
 /// Counts from a replay.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayStats {
     /// Records read.
     pub records: u64,
@@ -300,15 +300,39 @@ impl Tables {
     /// contiguous partitions (at most one per batch).
     pub fn register(&self, ctx: &SessionContext, partitions: usize) -> Result<(), AnalyzeError> {
         for (name, table) in TABLES.into_iter().zip(self.all()) {
-            let per = table.batches.len().div_ceil(partitions.max(1)).max(1);
-            let mut parts: Vec<Vec<RecordBatch>> = table.batches.chunks(per).map(|c| c.to_vec()).collect();
-            if parts.is_empty() {
-                parts.push(vec![]);
-            }
-            let t = MemTable::try_new(table.schema.clone(), parts)?;
+            let t = MemTable::try_new(table.schema.clone(), crate::partitioned(&table.batches, partitions))?;
             ctx.register_table(name, Arc::new(t))?;
         }
         Ok(())
+    }
+
+    /// The tables of a loaded replay cache (taken out of it; the views stay). An error when
+    /// a table is missing or its columns are not this build's.
+    pub fn from_cache(mut loaded: crate::cache::Loaded) -> Result<(Tables, crate::cache::Loaded), String> {
+        let schemas = Schemas::new();
+        let mut take = |name: &str, schema: &SchemaRef| -> Result<Table, String> {
+            let t = loaded
+                .tables
+                .remove(name)
+                .ok_or_else(|| format!("the cache has no table {name}"))?;
+            if t.schema.fields() != schema.fields() {
+                return Err(format!("the cached table {name} has other columns than this build's"));
+            }
+            Ok(Table {
+                schema: schema.clone(),
+                batches: t.batches,
+            })
+        };
+        let tables = Tables {
+            spans: take("spans", &schemas.spans)?,
+            metric_points: take("metric_points", &schemas.metric_points)?,
+            logs: take("logs", &schemas.logs)?,
+            markers: take("markers", &schemas.markers)?,
+            alerts: take("alerts", &schemas.alerts)?,
+            siem: take("siem", &schemas.siem)?,
+            stats: loaded.stats.clone(),
+        };
+        Ok((tables, loaded))
     }
 }
 

@@ -149,13 +149,19 @@ impl RecoveryAccumulator {
         if self.rule.is_some() || stable_ns.is_null(row) || ratio.is_null(row) {
             return Ok(());
         }
-        let (Some(s), Some(r)) = (stable_ns.as_primitive_opt::<Int64Type>(), ratio.as_primitive_opt::<Float64Type>())
-        else {
+        let (Some(s), Some(r)) = (
+            stable_ns.as_primitive_opt::<Int64Type>(),
+            ratio.as_primitive_opt::<Float64Type>(),
+        ) else {
             return exec_err!("recovery_start: stable_ms must be a BIGINT and success_ratio a DOUBLE");
         };
         let stable = s.value(row);
         self.rule = Some(Stability {
-            stable_ns: if stable_is_ms { stable.saturating_mul(1_000_000) } else { stable },
+            stable_ns: if stable_is_ms {
+                stable.saturating_mul(1_000_000)
+            } else {
+                stable
+            },
             success_ratio: r.value(row),
         });
         Ok(())

@@ -1,0 +1,365 @@
+//! The replay cache: the replayed tables and the views that do not depend on the drill spec,
+//! saved as Arrow IPC files so that the next `cutover analyze` or `cutover query` of the same,
+//! unchanged log loads them instead of decoding every record again.
+//!
+//! # Layout
+//!
+//! `ROOT/<16 hex digits>/` per log, the digits a hash of the log directory's canonical path:
+//!
+//! - `manifest.json`: `stamp` (the cache key: `format` ([`FORMAT`]), `build` (this executable:
+//!   package version, size and modification time), `log_dir`, `segments` (every segment file
+//!   of the log: name, length, modification time in ns)), `stats` (the replay's counts) and
+//!   `files` (name, rows, bytes, CRC-32C of each IPC file).
+//! - `<name>.arrow`: one Arrow IPC file per table (`spans`, …) and per cached view
+//!   (`writes`, …), its batches in log order.
+//!
+//! # Validity
+//!
+//! A cache is used only when its manifest's `format`, `build` and `segments` equal the current
+//! ones, so a log that grew or changed in any segment, or another build of cutover, replays
+//! the log again and replaces the cache. The `requests` view depends on the spec's SLI
+//! selection and is never cached. A cache is written to a temporary sibling directory and
+//! renamed into place, so a reader sees a whole cache or none; each file's length and CRC-32C
+//! are checked when it is loaded. Anything wrong with a cache (unreadable, corrupt, from
+//! another build) makes it a miss, never an error: the analyzer then replays the log.
+//!
+//! The cache holds about as many bytes as the replayed tables (for 10 M events, a few GB).
+//! Deleting the directory is always safe.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::buffer::Buffer;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::reader::{FileDecoder, read_footer_length};
+use arrow::ipc::root_as_footer;
+use arrow::ipc::writer::FileWriter;
+use serde::{Deserialize, Serialize};
+
+use crate::tables::ReplayStats;
+
+/// Version of the layout above; a different one is a miss.
+pub const FORMAT: u32 = 1;
+
+/// The cache root used when the caller names none: `$XDG_CACHE_HOME/cutover/replay`, else
+/// `$HOME/.cache/cutover/replay`; `None` when neither variable is set.
+pub fn default_root() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("cutover").join("replay"))
+}
+
+/// One segment file as the cache key sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentStamp {
+    /// File name.
+    pub name: String,
+    /// Length in bytes.
+    pub len: u64,
+    /// Modification time, ns since the epoch (0 when the file system has none).
+    pub mtime_ns: u64,
+}
+
+/// What a cache must match: this build and the log's segment files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// This executable.
+    pub build: String,
+    /// The log directory, canonical.
+    pub log_dir: PathBuf,
+    /// Every `.seg` file of the log, by name.
+    pub segments: Vec<SegmentStamp>,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The executable, so that a cache written by another build of cutover is a miss.
+fn build_id() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| format!("{}-{}", m.len(), mtime_ns(&m)))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{}-{exe}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Stamp {
+    /// The stamp of the log in `log_dir` now.
+    pub fn of(log_dir: &Path) -> std::io::Result<Stamp> {
+        let log_dir = std::fs::canonicalize(log_dir)?;
+        let mut segments = Vec::new();
+        for entry in std::fs::read_dir(&log_dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".seg") {
+                continue;
+            }
+            let meta = entry.metadata()?;
+            segments.push(SegmentStamp {
+                name,
+                len: meta.len(),
+                mtime_ns: mtime_ns(&meta),
+            });
+        }
+        segments.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Stamp {
+            format: FORMAT,
+            build: build_id(),
+            log_dir,
+            segments,
+        })
+    }
+
+    /// This log's directory under `root`.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        let mut h = DefaultHasher::new();
+        self.log_dir.hash(&mut h);
+        root.join(format!("{:016x}", h.finish()))
+    }
+}
+
+/// One IPC file of a cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileEntry {
+    name: String,
+    rows: u64,
+    bytes: u64,
+    crc32c: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    stamp: Stamp,
+    stats: ReplayStats,
+    files: Vec<FileEntry>,
+}
+
+/// A table or view as the cache keeps it.
+#[derive(Debug, Clone)]
+pub struct CachedTable {
+    /// Its name (`spans`, `writes`, …).
+    pub name: String,
+    /// Columns.
+    pub schema: SchemaRef,
+    /// Rows, in the order they were saved.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A loaded cache.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Every saved table and view, by name.
+    pub tables: BTreeMap<String, CachedTable>,
+    /// The counts of the replay that wrote the cache.
+    pub stats: ReplayStats,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Loads the cache of `stamp`'s log under `root`. `Ok(None)`: no cache, or one for another
+/// build or another state of the log. `Err`: a cache that matches but cannot be read (the
+/// caller replays and overwrites it).
+pub fn load(root: &Path, stamp: &Stamp) -> Result<Option<Loaded>, String> {
+    let dir = stamp.dir(root);
+    let manifest = match std::fs::read(dir.join("manifest.json")) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", dir.join("manifest.json").display())),
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&manifest).map_err(|e| format!("{}: {e}", dir.join("manifest.json").display()))?;
+    if &manifest.stamp != stamp {
+        return Ok(None);
+    }
+    let mut tables = BTreeMap::new();
+    let mut bytes = 0;
+    for f in &manifest.files {
+        let path = dir.join(format!("{}.arrow", f.name));
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if data.len() as u64 != f.bytes || crc32c::crc32c(&data) != f.crc32c {
+            return Err(format!(
+                "{}: length or checksum differs from the manifest",
+                path.display()
+            ));
+        }
+        bytes += data.len() as u64;
+        let (schema, batches) = decode(Buffer::from_vec(data)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if rows as u64 != f.rows {
+            return Err(format!("{}: {rows} rows, the manifest says {}", path.display(), f.rows));
+        }
+        tables.insert(
+            f.name.clone(),
+            CachedTable {
+                name: f.name.clone(),
+                schema,
+                batches,
+            },
+        );
+    }
+    Ok(Some(Loaded {
+        tables,
+        stats: manifest.stats,
+        bytes,
+    }))
+}
+
+/// Decodes an Arrow IPC file held in `buf`; the arrays share `buf` (no copy).
+fn decode(buf: Buffer) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::ArrowError> {
+    use arrow::error::ArrowError;
+    if buf.len() < 10 {
+        return Err(ArrowError::IpcError("file too short".into()));
+    }
+    let trailer = buf.len() - 10;
+    let footer_len = read_footer_length(buf[trailer..].try_into().expect("10 bytes"))?;
+    let footer_start = trailer
+        .checked_sub(footer_len)
+        .ok_or_else(|| ArrowError::IpcError("footer longer than the file".into()))?;
+    let footer = root_as_footer(&buf[footer_start..trailer])
+        .map_err(|e| ArrowError::IpcError(format!("unreadable footer: {e}")))?;
+    let schema = Arc::new(arrow::ipc::convert::fb_to_schema(
+        footer
+            .schema()
+            .ok_or_else(|| ArrowError::IpcError("no schema".into()))?,
+    ));
+    let mut decoder = FileDecoder::new(schema.clone(), footer.version());
+    for block in footer.dictionaries().iter().flatten() {
+        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        decoder.read_dictionary(block, &buf.slice_with_length(block.offset() as usize, len))?;
+    }
+    let mut batches = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        if let Some(b) = decoder.read_record_batch(block, &buf.slice_with_length(block.offset() as usize, len))? {
+            batches.push(b);
+        }
+    }
+    Ok((schema, batches))
+}
+
+/// Saves `tables` as the cache of `stamp`'s log under `root`, replacing any older one.
+pub fn store(root: &Path, stamp: &Stamp, stats: &ReplayStats, tables: &[CachedTable]) -> Result<u64, String> {
+    let dir = stamp.dir(root);
+    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    let written = write_all(&tmp, stamp, stats, tables);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
+    prune(root, &dir);
+    written
+}
+
+/// Best effort: removes the caches under `root` whose log directory no longer exists, and
+/// temporary directories more than an hour old (left by interrupted writers).
+fn prune(root: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path == keep {
+            continue;
+        }
+        let is_tmp = path
+            .extension()
+            .is_some_and(|e| e.to_string_lossy().starts_with("tmp-"));
+        let dead = if is_tmp {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600)
+        } else {
+            std::fs::read(path.join("manifest.json"))
+                .ok()
+                .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m).ok())
+                .and_then(|m| m["stamp"]["log_dir"].as_str().map(PathBuf::from))
+                .is_some_and(|log| !log.exists())
+        };
+        if dead {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Counts and checksums the bytes written through it.
+struct Summed<W> {
+    inner: W,
+    bytes: u64,
+    crc: u32,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn write_all(tmp: &Path, stamp: &Stamp, stats: &ReplayStats, tables: &[CachedTable]) -> Result<u64, String> {
+    let mut files = Vec::new();
+    let mut total = 0;
+    for t in tables {
+        let path = tmp.join(format!("{}.arrow", t.name));
+        let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let file = std::fs::File::create(&path).map_err(|e| failed(&e))?;
+        let mut out = Summed {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            bytes: 0,
+            crc: 0,
+        };
+        let mut w = FileWriter::try_new(&mut out, &t.schema).map_err(|e| failed(&e))?;
+        for b in &t.batches {
+            w.write(b).map_err(|e| failed(&e))?;
+        }
+        w.finish().map_err(|e| failed(&e))?;
+        drop(w);
+        out.flush().map_err(|e| failed(&e))?;
+        total += out.bytes;
+        files.push(FileEntry {
+            name: t.name.clone(),
+            rows: t.batches.iter().map(|b| b.num_rows() as u64).sum(),
+            bytes: out.bytes,
+            crc32c: out.crc,
+        });
+    }
+    let manifest = Manifest {
+        stamp: stamp.clone(),
+        stats: stats.clone(),
+        files,
+    };
+    let path = tmp.join("manifest.json");
+    let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(total)
+}
