@@ -9,7 +9,8 @@
 //! - `manifest.json`: `stamp` (the cache key: `format` ([`FORMAT`]), `build` (this executable:
 //!   package version, size and modification time), `log_dir`, `segments` (every segment file
 //!   of the log: name, length, modification time in ns)), `stats` (the replay's counts) and
-//!   `files` (name, rows, bytes, CRC-32C of each IPC file).
+//!   `files` (name, rows, bytes, CRC-32C of each IPC file) and `view_keys` (for `requests`,
+//!   the SLI selection it was computed with).
 //! - `<name>.arrow`: one Arrow IPC file per table (`spans`, …) and per cached view
 //!   (`writes`, …), its batches in log order.
 //!
@@ -18,7 +19,7 @@
 //! A cache is used only when its manifest's `format`, `build` and `segments` equal the current
 //! ones, so a log that grew or changed in any segment, or another build of cutover, replays
 //! the log again and replaces the cache. The `requests` view depends on the spec's SLI
-//! selection and is never cached. A cache is written to a temporary sibling directory and
+//! selection: the cached one is used only with the same selection, and recomputed otherwise. A cache is written to a temporary sibling directory and
 //! renamed into place, so a reader sees a whole cache or none; each file's length and CRC-32C
 //! are checked when it is loaded. Anything wrong with a cache (unreadable, corrupt, from
 //! another build) makes it a miss, never an error: the analyzer then replays the log.
@@ -149,6 +150,8 @@ struct Manifest {
     stamp: Stamp,
     stats: ReplayStats,
     files: Vec<FileEntry>,
+    /// For each cached view that depends on the spec, the spec's part it was computed with.
+    view_keys: BTreeMap<String, String>,
 }
 
 /// A table or view as the cache keeps it.
@@ -169,6 +172,9 @@ pub struct Loaded {
     pub tables: BTreeMap<String, CachedTable>,
     /// The counts of the replay that wrote the cache.
     pub stats: ReplayStats,
+    /// For each cached view that depends on the spec, the spec's part it was computed with
+    /// (see [`store`]).
+    pub view_keys: BTreeMap<String, String>,
     /// Bytes read.
     pub bytes: u64,
 }
@@ -188,37 +194,65 @@ pub fn load(root: &Path, stamp: &Stamp) -> Result<Option<Loaded>, String> {
     if &manifest.stamp != stamp {
         return Ok(None);
     }
+    // The files are read and decoded by one thread per core, largest first.
+    let mut order: Vec<&FileEntry> = manifest.files.iter().collect();
+    order.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(order.len())
+        .max(1);
+    let results: Vec<Result<CachedTable, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some(f) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        out.push(load_file(&dir, f));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("a cache loader panicked".into())]))
+            .collect()
+    });
     let mut tables = BTreeMap::new();
-    let mut bytes = 0;
-    for f in &manifest.files {
-        let path = dir.join(format!("{}.arrow", f.name));
-        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if data.len() as u64 != f.bytes || crc32c::crc32c(&data) != f.crc32c {
-            return Err(format!(
-                "{}: length or checksum differs from the manifest",
-                path.display()
-            ));
-        }
-        bytes += data.len() as u64;
-        let (schema, batches) = decode(Buffer::from_vec(data)).map_err(|e| format!("{}: {e}", path.display()))?;
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        if rows as u64 != f.rows {
-            return Err(format!("{}: {rows} rows, the manifest says {}", path.display(), f.rows));
-        }
-        tables.insert(
-            f.name.clone(),
-            CachedTable {
-                name: f.name.clone(),
-                schema,
-                batches,
-            },
-        );
+    for t in results {
+        let t = t?;
+        tables.insert(t.name.clone(), t);
     }
+    let bytes = manifest.files.iter().map(|f| f.bytes).sum();
     Ok(Some(Loaded {
         tables,
         stats: manifest.stats,
+        view_keys: manifest.view_keys,
         bytes,
     }))
+}
+
+/// Reads, checks and decodes one file of the cache in `dir`.
+fn load_file(dir: &Path, f: &FileEntry) -> Result<CachedTable, String> {
+    let path = dir.join(format!("{}.arrow", f.name));
+    let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if data.len() as u64 != f.bytes || crc32c::crc32c(&data) != f.crc32c {
+        return Err(format!(
+            "{}: length or checksum differs from the manifest",
+            path.display()
+        ));
+    }
+    let (schema, batches) = decode(Buffer::from_vec(data)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows as u64 != f.rows {
+        return Err(format!("{}: {rows} rows, the manifest says {}", path.display(), f.rows));
+    }
+    Ok(CachedTable {
+        name: f.name.clone(),
+        schema,
+        batches,
+    })
 }
 
 /// Decodes an Arrow IPC file held in `buf`; the arrays share `buf` (no copy).
@@ -255,12 +289,20 @@ fn decode(buf: Buffer) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::Ar
 }
 
 /// Saves `tables` as the cache of `stamp`'s log under `root`, replacing any older one.
-pub fn store(root: &Path, stamp: &Stamp, stats: &ReplayStats, tables: &[CachedTable]) -> Result<u64, String> {
+/// `view_keys` names, for each saved view that depends on the spec, the spec's part it was
+/// computed with; a later run uses such a view only when its own key is the same.
+pub fn store(
+    root: &Path,
+    stamp: &Stamp,
+    stats: &ReplayStats,
+    tables: &[CachedTable],
+    view_keys: &BTreeMap<String, String>,
+) -> Result<u64, String> {
     let dir = stamp.dir(root);
     let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    let written = write_all(&tmp, stamp, stats, tables);
+    let written = write_all(&tmp, stamp, stats, tables, view_keys);
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -325,7 +367,13 @@ impl<W: Write> Write for Summed<W> {
     }
 }
 
-fn write_all(tmp: &Path, stamp: &Stamp, stats: &ReplayStats, tables: &[CachedTable]) -> Result<u64, String> {
+fn write_all(
+    tmp: &Path,
+    stamp: &Stamp,
+    stats: &ReplayStats,
+    tables: &[CachedTable],
+    view_keys: &BTreeMap<String, String>,
+) -> Result<u64, String> {
     let mut files = Vec::new();
     let mut total = 0;
     for t in tables {
@@ -356,6 +404,7 @@ fn write_all(tmp: &Path, stamp: &Stamp, stats: &ReplayStats, tables: &[CachedTab
         stamp: stamp.clone(),
         stats: stats.clone(),
         files,
+        view_keys: view_keys.clone(),
     };
     let path = tmp.join("manifest.json");
     let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -103,6 +103,12 @@ pub(crate) fn partitioned(batches: &[RecordBatch], partitions: usize) -> Vec<Vec
     parts
 }
 
+/// What the spec-dependent views ([`queries::SPEC_VIEWS`]) are computed from: the SLI
+/// services and span kinds, as JSON.
+fn spec_view_key(services: &[String], kinds: &[String]) -> String {
+    serde_json::json!({ "sli_services": services, "sli_kinds": kinds }).to_string()
+}
+
 /// Replays the log, or loads its cache when one matches; the stamp is the cache key taken
 /// before reading (so a log that changes meanwhile is a miss next time, never a stale hit).
 fn read_log(
@@ -196,10 +202,16 @@ impl Analyzer {
         ctx.register_table("sli_kinds", Arc::new(one_column("kind", &kinds)?))?;
         // The views are computed once into tables: several measures read each of them, and
         // re-evaluating their attribute lookups over every span per query dominated large logs.
+        let view_key = spec_view_key(&services, &kinds);
         for (name, sql) in queries::VIEWS {
             let started = std::time::Instant::now();
-            let cached = loaded.as_mut().and_then(|l| l.tables.remove(*name));
-            match cached.filter(|_| !queries::SPEC_VIEWS.contains(name)) {
+            let usable =
+                |l: &cache::Loaded| !queries::SPEC_VIEWS.contains(name) || l.view_keys.get(*name) == Some(&view_key);
+            let cached = loaded
+                .as_mut()
+                .filter(|l| usable(l))
+                .and_then(|l| l.tables.remove(*name));
+            match cached {
                 Some(t) => {
                     let table = MemTable::try_new(t.schema, partitioned(&t.batches, partitions))?;
                     ctx.register_table(*name, Arc::new(table))?;
@@ -220,7 +232,7 @@ impl Analyzer {
             cache_writer: None,
         };
         if let (Some(root), Some(stamp)) = (options.cache_root, stamp) {
-            analyzer.cache_writer = Some(analyzer.start_cache_writer(root, stamp, tables).await?);
+            analyzer.cache_writer = Some(analyzer.start_cache_writer(root, stamp, tables, view_key).await?);
         }
         Ok(analyzer)
     }
@@ -231,6 +243,7 @@ impl Analyzer {
         root: PathBuf,
         stamp: cache::Stamp,
         tables: tables::Tables,
+        view_key: String,
     ) -> Result<std::thread::JoinHandle<()>, AnalyzeError> {
         let mut save: Vec<cache::CachedTable> = tables::TABLES
             .iter()
@@ -241,7 +254,11 @@ impl Analyzer {
                 batches: t.batches.clone(),
             })
             .collect();
-        for (name, _) in queries::VIEWS.iter().filter(|(n, _)| !queries::SPEC_VIEWS.contains(n)) {
+        let mut view_keys = std::collections::BTreeMap::new();
+        for (name, _) in queries::VIEWS {
+            if queries::SPEC_VIEWS.contains(name) {
+                view_keys.insert(name.to_string(), view_key.clone());
+            }
             let df = self.ctx.table(*name).await?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             save.push(cache::CachedTable {
@@ -253,7 +270,7 @@ impl Analyzer {
         let stats = tables.stats.clone();
         Ok(std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            match cache::store(&root, &stamp, &stats, &save) {
+            match cache::store(&root, &stamp, &stats, &save, &view_keys) {
                 Ok(bytes) => tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     bytes,

@@ -9,8 +9,9 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("trace_stats", include_str!("../../queries/view_trace_stats.sql")),
 ];
 
-/// The views of [`VIEWS`] that depend on the drill spec (its SLI selection): recomputed on
-/// every open, never saved in the replay cache.
+/// The views of [`VIEWS`] that depend on the drill spec (its SLI selection): the replay cache
+/// keeps them with the selection they were computed with and gives them back only for the
+/// same selection.
 pub const SPEC_VIEWS: &[&str] = &["requests"];
 
 /// Views left as views (evaluated inside each query that reads them): (name, SQL). Used where
