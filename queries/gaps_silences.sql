@@ -5,12 +5,12 @@
 -- distinct event times). A gap is a step between two consecutive distinct event times longer
 -- than the threshold (start = the event before, end = the event after), or, after the
 -- stream's last event, a silence to the end of the data ({{data_end}}) longer than the
--- threshold (an open gap: end null). The aggregate stream_gaps (analyzer/src/udf/streams.rs)
--- applies this rule to each stream's sorted times; one row per gap.
+-- threshold (an open gap: end null). stream_gaps (analyzer/src/udf/streams.rs) applies this
+-- rule to each stream's sorted times (the stream_times view); one row per gap.
 WITH scanned AS (
     SELECT region, service, signal, metric,
            stream_gaps(
-               t,
+               times,
                CASE signal
                    WHEN 'spans' THEN {{spans_cadence_ns}}
                    WHEN 'metrics' THEN {{metrics_cadence_ns}}
@@ -21,17 +21,13 @@ WITH scanned AS (
                {{min_gap_ns}},
                {{min_events}},
                TIMESTAMP '{{data_end}}') AS found
-    FROM stream_events
-    GROUP BY region, service, signal, metric
+    FROM stream_times
 ),
--- `region || ''` (the same text, named key_region) hides from DataFusion 55 that the stream key was a GROUP BY
--- key: its planner keeps the aggregate's "one row per key" through UNNEST, and would then drop
--- start_at from the ORDER BY below as redundant, leaving a stream's gaps in any order.
 each_gap AS (
-    SELECT region || '' AS key_region, service, signal, metric, unnest(found) AS g
+    SELECT region, service, signal, metric, unnest(found) AS g
     FROM scanned
 )
-SELECT key_region AS region, service, signal, metric,
+SELECT region, service, signal, metric,
        g['start_at'] AS start_at,
        g['end_at'] AS end_at,
        g['silence_ns'] AS silence_ns

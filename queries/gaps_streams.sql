@@ -3,16 +3,14 @@
 -- `logs` and `siem`; metric points also form one stream per metric name (signal `metrics`,
 -- `metric` = the name; `metric` is '' for the whole signal). Per stream: events (rows),
 -- times (distinct event times), first and last event time, and the inferred cadence: the
--- median step between consecutive distinct event times, in ns (null with one time).
--- The aggregate stream_profile (analyzer/src/udf/streams.rs) sorts each stream's times once;
--- the query is one hash aggregation over every event of the log.
+-- median step between consecutive distinct event times, in ns (null with one time). From
+-- the stream_times view and stream_profile (analyzer/src/udf/streams.rs).
 WITH profiles AS (
-    SELECT region, service, signal, metric, stream_profile(t) AS p
-    FROM stream_events
-    GROUP BY region, service, signal, metric
+    SELECT region, service, signal, metric, events, stream_profile(times) AS p
+    FROM stream_times
 )
 SELECT region, service, signal, metric,
-       p['events'] AS events,
+       events,
        p['times'] AS times,
        p['first_at'] AS first_at,
        p['last_at'] AS last_at,

@@ -196,7 +196,7 @@ pub fn load(root: &Path, stamp: &Stamp) -> Result<Option<Loaded>, String> {
     }
     // The files are read and decoded by one thread per core, largest first.
     let mut order: Vec<&FileEntry> = manifest.files.iter().collect();
-    order.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    order.sort_by_key(|f| std::cmp::Reverse(f.bytes));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -202,6 +202,11 @@ impl Analyzer {
         ctx.register_table("sli_kinds", Arc::new(one_column("kind", &kinds)?))?;
         // The views are computed once into tables: several measures read each of them, and
         // re-evaluating their attribute lookups over every span per query dominated large logs.
+        // The plain views first: materialized ones may read them (stream_times reads
+        // stream_events).
+        for (name, sql) in queries::LAZY_VIEWS {
+            ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
+        }
         let view_key = spec_view_key(&services, &kinds);
         for (name, sql) in queries::VIEWS {
             let started = std::time::Instant::now();
@@ -221,9 +226,6 @@ impl Analyzer {
                     tracing::info!(ms = started.elapsed().as_millis() as u64, view = name, "computed view");
                 }
             }
-        }
-        for (name, sql) in queries::LAZY_VIEWS {
-            ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
         let mut analyzer = Analyzer {
             ctx,

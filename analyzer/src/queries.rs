@@ -7,6 +7,7 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("promotions", include_str!("../../queries/view_promotions.sql")),
     ("span_links", include_str!("../../queries/view_span_links.sql")),
     ("trace_stats", include_str!("../../queries/view_trace_stats.sql")),
+    ("stream_times", include_str!("../../queries/view_stream_times.sql")),
 ];
 
 /// The views of [`VIEWS`] that depend on the drill spec (its SLI selection): the replay cache

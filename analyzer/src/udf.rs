@@ -5,8 +5,9 @@
 //!   and returns a struct with `count`, `skipped`, `p50_ms`, `p90_ms`, `p99_ms`, `p999_ms` and
 //!   `max_ms` (see [`hdr`] for the precision and the handling of odd inputs). In SQL:
 //!   `hdr_latency(duration_ms)['p99_ms']`.
-//! - `stream_profile(t)` and `stream_gaps(t, …)`: per-stream event-time aggregates for the
-//!   gaps section (see [`streams`]).
+//! - `stream_times(t)` (aggregate), `stream_profile(times)`, `stream_gaps(times, …)`,
+//!   `last_before(times, at)`, `first_from(times, at)`: a stream's sorted event times and the
+//!   gaps section's definitions over them (see [`streams`]).
 //! - `recovery_start(start_time, bad, stable_ms, success_ratio)`: the recovered moment (see
 //!   [`recovery`]).
 //! - [`stats`]: the Mann–Whitney U test and the normal distribution it needs.
@@ -21,7 +22,10 @@ use datafusion::prelude::SessionContext;
 /// Registers every UDF and UDAF of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(hdr::hdr_latency_udaf());
-    ctx.register_udaf(streams::stream_profile_udaf());
-    ctx.register_udaf(streams::stream_gaps_udaf());
+    ctx.register_udaf(streams::stream_times_udaf());
+    ctx.register_udf(streams::stream_profile_udf());
+    ctx.register_udf(streams::stream_gaps_udf());
+    ctx.register_udf(streams::last_before_udf());
+    ctx.register_udf(streams::first_from_udf());
     ctx.register_udaf(recovery::recovery_start_udaf());
 }

@@ -361,8 +361,9 @@ async fn a_stream_with_many_gaps_lists_them_by_start() {
     // One stream, 400 bursts of three logs one second apart every 10 s (steps 1, 1, 8):
     // inferred cadence 1 s → threshold 3 s, so each 8 s pause is a gap: 399 of them, plus the
     // open one after the last burst. The rows must come out by start time. (DataFusion 55
-    // dropped start_at from the ORDER BY of gaps_silences.sql once the gaps came from an
-    // aggregate through UNNEST; the plan check below guards the workaround.)
+    // drops start_at from the ORDER BY of gaps_silences.sql when the gap lists come straight
+    // from a GROUP BY through UNNEST, taking the group key for unique; the plan check below
+    // guards against that.)
     let dir = tempfile::tempdir().unwrap();
     let mut ev: Vec<Event> = (0..400)
         .flat_map(|k| (0..3).map(move |i| log(E, "api", 10 * k + i)))

@@ -166,7 +166,11 @@ async fn every_query_matches_its_golden_rows() {
     ];
     let mut failures = Vec::new();
     for (name, _) in queries::VIEWS {
-        let q = format!("SELECT * FROM {name} ORDER BY 1, 2, 3");
+        // Ordered by up to the first four columns (stream_times needs all four for a unique
+        // order).
+        let columns = analyzer.context().table(*name).await.unwrap().schema().fields().len();
+        let by: Vec<String> = (1..=columns.min(4)).map(|i| i.to_string()).collect();
+        let q = format!("SELECT * FROM {name} ORDER BY {}", by.join(", "));
         failures.extend(check(&analyzer, &format!("view_{name}"), &q).await);
     }
     for (name, _) in queries::LAZY_VIEWS {

@@ -1,27 +1,31 @@
-//! `stream_profile(t)` and `stream_gaps(t, …)`: the telemetry-gap definitions of
-//! `measures::gaps` as SQL aggregates over one stream's event times.
+//! The telemetry-gap definitions of `measures::gaps` as SQL functions over one stream's event
+//! times.
 //!
-//! Both collect the stream's event times (ns) per group and do the work once per stream at the
-//! end: sort, collapse duplicate times, then one pass over the steps between consecutive
-//! distinct times. This replaces window functions that sorted every event of the log twice
-//! per query (each `PARTITION BY` stream `ORDER BY` time plus a second unordered window).
-//!
-//! - `stream_profile(t)` → struct `events` (rows with a non-null `t`), `times` (distinct
-//!   times), `first_at`, `last_at` (null for an empty group), `inferred_cadence_ns`: the median
-//!   of the steps between consecutive distinct times as a DOUBLE (the mean of the two middle
-//!   steps for an even count; null with fewer than two distinct times).
-//! - `stream_gaps(t, cadence_ns, gap_factor, min_gap_ns, min_events, data_end)` → a list of
-//!   structs `start_at`, `end_at` (null for an open gap), `silence_ns`, by start. A stream with
-//!   fewer than `min_events` distinct times has no gaps. Its threshold (ns, DOUBLE) is
+//! - `stream_times(t)` (aggregate) → the group's distinct event times, sorted ascending, as a
+//!   list of timestamps (nulls left out). It collects the times per group and sorts each group
+//!   once at the end, so a stream's steps need no window function over the whole log. The
+//!   `stream_times` view keeps its result, so the gap queries below work on one row per
+//!   stream.
+//! - `stream_profile(times)` → struct `times` (count of distinct times), `first_at`,
+//!   `last_at` (null for an empty list) and `inferred_cadence_ns`: the median of the steps
+//!   between consecutive times as a DOUBLE (the mean of the two middle steps for an even
+//!   count; null with fewer than two times).
+//! - `stream_gaps(times, cadence_ns, gap_factor, min_gap_ns, min_events, data_end)` → a list
+//!   of structs `start_at`, `end_at` (null for an open gap), `silence_ns`, by start. A stream
+//!   with fewer than `min_events` times has no gaps. Its threshold (ns, DOUBLE) is
 //!   `gap_factor × cadence_ns` when `cadence_ns` > 0, else `gap_factor ×` the inferred cadence,
 //!   and never below `min_gap_ns`. A gap is a step longer than the threshold (start = the time
 //!   before, end = the time after), and the silence from the last time to `data_end` when it
-//!   is longer than the threshold (an open gap). `cadence_ns` is read per group (it depends on
-//!   the stream's signal); the other arguments must be the same on every row (constants).
+//!   is longer than the threshold (an open gap).
+//! - `last_before(times, at)` → the last time strictly before `at`; `first_from(times, at)` →
+//!   the first time at or after `at` (null when there is none).
 //!
-//! Partial states (DataFusion aggregates each partition apart, then merges): the group's times
-//! as a list of BIGINT, unsorted, plus the arguments. Merging appends, so the result does not
-//! depend on how the rows were split.
+//! `times` must be sorted and distinct, as `stream_times` makes it; the scalar functions rely
+//! on it (binary search, steps).
+//!
+//! Partial states of `stream_times` (DataFusion aggregates each partition apart, then
+//! merges): the group's times as a list of BIGINT, unsorted; merging appends, so the result
+//! does not depend on how the rows were split.
 
 use std::sync::Arc;
 
@@ -34,14 +38,13 @@ use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
 /// What `stream_profile` reports for one stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Profile {
-    /// Rows with a time.
-    pub events: i64,
     /// Distinct times.
     pub times: i64,
     /// First time (ns).
@@ -76,12 +79,11 @@ pub struct GapRule {
     pub data_end: i64,
 }
 
-/// Sorts `times` and removes duplicates; returns the row count before.
-fn distinct_sorted(times: &mut Vec<i64>) -> i64 {
-    let events = times.len() as i64;
+/// `times` sorted, without duplicates (what `stream_times` returns).
+pub fn distinct_sorted(mut times: Vec<i64>) -> Vec<i64> {
     times.sort_unstable();
     times.dedup();
-    events
+    times
 }
 
 fn median(mut steps: Vec<i64>) -> Option<f64> {
@@ -98,28 +100,19 @@ fn median(mut steps: Vec<i64>) -> Option<f64> {
     Some((below + mid) / 2.0)
 }
 
-/// The profile of distinct sorted `times` that came from `events` rows.
-fn profile_of(times: &[i64], events: i64) -> Profile {
-    let steps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+/// `stream_profile` of sorted distinct `times`.
+pub fn profile(times: &[i64]) -> Profile {
     Profile {
-        events,
         times: times.len() as i64,
         first_at: times.first().copied(),
         last_at: times.last().copied(),
-        inferred_cadence_ns: median(steps),
+        inferred_cadence_ns: median(times.windows(2).map(|w| w[1] - w[0]).collect()),
     }
 }
 
-/// `stream_profile` of one stream's times (any order, duplicates allowed).
-pub fn profile(mut times: Vec<i64>) -> Profile {
-    let events = distinct_sorted(&mut times);
-    profile_of(&times, events)
-}
-
-/// `stream_gaps` of one stream's times (any order, duplicates allowed).
-pub fn gaps(mut times: Vec<i64>, cadence_ns: i64, rule: &GapRule) -> Vec<StreamGap> {
-    let events = distinct_sorted(&mut times);
-    let p = profile_of(&times, events);
+/// `stream_gaps` of sorted distinct `times`.
+pub fn gaps(times: &[i64], cadence_ns: i64, rule: &GapRule) -> Vec<StreamGap> {
+    let p = profile(times);
     if p.times < rule.min_events {
         return Vec::new();
     }
@@ -152,59 +145,27 @@ pub fn gaps(mut times: Vec<i64>, cadence_ns: i64, rule: &GapRule) -> Vec<StreamG
     out
 }
 
-/// Which of the two aggregates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    Profile,
-    Gaps,
+/// The last of sorted `times` strictly before `at`.
+pub fn last_before(times: &[i64], at: i64) -> Option<i64> {
+    let i = times.partition_point(|&t| t < at);
+    i.checked_sub(1).map(|i| times[i])
 }
 
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Profile => "stream_profile",
-            Kind::Gaps => "stream_gaps",
-        }
-    }
-
-    fn arity(self) -> usize {
-        match self {
-            Kind::Profile => 1,
-            Kind::Gaps => 6,
-        }
-    }
-}
-
-/// Either aggregate, registered under its name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StreamAggregate {
-    kind: Kind,
-    signature: Signature,
-}
-
-/// `stream_profile` as a DataFusion aggregate, ready to register.
-pub fn stream_profile_udaf() -> AggregateUDF {
-    AggregateUDF::from(StreamAggregate {
-        kind: Kind::Profile,
-        signature: Signature::user_defined(Volatility::Immutable),
-    })
-}
-
-/// `stream_gaps` as a DataFusion aggregate, ready to register.
-pub fn stream_gaps_udaf() -> AggregateUDF {
-    AggregateUDF::from(StreamAggregate {
-        kind: Kind::Gaps,
-        signature: Signature::user_defined(Volatility::Immutable),
-    })
+/// The first of sorted `times` at or after `at`.
+pub fn first_from(times: &[i64], at: i64) -> Option<i64> {
+    times.get(times.partition_point(|&t| t < at)).copied()
 }
 
 fn ts_type(tz: &Option<Arc<str>>) -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, tz.clone())
 }
 
+fn times_type(tz: &Option<Arc<str>>) -> DataType {
+    DataType::List(Arc::new(Field::new("item", ts_type(tz), true)))
+}
+
 fn profile_fields(tz: &Option<Arc<str>>) -> Fields {
     vec![
-        Field::new("events", DataType::Int64, false),
         Field::new("times", DataType::Int64, false),
         Field::new("first_at", ts_type(tz), true),
         Field::new("last_at", ts_type(tz), true),
@@ -226,25 +187,36 @@ fn gap_list_type(tz: &Option<Arc<str>>) -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Struct(gap_fields(tz)), true)))
 }
 
-/// The time zone of the first argument, which must be a ns timestamp.
-fn time_zone(kind: Kind, args: &[DataType]) -> Result<Option<Arc<str>>> {
-    match args.first() {
-        Some(DataType::Timestamp(TimeUnit::Nanosecond, tz)) if args.len() == kind.arity() => Ok(tz.clone()),
-        _ => plan_err!(
-            "{} takes {}, got {args:?}",
-            kind.name(),
-            match kind {
-                Kind::Profile => "one TIMESTAMP (ns) column",
-                Kind::Gaps =>
-                    "(TIMESTAMP t, BIGINT cadence_ns, DOUBLE gap_factor, BIGINT min_gap_ns, BIGINT min_events, TIMESTAMP data_end)",
-            }
-        ),
+fn timestamps(values: Vec<Option<i64>>, tz: &Option<Arc<str>>) -> ArrayRef {
+    Arc::new(PrimitiveArray::<TimestampNanosecondType>::from(values).with_timezone_opt(tz.clone()))
+}
+
+// ---------------------------------------------------------------------------------------
+// stream_times (aggregate)
+
+/// The `stream_times` aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamTimes {
+    signature: Signature,
+}
+
+/// `stream_times` as a DataFusion aggregate, ready to register.
+pub fn stream_times_udaf() -> AggregateUDF {
+    AggregateUDF::from(StreamTimes {
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
+}
+
+fn aggregate_tz(args: &[DataType]) -> Result<Option<Arc<str>>> {
+    match args {
+        [DataType::Timestamp(TimeUnit::Nanosecond, tz)] => Ok(tz.clone()),
+        _ => plan_err!("stream_times takes one TIMESTAMP (ns) column, got {args:?}"),
     }
 }
 
-impl AggregateUDFImpl for StreamAggregate {
+impl AggregateUDFImpl for StreamTimes {
     fn name(&self) -> &str {
-        self.kind.name()
+        "stream_times"
     }
 
     fn signature(&self) -> &Signature {
@@ -252,47 +224,23 @@ impl AggregateUDFImpl for StreamAggregate {
     }
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        let tz = time_zone(self.kind, args)?;
-        Ok(match self.kind {
-            Kind::Profile => vec![ts_type(&tz)],
-            Kind::Gaps => vec![
-                ts_type(&tz),
-                DataType::Int64,
-                DataType::Float64,
-                DataType::Int64,
-                DataType::Int64,
-                ts_type(&tz),
-            ],
-        })
+        Ok(vec![ts_type(&aggregate_tz(args)?)])
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        let tz = time_zone(self.kind, args)?;
-        Ok(match self.kind {
-            Kind::Profile => DataType::Struct(profile_fields(&tz)),
-            Kind::Gaps => gap_list_type(&tz),
-        })
+        Ok(times_type(&aggregate_tz(args)?))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneStream(self.groups(&args)?)))
+        Ok(Box::new(OneStream(TimeGroups::new(&args))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let name = args.name;
-        let mut fields = vec![Field::new(
-            format!("{name}[times]"),
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[times]", args.name),
             DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
             true,
-        )];
-        if self.kind == Kind::Gaps {
-            fields.push(Field::new(format!("{name}[cadence_ns]"), DataType::Int64, true));
-            fields.push(Field::new(format!("{name}[gap_factor]"), DataType::Float64, true));
-            fields.push(Field::new(format!("{name}[min_gap_ns]"), DataType::Int64, true));
-            fields.push(Field::new(format!("{name}[min_events]"), DataType::Int64, true));
-            fields.push(Field::new(format!("{name}[data_end]"), DataType::Int64, true));
-        }
-        Ok(fields.into_iter().map(Arc::new).collect())
+        ))])
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -300,94 +248,34 @@ impl AggregateUDFImpl for StreamAggregate {
     }
 
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups(&args)?))
-    }
-}
-
-impl StreamAggregate {
-    fn groups(&self, args: &AccumulatorArgs) -> Result<StreamGroups> {
-        let tz = match args.return_field.data_type() {
-            DataType::Struct(fields) => match fields.find("first_at").map(|(_, f)| f.data_type()) {
-                Some(DataType::Timestamp(_, tz)) => tz.clone(),
-                _ => None,
-            },
-            DataType::List(item) => match item.data_type() {
-                DataType::Struct(fields) => match fields.find("start_at").map(|(_, f)| f.data_type()) {
-                    Some(DataType::Timestamp(_, tz)) => tz.clone(),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        };
-        Ok(StreamGroups {
-            kind: self.kind,
-            tz,
-            times: Vec::new(),
-            cadence: Vec::new(),
-            rule: None,
-        })
+        Ok(Box::new(TimeGroups::new(&args)))
     }
 }
 
 /// Every group's times while DataFusion aggregates.
 #[derive(Debug)]
-struct StreamGroups {
-    kind: Kind,
+struct TimeGroups {
     tz: Option<Arc<str>>,
-    /// Per group: its times so far, unsorted.
+    /// Per group: its times so far, unsorted, with duplicates.
     times: Vec<Vec<i64>>,
-    /// Per group: `cadence_ns` (`stream_gaps` only).
-    cadence: Vec<i64>,
-    /// The constant arguments, from the first row seen (`stream_gaps` only).
-    rule: Option<GapRule>,
 }
 
-fn int_value(a: &ArrayRef, row: usize) -> Option<i64> {
-    if a.is_null(row) {
-        return None;
+impl TimeGroups {
+    fn new(args: &AccumulatorArgs) -> TimeGroups {
+        let tz = match args.return_field.data_type() {
+            DataType::List(item) => match item.data_type() {
+                DataType::Timestamp(_, tz) => tz.clone(),
+                _ => None,
+            },
+            _ => None,
+        };
+        TimeGroups { tz, times: Vec::new() }
     }
-    if let Some(p) = a.as_primitive_opt::<Int64Type>() {
-        return Some(p.value(row));
-    }
-    a.as_primitive_opt::<TimestampNanosecondType>().map(|p| p.value(row))
-}
 
-fn float_value(a: &ArrayRef, row: usize) -> Option<f64> {
-    (!a.is_null(row))
-        .then(|| a.as_primitive_opt::<Float64Type>().map(|p| p.value(row)))
-        .flatten()
-}
-
-impl StreamGroups {
     fn grow(&mut self, total: usize) {
         if self.times.len() < total {
             self.times.resize_with(total, Vec::new);
-            self.cadence.resize(total, 0);
         }
-    }
-
-    /// Reads the constant arguments from `row` of `args` (cadence, factor, floor, min events,
-    /// data end) unless already known.
-    fn take_rule(&mut self, args: &[ArrayRef], row: usize) -> Result<()> {
-        if self.rule.is_some() || self.kind != Kind::Gaps {
-            return Ok(());
-        }
-        let (Some(gap_factor), Some(min_gap_ns), Some(min_events), Some(data_end)) = (
-            float_value(&args[1], row),
-            int_value(&args[2], row),
-            int_value(&args[3], row),
-            int_value(&args[4], row),
-        ) else {
-            return exec_err!("stream_gaps: gap_factor, min_gap_ns, min_events and data_end must not be null");
-        };
-        self.rule = Some(GapRule {
-            gap_factor,
-            min_gap_ns,
-            min_events,
-            data_end,
-        });
-        Ok(())
     }
 
     fn update(
@@ -402,31 +290,13 @@ impl StreamGroups {
             .first()
             .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
         else {
-            return exec_err!("{}: expected a TIMESTAMP (ns) column", self.kind.name());
-        };
-        if self.kind == Kind::Gaps {
-            if values.len() != 6 {
-                return exec_err!("stream_gaps: expected 6 arguments, got {}", values.len());
-            }
-            if !t.is_empty() {
-                self.take_rule(&values[1..], 0)?;
-            }
-        }
-        let cadence = match self.kind {
-            Kind::Gaps => match values[1].as_primitive_opt::<Int64Type>() {
-                Some(c) => Some(c),
-                None => return exec_err!("stream_gaps: cadence_ns must be a BIGINT"),
-            },
-            Kind::Profile => None,
+            return exec_err!("stream_times: expected a TIMESTAMP (ns) column");
         };
         for (row, &g) in groups.iter().enumerate() {
-            if filter.is_some_and(|f| !f.value(row) || f.is_null(row)) || t.is_null(row) {
+            if filter.is_some_and(|f| f.is_null(row) || !f.value(row)) || t.is_null(row) {
                 continue;
             }
             self.times[g].push(t.value(row));
-            if let Some(c) = cadence {
-                self.cadence[g] = if c.is_null(row) { 0 } else { c.value(row) };
-            }
         }
         Ok(())
     }
@@ -434,114 +304,49 @@ impl StreamGroups {
     fn merge(&mut self, states: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
         self.grow(total);
         let Some(lists) = states.first().and_then(|c| c.as_list_opt::<i32>()) else {
-            return exec_err!("{}: expected a list partial state", self.kind.name());
+            return exec_err!("stream_times: expected a list partial state");
         };
-        if self.kind == Kind::Gaps && states.len() != 6 {
-            return exec_err!("stream_gaps: expected 6 partial state columns, got {}", states.len());
-        }
         for (row, &g) in groups.iter().enumerate() {
             if lists.is_null(row) {
                 continue;
             }
             let values = lists.value(row);
             let Some(values) = values.as_primitive_opt::<Int64Type>() else {
-                return exec_err!("{}: the partial state holds no BIGINT times", self.kind.name());
+                return exec_err!("stream_times: the partial state holds no BIGINT times");
             };
             self.times[g].extend(values.iter().flatten());
-            if self.kind == Kind::Gaps {
-                if let Some(c) = int_value(&states[1], row) {
-                    self.cadence[g] = c;
-                }
-                if self.rule.is_none() && !states[2].is_null(row) {
-                    self.take_rule(&states[1..], row)?;
-                }
-            }
         }
         Ok(())
     }
 
-    fn emit(&mut self, emit_to: EmitTo) -> (Vec<Vec<i64>>, Vec<i64>) {
-        let times = emit_to.take_needed(&mut self.times);
-        let cadence = if self.cadence.len() >= times.len() {
-            emit_to.take_needed(&mut self.cadence)
-        } else {
-            vec![0; times.len()]
-        };
-        (times, cadence)
-    }
-
     fn evaluate_groups(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let (times, cadence) = self.emit(emit_to);
-        match self.kind {
-            Kind::Profile => {
-                let profiles: Vec<Profile> = times.into_iter().map(profile).collect();
-                let ts = |v: Vec<Option<i64>>| {
-                    Arc::new(PrimitiveArray::<TimestampNanosecondType>::from(v).with_timezone_opt(self.tz.clone()))
-                        as ArrayRef
-                };
-                let columns: Vec<ArrayRef> = vec![
-                    Arc::new(Int64Array::from_iter_values(profiles.iter().map(|p| p.events))),
-                    Arc::new(Int64Array::from_iter_values(profiles.iter().map(|p| p.times))),
-                    ts(profiles.iter().map(|p| p.first_at).collect()),
-                    ts(profiles.iter().map(|p| p.last_at).collect()),
-                    Arc::new(Float64Array::from_iter(profiles.iter().map(|p| p.inferred_cadence_ns))),
-                ];
-                Ok(Arc::new(StructArray::try_new(profile_fields(&self.tz), columns, None)?))
-            }
-            Kind::Gaps => {
-                let (mut starts, mut ends, mut silences) = (Vec::new(), Vec::new(), Vec::new());
-                let mut offsets = vec![0i32];
-                for (t, c) in times.into_iter().zip(cadence) {
-                    if let Some(rule) = &self.rule {
-                        for gap in gaps(t, c, rule) {
-                            starts.push(gap.start_at);
-                            ends.push(gap.end_at);
-                            silences.push(gap.silence_ns);
-                        }
-                    }
-                    offsets.push(i32::try_from(starts.len()).map_err(|_| {
-                        datafusion::common::DataFusionError::Execution("stream_gaps: more than 2^31 gaps".into())
-                    })?);
-                }
-                let ts = |a: PrimitiveArray<TimestampNanosecondType>| {
-                    Arc::new(a.with_timezone_opt(self.tz.clone())) as ArrayRef
-                };
-                let columns: Vec<ArrayRef> = vec![
-                    ts(PrimitiveArray::from(starts)),
-                    ts(PrimitiveArray::from(ends)),
-                    Arc::new(Int64Array::from(silences)),
-                ];
-                let fields = gap_fields(&self.tz);
-                let items = StructArray::try_new(fields.clone(), columns, None)?;
-                let list = ListArray::try_new(
-                    Arc::new(Field::new("item", DataType::Struct(fields), true)),
-                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                    Arc::new(items),
-                    None,
-                )?;
-                Ok(Arc::new(list))
-            }
+        let groups = emit_to.take_needed(&mut self.times);
+        let mut offsets = vec![0i32];
+        let mut all = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+        for g in groups {
+            all.extend(distinct_sorted(g));
+            offsets.push(i32::try_from(all.len()).map_err(|_| {
+                datafusion::common::DataFusionError::Execution("stream_times: more than 2^31 times".into())
+            })?);
         }
+        let values = PrimitiveArray::<TimestampNanosecondType>::from(all).with_timezone_opt(self.tz.clone());
+        let list = ListArray::try_new(
+            Arc::new(Field::new("item", ts_type(&self.tz), true)),
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Arc::new(values),
+            None,
+        )?;
+        Ok(Arc::new(list))
     }
 
     fn state_groups(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let (times, cadence) = self.emit(emit_to);
-        let n = times.len();
-        let mut list = ListBuilder::new(Int64Builder::new());
-        for t in times {
+        let groups = emit_to.take_needed(&mut self.times);
+        let mut list = ListBuilder::new(Int64Builder::with_capacity(groups.iter().map(Vec::len).sum()));
+        for t in groups {
             list.values().append_slice(&t);
             list.append(true);
         }
-        let mut out: Vec<ArrayRef> = vec![Arc::new(list.finish())];
-        if self.kind == Kind::Gaps {
-            let rule = self.rule;
-            out.push(Arc::new(Int64Array::from(cadence)));
-            out.push(Arc::new(Float64Array::from(vec![rule.map(|r| r.gap_factor); n])));
-            out.push(Arc::new(Int64Array::from(vec![rule.map(|r| r.min_gap_ns); n])));
-            out.push(Arc::new(Int64Array::from(vec![rule.map(|r| r.min_events); n])));
-            out.push(Arc::new(Int64Array::from(vec![rule.map(|r| r.data_end); n])));
-        }
-        Ok(out)
+        Ok(vec![Arc::new(list.finish())])
     }
 
     fn bytes(&self) -> usize {
@@ -552,11 +357,10 @@ impl StreamGroups {
                 .map(|t| t.capacity() * size_of::<i64>())
                 .sum::<usize>()
             + self.times.capacity() * size_of::<Vec<i64>>()
-            + self.cadence.capacity() * size_of::<i64>()
     }
 }
 
-impl GroupsAccumulator for StreamGroups {
+impl GroupsAccumulator for TimeGroups {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -582,12 +386,9 @@ impl GroupsAccumulator for StreamGroups {
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         // Each row as its own group: a one-time list (empty when filtered out or null).
         let rows = values.first().map_or(0, |v| v.len());
-        let mut one = StreamGroups {
-            kind: self.kind,
+        let mut one = TimeGroups {
             tz: self.tz.clone(),
             times: Vec::new(),
-            cadence: Vec::new(),
-            rule: self.rule,
         };
         let groups: Vec<usize> = (0..rows).collect();
         one.update(values, &groups, opt_filter, rows)?;
@@ -601,7 +402,7 @@ impl GroupsAccumulator for StreamGroups {
 
 /// The same aggregate without grouping (one group, index 0).
 #[derive(Debug)]
-struct OneStream(StreamGroups);
+struct OneStream(TimeGroups);
 
 impl Accumulator for OneStream {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
@@ -633,6 +434,233 @@ impl Accumulator for OneStream {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Scalar functions over a stream's times
+
+/// Which scalar function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scalar {
+    Profile,
+    Gaps,
+    LastBefore,
+    FirstFrom,
+}
+
+impl Scalar {
+    fn name(self) -> &'static str {
+        match self {
+            Scalar::Profile => "stream_profile",
+            Scalar::Gaps => "stream_gaps",
+            Scalar::LastBefore => "last_before",
+            Scalar::FirstFrom => "first_from",
+        }
+    }
+
+    fn usage(self) -> &'static str {
+        match self {
+            Scalar::Profile => "(times)",
+            Scalar::Gaps => {
+                "(times, BIGINT cadence_ns, DOUBLE gap_factor, BIGINT min_gap_ns, BIGINT min_events, TIMESTAMP data_end)"
+            }
+            Scalar::LastBefore | Scalar::FirstFrom => "(times, TIMESTAMP at)",
+        }
+    }
+}
+
+/// One of the scalar functions over `stream_times` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamScalar {
+    kind: Scalar,
+    signature: Signature,
+}
+
+fn scalar(kind: Scalar) -> ScalarUDF {
+    ScalarUDF::from(StreamScalar {
+        kind,
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
+}
+
+/// `stream_profile`, ready to register.
+pub fn stream_profile_udf() -> ScalarUDF {
+    scalar(Scalar::Profile)
+}
+
+/// `stream_gaps`, ready to register.
+pub fn stream_gaps_udf() -> ScalarUDF {
+    scalar(Scalar::Gaps)
+}
+
+/// `last_before`, ready to register.
+pub fn last_before_udf() -> ScalarUDF {
+    scalar(Scalar::LastBefore)
+}
+
+/// `first_from`, ready to register.
+pub fn first_from_udf() -> ScalarUDF {
+    scalar(Scalar::FirstFrom)
+}
+
+impl StreamScalar {
+    /// The time zone of the `times` list; an error when the arguments do not fit.
+    fn tz(&self, args: &[DataType]) -> Result<Option<Arc<str>>> {
+        let arity = match self.kind {
+            Scalar::Profile => 1,
+            Scalar::Gaps => 6,
+            Scalar::LastBefore | Scalar::FirstFrom => 2,
+        };
+        match args.first() {
+            Some(DataType::List(item)) if args.len() == arity => match item.data_type() {
+                DataType::Timestamp(TimeUnit::Nanosecond, tz) => Ok(tz.clone()),
+                _ => plan_err!(
+                    "{}{}: times must be a list of TIMESTAMP (ns)",
+                    self.kind.name(),
+                    self.kind.usage()
+                ),
+            },
+            _ => plan_err!("{} takes {}, got {args:?}", self.kind.name(), self.kind.usage()),
+        }
+    }
+}
+
+/// The row's times of a `stream_times` list column.
+fn row_times(lists: &ListArray, row: usize) -> Vec<i64> {
+    if lists.is_null(row) {
+        return Vec::new();
+    }
+    let v = lists.value(row);
+    match v.as_primitive_opt::<TimestampNanosecondType>() {
+        Some(t) => t.iter().flatten().collect(),
+        None => Vec::new(),
+    }
+}
+
+fn i64_at(a: &ArrayRef, row: usize) -> Option<i64> {
+    if a.is_null(row) {
+        return None;
+    }
+    a.as_primitive_opt::<Int64Type>()
+        .map(|p| p.value(row))
+        .or_else(|| a.as_primitive_opt::<TimestampNanosecondType>().map(|p| p.value(row)))
+}
+
+impl ScalarUDFImpl for StreamScalar {
+    fn name(&self) -> &str {
+        self.kind.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let tz = self.tz(args)?;
+        Ok(match self.kind {
+            Scalar::Profile => vec![times_type(&tz)],
+            Scalar::Gaps => vec![
+                times_type(&tz),
+                DataType::Int64,
+                DataType::Float64,
+                DataType::Int64,
+                DataType::Int64,
+                ts_type(&tz),
+            ],
+            Scalar::LastBefore | Scalar::FirstFrom => vec![times_type(&tz), ts_type(&tz)],
+        })
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        let tz = self.tz(args)?;
+        Ok(match self.kind {
+            Scalar::Profile => DataType::Struct(profile_fields(&tz)),
+            Scalar::Gaps => gap_list_type(&tz),
+            Scalar::LastBefore | Scalar::FirstFrom => ts_type(&tz),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(lists) = arrays.first().and_then(|a| a.as_list_opt::<i32>()) else {
+            return exec_err!("{}: times must be a list", self.kind.name());
+        };
+        let tz = match lists.value_type() {
+            DataType::Timestamp(_, tz) => tz,
+            _ => None,
+        };
+        let rows = lists.len();
+        let out: ArrayRef = match self.kind {
+            Scalar::Profile => {
+                let p: Vec<Profile> = (0..rows).map(|r| profile(&row_times(lists, r))).collect();
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(Int64Array::from_iter_values(p.iter().map(|p| p.times))),
+                    timestamps(p.iter().map(|p| p.first_at).collect(), &tz),
+                    timestamps(p.iter().map(|p| p.last_at).collect(), &tz),
+                    Arc::new(Float64Array::from_iter(p.iter().map(|p| p.inferred_cadence_ns))),
+                ];
+                Arc::new(StructArray::try_new(profile_fields(&tz), columns, None)?)
+            }
+            Scalar::LastBefore | Scalar::FirstFrom => {
+                let found = (0..rows).map(|r| {
+                    let at = i64_at(&arrays[1], r)?;
+                    let t = row_times(lists, r);
+                    match self.kind {
+                        Scalar::LastBefore => last_before(&t, at),
+                        _ => first_from(&t, at),
+                    }
+                });
+                timestamps(found.collect(), &tz)
+            }
+            Scalar::Gaps => {
+                let (mut starts, mut ends, mut silences) = (Vec::new(), Vec::new(), Vec::new());
+                let mut offsets = vec![0i32];
+                for r in 0..rows {
+                    let rule = match (
+                        arrays[2].as_primitive_opt::<Float64Type>().filter(|a| !a.is_null(r)),
+                        i64_at(&arrays[3], r),
+                        i64_at(&arrays[4], r),
+                        i64_at(&arrays[5], r),
+                    ) {
+                        (Some(f), Some(min_gap_ns), Some(min_events), Some(data_end)) => GapRule {
+                            gap_factor: f.value(r),
+                            min_gap_ns,
+                            min_events,
+                            data_end,
+                        },
+                        _ => {
+                            return exec_err!(
+                                "stream_gaps: gap_factor, min_gap_ns, min_events and data_end must not be null"
+                            );
+                        }
+                    };
+                    let cadence = i64_at(&arrays[1], r).unwrap_or(0);
+                    for gap in gaps(&row_times(lists, r), cadence, &rule) {
+                        starts.push(Some(gap.start_at));
+                        ends.push(gap.end_at);
+                        silences.push(gap.silence_ns);
+                    }
+                    offsets.push(i32::try_from(starts.len()).map_err(|_| {
+                        datafusion::common::DataFusionError::Execution("stream_gaps: more than 2^31 gaps".into())
+                    })?);
+                }
+                let fields = gap_fields(&tz);
+                let columns: Vec<ArrayRef> = vec![
+                    timestamps(starts, &tz),
+                    timestamps(ends, &tz),
+                    Arc::new(Int64Array::from(silences)),
+                ];
+                let items = StructArray::try_new(fields.clone(), columns, None)?;
+                Arc::new(ListArray::try_new(
+                    Arc::new(Field::new("item", DataType::Struct(fields), true)),
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    Arc::new(items),
+                    None,
+                )?)
+            }
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -640,13 +668,13 @@ mod tests {
     const S: i64 = 1_000_000_000;
 
     #[test]
-    fn profile_collapses_duplicates_and_takes_the_median_step() {
+    fn profile_takes_the_median_step() {
         // Times 0, 10, 10, 20, 50 s: distinct 0, 10, 20, 50; steps 10, 10, 30 → median 10.
-        let p = profile(vec![50 * S, 10 * S, 0, 20 * S, 10 * S]);
+        let t = distinct_sorted(vec![50 * S, 10 * S, 0, 20 * S, 10 * S]);
+        assert_eq!(t, vec![0, 10 * S, 20 * S, 50 * S]);
         assert_eq!(
-            p,
+            profile(&t),
             Profile {
-                events: 5,
                 times: 4,
                 first_at: Some(0),
                 last_at: Some(50 * S),
@@ -654,9 +682,9 @@ mod tests {
             }
         );
         // An even count of steps averages the two middle ones: steps 1 and 3 ns → 2.
-        assert_eq!(profile(vec![0, 1, 4]).inferred_cadence_ns, Some(2.0));
-        assert_eq!(profile(vec![7]).inferred_cadence_ns, None);
-        assert_eq!(profile(vec![]).first_at, None);
+        assert_eq!(profile(&[0, 1, 4]).inferred_cadence_ns, Some(2.0));
+        assert_eq!(profile(&[7]).inferred_cadence_ns, None);
+        assert_eq!(profile(&[]).first_at, None);
     }
 
     #[test]
@@ -669,9 +697,9 @@ mod tests {
         };
         // Cadence inferred 10 s → threshold 30 s: the 40 s step is a gap, the 30 s one is not
         // (strictly longer), and 200 − 120 = 80 s to the data end is an open gap.
-        let t = vec![0, 10 * S, 20 * S, 50 * S, 60 * S, 70 * S, 80 * S, 120 * S, 120 * S];
+        let t = [0, 10 * S, 20 * S, 50 * S, 60 * S, 70 * S, 80 * S, 120 * S];
         assert_eq!(
-            gaps(t.clone(), 0, &rule),
+            gaps(&t, 0, &rule),
             vec![
                 StreamGap {
                     start_at: 80 * S,
@@ -686,18 +714,31 @@ mod tests {
             ]
         );
         // The spec's cadence (20 s → 60 s) wins over the inferred one; the floor over both.
-        assert_eq!(gaps(t.clone(), 20 * S, &rule).len(), 1);
+        assert_eq!(gaps(&t, 20 * S, &rule).len(), 1);
         let floor = GapRule {
             min_gap_ns: 100 * S,
             ..rule
         };
-        assert!(gaps(t.clone(), 0, &floor).is_empty());
+        assert!(gaps(&t, 0, &floor).is_empty());
         // Too few distinct times: not checked.
-        assert!(gaps(vec![0, 0, 100 * S], 0, &rule).is_empty());
+        assert!(gaps(&[0, 100 * S], 0, &rule).is_empty());
+    }
+
+    #[test]
+    fn last_before_and_first_from_search_the_sorted_times() {
+        let t = [10, 20, 30];
+        assert_eq!(
+            (last_before(&t, 20), last_before(&t, 21), last_before(&t, 10)),
+            (Some(10), Some(20), None)
+        );
+        assert_eq!(
+            (first_from(&t, 20), first_from(&t, 21), first_from(&t, 31)),
+            (Some(20), Some(30), None)
+        );
     }
 
     /// Four partitions, four target partitions: partial states per partition, then the merge,
-    /// give the same figures as one pass over every time of the group.
+    /// give the same times as one pass over every row of the group.
     #[tokio::test]
     async fn sql_over_several_partitions_equals_one_pass() {
         use arrow::array::{RecordBatch, StringArray};
@@ -733,15 +774,15 @@ mod tests {
         crate::udf::register(&ctx);
         ctx.register_table("e", Arc::new(MemTable::try_new(schema, parts).unwrap()))
             .unwrap();
-        let sql = "SELECT g, p['events'] AS events, p['times'] AS times, p['inferred_cadence_ns'] AS cadence, \
-                   cardinality(x) AS gaps \
-                   FROM (SELECT g, stream_profile(t) AS p, \
-                         stream_gaps(t, 0, 1.5, 0, 3, TIMESTAMP '1970-01-01T00:05:00Z') AS x \
-                         FROM e GROUP BY g) ORDER BY g";
+        let sql = "SELECT g, COUNT(*) AS events, stream_profile(stream_times(t))['times'] AS times, \
+                   stream_profile(stream_times(t))['inferred_cadence_ns'] AS cadence, \
+                   cardinality(stream_gaps(stream_times(t), 0, 1.5, 0, 3, TIMESTAMP '1970-01-01T00:05:00Z')) AS gaps, \
+                   last_before(stream_times(t), TIMESTAMP '1970-01-01T00:00:55Z') AS before_55 \
+                   FROM e GROUP BY g ORDER BY g";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let b = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
         let i = |c: usize, r: usize| b.column(c).as_primitive::<Int64Type>().value(r);
-        let times_of = |g: &str| rows.iter().filter(|r| r.0 == g).map(|r| r.1).collect::<Vec<_>>();
+        let times_of = |g: &str| distinct_sorted(rows.iter().filter(|r| r.0 == g).map(|r| r.1).collect());
         let rule = GapRule {
             gap_factor: 1.5,
             min_gap_ns: 0,
@@ -749,18 +790,16 @@ mod tests {
             data_end: 300 * S,
         };
         for (r, g) in ["a", "b"].into_iter().enumerate() {
-            let want = profile(times_of(g));
-            assert_eq!(i(1, r), want.events, "{g}");
+            let want = profile(&times_of(g));
             assert_eq!(i(2, r), want.times, "{g}");
             assert_eq!(
                 b.column(3).as_primitive::<Float64Type>().value(r),
                 want.inferred_cadence_ns.unwrap(),
                 "{g}"
             );
-            let gaps_of = gaps(times_of(g), 0, &rule);
             assert_eq!(
                 b.column(4).as_primitive::<arrow::datatypes::UInt64Type>().value(r) as usize,
-                gaps_of.len(),
+                gaps(&times_of(g), 0, &rule).len(),
                 "{g}"
             );
         }
@@ -769,9 +808,12 @@ mod tests {
         // threshold 1.5 s: each missing second is a 2 s gap, except 199, the last (28), plus
         // the open 102 s from 198 to 300 s.
         assert_eq!((i(1, 0), i(2, 0)), (171 + 34, 171));
-        assert_eq!(gaps(times_of("a"), 0, &rule).len(), 29);
+        assert_eq!(gaps(&times_of("a"), 0, &rule).len(), 29);
         // b: steps 50 and 10 → median 30 s; threshold 45 s: 0 → 50 is a gap, and 60 → 300.
-        assert_eq!(gaps(times_of("b"), 0, &rule).len(), 2);
+        assert_eq!(gaps(&times_of("b"), 0, &rule).len(), 2);
+        // The last time before 55 s: 54 s in a, 50 s in b.
+        let before = b.column(5).as_primitive::<TimestampNanosecondType>();
+        assert_eq!((before.value(0), before.value(1)), (54 * S, 50 * S));
         let plan = ctx
             .sql(&format!("EXPLAIN {sql}"))
             .await
