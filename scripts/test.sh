@@ -16,6 +16,11 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cutover-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 venv="${CUTOVER_VENV:-$HOME/.cache/cutover-venv}"
+# Replay caches of the tests' throwaway logs go to a directory removed at the end, not to
+# ~/.cache/cutover.
+CUTOVER_CACHE_DIR="$(mktemp -d -t cutover-test-cache.XXXXXX)"
+export CUTOVER_CACHE_DIR
+trap 'rm -rf "$CUTOVER_CACHE_DIR"' EXIT
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 

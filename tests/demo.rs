@@ -58,3 +58,51 @@ fn demo_measures_match_the_truth_for_several_seeds() {
         assert_eq!(&again, report, "seed {seed}: re-analysis differs");
     }
 }
+
+#[test]
+fn analyze_uses_the_replay_cache_of_an_unchanged_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let demo = Command::new(common::bin())
+        .args(["demo", "--format", "json", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let analyze = |extra: &[&str]| {
+        let out = Command::new(common::bin())
+            .args(["analyze", "--format", "json", "--data-dir"])
+            .arg(dir.path())
+            .arg("--drill")
+            .arg(dir.path().join("drill.yaml"))
+            .args(extra)
+            .env("CUTOVER_LOG", "cutover_analyzer=info")
+            .env("CUTOVER_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let entries = || std::fs::read_dir(cache.path()).unwrap().count();
+    // --no-cache: replays and writes nothing.
+    let (plain, log) = analyze(&["--no-cache"]);
+    assert!(log.contains("replayed the log"), "{log}");
+    assert_eq!(entries(), 0);
+    // The first cached run replays and writes the cache (CUTOVER_CACHE_DIR); the second loads it.
+    let (first, log) = analyze(&[]);
+    assert!(log.contains("wrote the replay cache"), "{log}");
+    assert_eq!(entries(), 1);
+    let (second, log) = analyze(&[]);
+    assert!(
+        log.contains("loaded the replay cache") && !log.contains("replayed the log"),
+        "{log}"
+    );
+    assert_eq!(first, plain);
+    assert_eq!(second, plain);
+    // --cache-dir wins over the environment.
+    let other = tempfile::tempdir().unwrap();
+    let (_, log) = analyze(&["--cache-dir", other.path().to_str().unwrap()]);
+    assert!(log.contains("replayed the log"), "{log}");
+    assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 1);
+}
