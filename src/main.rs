@@ -147,8 +147,9 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Run SQL over the replayed log (tables spans, metric_points, logs, markers; views
-    /// requests, writes, promotions).
+    /// Run SQL over the replayed log (tables spans, metric_points, logs, markers, alerts,
+    /// siem; views requests, writes, promotions, span_links, trace_stats, stream_times,
+    /// stream_events, messages: queries/README.md).
     Query {
         /// Data directory of the daemon.
         #[arg(long)]

@@ -1,13 +1,15 @@
 //! The cutover analyzer: replays the event log into DataFusion tables and measures a drill.
 //!
-//! Flow: [`tables::replay`] reads every record of `DATA_DIR/log` into Arrow tables →
-//! [`Analyzer`] registers them (plus the views in `queries/view_*.sql`, computed once into
-//! tables) in a DataFusion session → [`measures::measure`] runs the measure queries of
-//! `queries/` and turns the rows into a [`report::Report`] with verdicts against the
-//! [`spec::DrillSpec`].
+//! Flow: [`tables::replay`] reads every record of `DATA_DIR/log` into Arrow tables (or, with
+//! a cache root, [`cache`] loads them when it holds the log as it is now) → [`Analyzer`]
+//! registers them (plus the views in `queries/view_*.sql`: the plain ones in
+//! [`queries::LAZY_VIEWS`], the others computed once into tables or taken from the cache) in
+//! a DataFusion session → [`measures::measure`] runs the measure queries of `queries/` and
+//! turns the rows into a [`report::Report`] with verdicts against the [`spec::DrillSpec`].
 //!
-//! Invariants: the analyzer never writes to the log; the same log and spec always give the
-//! same report (replay order is log order; every query that picks "first" orders fully).
+//! Invariants: the analyzer never writes to the log (its cache lives elsewhere); the same log
+//! and spec always give the same report, replayed or from the cache (replay order is log
+//! order; every query that picks "first" orders fully).
 
 pub mod cache;
 pub mod html;
@@ -118,6 +120,8 @@ fn read_log(
 ) -> Result<(tables::Tables, Option<cache::Loaded>, Option<cache::Stamp>), AnalyzeError> {
     let stamp = root.and_then(|_| match cache::Stamp::of(dir) {
         Ok(s) => Some(s),
+        // No log: the replay says so.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             tracing::warn!(error = %e, "replay cache off: cannot list the log's segments");
             None
