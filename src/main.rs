@@ -354,7 +354,6 @@ fn section_progress() -> Option<SectionProgress> {
     }))
 }
 
-/// A replay progress line on stderr, only when stderr is a terminal.
 /// The replay cache options of `analyze` and `query`.
 #[derive(clap::Args, Debug)]
 struct CacheArgs {
@@ -383,6 +382,7 @@ impl CacheArgs {
     }
 }
 
+/// A replay progress line on stderr, only when stderr is a terminal.
 fn progress_bar() -> Option<cutover_analyzer::tables::Progress> {
     use std::io::{IsTerminal, Write};
     if !std::io::stderr().is_terminal() {

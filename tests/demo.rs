@@ -43,7 +43,7 @@ fn demo_measures_match_the_truth_for_several_seeds() {
         );
         // The same log analyzed again gives the same report.
         let again = Command::new(common::bin())
-            .args(["analyze", "--format", "json", "--data-dir"])
+            .args(["analyze", "--no-cache", "--format", "json", "--data-dir"])
             .arg(dir.path())
             .arg("--drill")
             .arg(dir.path().join("drill.yaml"))

@@ -457,6 +457,8 @@ async fn the_replay_cache_gives_the_same_report_and_follows_the_log() {
         "writes.arrow",
         "span_links.arrow",
         "trace_stats.arrow",
+        "stream_times.arrow",
+        "promotions.arrow",
         "requests.arrow",
     ] {
         assert!(cache.join(file).is_file(), "{file} missing in {}", cache.display());

@@ -91,14 +91,23 @@ fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// The executable, so that a cache written by another build of cutover is a miss.
-fn build_id() -> String {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map(|m| format!("{}-{}", m.len(), mtime_ns(&m)))
-        .unwrap_or_else(|| "unknown".into());
-    format!("{}-{exe}", env!("CARGO_PKG_VERSION"))
+/// This build: the package version, the executable's size and modification time, and a hash
+/// of the view SQL and the table schemas, so that a cache written by another build of cutover
+/// is a miss. An error when the executable cannot be identified (the cache is then off).
+fn build_id() -> std::io::Result<String> {
+    let exe = std::fs::metadata(std::env::current_exe()?)?;
+    let mut h = DefaultHasher::new();
+    for (name, sql) in crate::queries::VIEWS.iter().chain(crate::queries::LAZY_VIEWS) {
+        (name, sql).hash(&mut h);
+    }
+    crate::tables::schemas_fingerprint().hash(&mut h);
+    Ok(format!(
+        "{}-{}-{}-{:016x}",
+        env!("CARGO_PKG_VERSION"),
+        exe.len(),
+        mtime_ns(&exe),
+        h.finish()
+    ))
 }
 
 impl Stamp {
@@ -112,7 +121,8 @@ impl Stamp {
             if !name.ends_with(".seg") {
                 continue;
             }
-            let meta = entry.metadata()?;
+            // The file itself, not a symlink to it: the replay reads the target.
+            let meta = std::fs::metadata(entry.path())?;
             segments.push(SegmentStamp {
                 name,
                 len: meta.len(),
@@ -122,7 +132,7 @@ impl Stamp {
         segments.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Stamp {
             format: FORMAT,
-            build: build_id(),
+            build: build_id()?,
             log_dir,
             segments,
         })
@@ -299,19 +309,25 @@ pub fn store(
     view_keys: &BTreeMap<String, String>,
 ) -> Result<u64, String> {
     let dir = stamp.dir(root);
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+    // Unique per writer, also for several writers in one process.
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    let written = write_all(&tmp, stamp, stats, tables, view_keys);
-    if let Err(e) = written {
+    let written = write_all(&tmp, stamp, stats, tables, view_keys).and_then(|bytes| {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        }
+        // Fails when another writer put its cache in place meanwhile: that one stays.
+        std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
+        Ok(bytes)
+    });
+    if written.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
+    } else {
+        prune(root, &dir);
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    }
-    std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
-    prune(root, &dir);
     written
 }
 

@@ -63,6 +63,9 @@ pub struct Analyzer {
 impl Drop for Analyzer {
     /// Waits for the replay cache writer, so that a cache is never left half written by a
     /// process that exits normally (an interrupted write leaves only a temporary directory).
+    /// This blocks the dropping thread for as long as the write takes (seconds on a large
+    /// log); async callers that must not block a runtime worker call
+    /// [`Analyzer::finish_cache`] from `spawn_blocking` first, or open without a cache root.
     fn drop(&mut self) {
         self.finish_cache();
     }
@@ -111,8 +114,9 @@ fn spec_view_key(services: &[String], kinds: &[String]) -> String {
     serde_json::json!({ "sli_services": services, "sli_kinds": kinds }).to_string()
 }
 
-/// Replays the log, or loads its cache when one matches; the stamp is the cache key taken
-/// before reading (so a log that changes meanwhile is a miss next time, never a stale hit).
+/// Replays the log, or loads its cache when one matches. The stamp (the cache key) is taken
+/// before reading, so a log that changes meanwhile can never give a stale hit, and again
+/// after a replay: the returned stamp, for writing the cache, is `None` unless both agree.
 fn read_log(
     dir: &Path,
     root: Option<&Path>,
@@ -150,6 +154,15 @@ fn read_log(
         records = tables.stats.records,
         "replayed the log"
     );
+    // A log that changed while it was replayed (a daemon still writing) gets no cache: the
+    // stamp no longer describes what was read, and the next run would miss it anyway.
+    let stamp = stamp.filter(|before| match cache::Stamp::of(dir) {
+        Ok(after) if &after == before => true,
+        _ => {
+            tracing::info!("the log changed while it was replayed; no replay cache written");
+            false
+        }
+    });
     Ok((tables, None, stamp))
 }
 
@@ -238,7 +251,11 @@ impl Analyzer {
             cache_writer: None,
         };
         if let (Some(root), Some(stamp)) = (options.cache_root, stamp) {
-            analyzer.cache_writer = Some(analyzer.start_cache_writer(root, stamp, tables, view_key).await?);
+            // Anything wrong with the cache is never an error of the analysis.
+            match analyzer.start_cache_writer(root, stamp, tables, view_key).await {
+                Ok(writer) => analyzer.cache_writer = Some(writer),
+                Err(e) => tracing::warn!(error = %e, "could not write the replay cache"),
+            }
         }
         Ok(analyzer)
     }

@@ -29,3 +29,21 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(streams::first_from_udf());
     ctx.register_udaf(recovery::recovery_start_udaf());
 }
+
+/// Test helper: whether `sql`'s plan aggregates in two steps (partial states per partition,
+/// then the merge), with the plan text for the failure message.
+#[cfg(test)]
+pub(crate) async fn aggregates_in_two_steps(ctx: &SessionContext, sql: &str) -> (bool, String) {
+    let plan = ctx
+        .sql(&format!("EXPLAIN {sql}"))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
+    (
+        text.contains("mode=Partial") && text.contains("mode=FinalPartitioned"),
+        text,
+    )
+}

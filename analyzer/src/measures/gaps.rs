@@ -11,7 +11,8 @@
 //!   min_gap_seconds: 5              # a gap must also be longer than this (0: no floor)
 //! ```
 //!
-//! Definitions (the SQL is in `queries/gaps_*.sql`):
+//! Definitions (the SQL is in `queries/gaps_*.sql` and `queries/view_stream_times.sql`; the
+//! per-stream rules in the functions of `analyzer/src/udf/streams.rs`):
 //! - A **stream** is region × service × signal, where the signal is `spans` (event time =
 //!   span start), `metrics` (metric points; Prometheus staleness markers are left out, as they
 //!   mark the end of a series, not data), `logs` or `siem`; metric points also form one stream

@@ -280,6 +280,11 @@ impl Schemas {
     }
 }
 
+/// The columns of every table as text, for the replay cache's key.
+pub(crate) fn schemas_fingerprint() -> String {
+    format!("{:?}", Schemas::new().all())
+}
+
 /// Called during a replay with (bytes read, total bytes of the log).
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
