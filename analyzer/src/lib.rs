@@ -108,6 +108,25 @@ pub(crate) fn partitioned(batches: &[RecordBatch], partitions: usize) -> Vec<Vec
     parts
 }
 
+/// A DataFusion session with the default features, less the two optimizer rules that move
+/// "cheap" field accesses below filters and joins (`extract_leaf_expressions`,
+/// `push_down_leaf_projections`): for a map column, `attributes['key']` is a search through
+/// each row's keys, and moving it below the filter of `requests` (the SLI spans) or `writes`
+/// evaluated it for every span of the log instead of the rows that pass.
+pub fn session() -> SessionContext {
+    use datafusion::execution::SessionStateBuilder;
+    let rules = datafusion::optimizer::Optimizer::new()
+        .rules
+        .into_iter()
+        .filter(|r| !matches!(r.name(), "extract_leaf_expressions" | "push_down_leaf_projections"))
+        .collect();
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_optimizer_rules(rules)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 /// What the spec-dependent views ([`queries::SPEC_VIEWS`]) are computed from: the SLI
 /// services and span kinds, as JSON.
 fn spec_view_key(services: &[String], kinds: &[String]) -> String {
@@ -207,7 +226,7 @@ impl Analyzer {
         } else {
             TablesFrom::Replay
         };
-        let ctx = SessionContext::new();
+        let ctx = session();
         udf::register(&ctx);
         let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
         tables.register(&ctx, partitions)?;
