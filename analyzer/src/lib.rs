@@ -279,7 +279,8 @@ impl Analyzer {
         Ok(analyzer)
     }
 
-    /// Saves the replayed tables and the spec-independent views in a background thread.
+    /// Saves the replayed tables and every view table (`requests` with its SLI selection) in a
+    /// background thread.
     async fn start_cache_writer(
         &self,
         root: PathBuf,
