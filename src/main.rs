@@ -265,7 +265,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             cache,
         } => {
             let spec = DrillSpec::load(&drill)?;
-            let analyzer = Analyzer::open_with(&data_dir, Some(&spec), cache.options()).await?;
+            let mut analyzer = Analyzer::open_with(&data_dir, Some(&spec), cache.options()).await?;
             let sections = section_progress();
             let report =
                 cutover_analyzer::measures::measure_with_progress(&analyzer, &spec, sections.as_deref()).await?;
@@ -292,6 +292,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     FailOnArg::SplitBrain => FailOn::SplitBrain,
                 })
                 .collect();
+            finish_cache(&mut analyzer);
             Ok(report.exit_code_for(&fail_on) as u8)
         }
         Command::Query {
@@ -302,9 +303,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             cache,
         } => {
             let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
-            let analyzer = Analyzer::open_with(&data_dir, spec.as_ref(), cache.options()).await?;
+            let mut analyzer = Analyzer::open_with(&data_dir, spec.as_ref(), cache.options()).await?;
             let batches = analyzer.sql(&sql).await?;
             output::print(&batches, format)?;
+            finish_cache(&mut analyzer);
             Ok(0)
         }
         Command::Demo { seed, data_dir, format } => {
@@ -352,6 +354,20 @@ fn section_progress() -> Option<SectionProgress> {
         let _ = write!(err, "\r\x1b[2Kcutover: measuring {section}");
         let _ = err.flush();
     }))
+}
+
+/// Waits for the replay cache to be written, saying so on a terminal when it is still being
+/// written (seconds on a large log, after the output is already printed).
+fn finish_cache(analyzer: &mut Analyzer) {
+    use std::io::IsTerminal;
+    let say = std::io::stderr().is_terminal() && analyzer.cache_pending();
+    if say {
+        eprint!("cutover: saving the replay cache for the next run (--no-cache skips it)...");
+    }
+    analyzer.finish_cache();
+    if say {
+        eprintln!(" done");
+    }
 }
 
 /// The replay cache options of `analyze` and `query`.

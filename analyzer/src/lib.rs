@@ -330,6 +330,11 @@ impl Analyzer {
         self.from
     }
 
+    /// Whether the replay cache is still being written.
+    pub fn cache_pending(&self) -> bool {
+        self.cache_writer.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
     /// Waits until the replay cache is written (a no-op when none is being written).
     pub fn finish_cache(&mut self) {
         if let Some(w) = self.cache_writer.take()
