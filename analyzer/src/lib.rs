@@ -192,19 +192,6 @@ impl Analyzer {
         Self::open_with(data_dir, spec, OpenOptions::default()).await
     }
 
-    /// [`Analyzer::open`], calling `progress` while the log is replayed.
-    pub async fn open_with_progress(
-        data_dir: &Path,
-        spec: Option<&DrillSpec>,
-        progress: Option<tables::Progress>,
-    ) -> Result<Analyzer, AnalyzeError> {
-        let options = OpenOptions {
-            progress,
-            cache_root: None,
-        };
-        Self::open_with(data_dir, spec, options).await
-    }
-
     /// [`Analyzer::open`] with a progress callback and a replay cache ([`cache`]): when the
     /// cache root holds a cache of the log as it is now, the tables and the spec-independent
     /// views are loaded from it; otherwise the log is replayed and the cache is written by a
