@@ -1,11 +1,13 @@
 //! `cutover`: the command line of the failover-drill observability pipeline.
 //!
 //! Subcommands: `ingest` (the daemon), `analyze` (a drill report), `query` (ad-hoc SQL),
-//! `demo` (everything end to end on simulated data), `bench` (ingest throughput, analyze time).
+//! `demo` (everything end to end on simulated data), `bench` (ingest throughput, analyze time),
+//! `verify` and `salvage` (log integrity).
 
 mod bench;
 mod bench_analyze;
 mod demo;
+mod logtools;
 mod mark;
 mod output;
 
@@ -110,12 +112,17 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         fsync_interval_ms: u64,
         /// What start-up verifies: the active segment's records and the sealed segments'
-        /// headers (last-segment), or every record of every segment (full; slower on big logs).
+        /// headers and seals (last-segment), or every record and content hash of every
+        /// segment (full; slower on big logs).
         #[arg(long, value_enum, default_value = "last-segment")]
         recovery_scan: RecoveryScanArg,
-        /// Segment size at which the log rolls.
+        /// Segment size at which the log seals the segment and rolls to a new one.
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         segment_bytes: u64,
+        /// Free space to leave on the log's file system: below it appends are refused
+        /// (503 / UNAVAILABLE with a retry hint) and resume by themselves when space returns.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        min_free_bytes: u64,
         /// Largest request body after decompression.
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_body_bytes: usize,
@@ -183,6 +190,12 @@ enum Command {
     /// Benchmark ingest against a `cutover ingest` child process, or `cutover analyze` over a
     /// generated log (`--kind analyze`).
     Bench(bench::BenchArgs),
+    /// Check every record, seal and the hash chain of a log; print what was checked, the head
+    /// hash and every damage. Exits 0 when the log is whole, 1 on damage, 2 on error.
+    Verify(logtools::VerifyArgs),
+    /// Copy every valid record of a damaged (or version-1) log into a new log and list each
+    /// lost range; reports on the new log carry the list in their validity section.
+    Salvage(logtools::SalvageArgs),
 }
 
 fn main() -> ExitCode {
@@ -221,6 +234,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             fsync_interval_ms,
             recovery_scan,
             segment_bytes,
+            min_free_bytes,
             max_body_bytes,
         } => {
             let mut config = IngestConfig::new(data_dir.clone(), region);
@@ -231,6 +245,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             config.otlp.http_addr = otlp_http;
             config.otlp.max_body_bytes = max_body_bytes;
             config.log.segment_bytes = segment_bytes;
+            config.log.min_free_bytes = min_free_bytes;
             config.log.recovery_scan = match recovery_scan {
                 RecoveryScanArg::LastSegment => cutover_eventlog::RecoveryScan::LastSegment,
                 RecoveryScanArg::Full => cutover_eventlog::RecoveryScan::Full,
@@ -327,6 +342,8 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Verify(args) => logtools::verify(&args),
+        Command::Salvage(args) => logtools::salvage(&args),
         Command::Mark(args) => {
             let answer = tokio::task::spawn_blocking(move || mark::run(args)).await??;
             println!("{answer}");

@@ -8,7 +8,9 @@
 //!
 //! - `manifest.json`: `stamp` (the cache key: `format` ([`FORMAT`]), `build` (this executable:
 //!   package version, size and modification time), `log_dir`, `segments` (every segment file
-//!   of the log: name, length, modification time in ns)), `stats` (the replay's counts) and
+//!   of the log: name, length, device and inode, modification and change times in ns),
+//!   `next_seq` and `head` (the log's durable record count and head hash: every seal's chain
+//!   and the active segment's content)), `stats` (the replay's counts) and
 //!   `files` (name, rows, bytes, CRC-32C of each IPC file) and `view_keys` (for `requests`,
 //!   the SLI selection it was computed with).
 //! - `<name>.arrow`: one Arrow IPC file per table (`spans`, …) and per cached view
@@ -16,9 +18,17 @@
 //!
 //! # Validity
 //!
-//! A cache is used only when its manifest's `format`, `build` and `segments` equal the current
-//! ones, so a log that grew or changed in any segment, or another build of cutover, replays
-//! the log again and replaces the cache. The `requests` view depends on the spec's SLI
+//! A cache is used only when its manifest's `format`, `build`, `segments`, `next_seq` and `head`
+//! equal the current ones, so a log that grew or changed in any segment, or another build of
+//! cutover, replays the log again and replaces the cache. Computing the current stamp checks
+//! every seal and the chain (a small read per sealed segment) and rereads the active segment,
+//! so a hit is never taken on a log whose seals or chain are broken: that is the replay's
+//! error. The change time (which `touch` cannot set back) and the inode catch a same-size edit
+//! with the old mtime restored; an edit inside a sealed segment that keeps its seal intact is
+//! caught by the replay's and `cutover verify`'s content hash, not by the cache key.
+//!
+//! The cache root and each cache are private to their user (mode 0700); a cache directory
+//! owned by another user, or open to others, is ignored. The `requests` view depends on the spec's SLI
 //! selection: the cached one is used only with the same selection, and recomputed otherwise. A cache is written to a temporary sibling directory and
 //! renamed into place, so a reader sees a whole cache or none; each file's length and CRC-32C
 //! are checked when it is loaded. Anything wrong with a cache (unreadable, corrupt, from
@@ -44,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::tables::ReplayStats;
 
 /// Version of the layout above; a different one is a miss.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// The cache root used when the caller names none: `$XDG_CACHE_HOME/cutover/replay`, else
 /// `$HOME/.cache/cutover/replay`; `None` when neither variable is set.
@@ -69,6 +79,10 @@ pub struct SegmentStamp {
     pub len: u64,
     /// Modification time, ns since the epoch (0 when the file system has none).
     pub mtime_ns: u64,
+    /// Inode change time, ns since the epoch.
+    pub ctime_ns: i128,
+    /// Device and inode.
+    pub dev_ino: (u64, u64),
 }
 
 /// What a cache must match: this build and the log's segment files.
@@ -82,6 +96,10 @@ pub struct Stamp {
     pub log_dir: PathBuf,
     /// Every `.seg` file of the log, by name.
     pub segments: Vec<SegmentStamp>,
+    /// Durable records of the log.
+    pub next_seq: u64,
+    /// The log's head hash (hex); `None` for a version-1 log.
+    pub head: Option<String>,
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
@@ -123,18 +141,26 @@ impl Stamp {
             }
             // The file itself, not a symlink to it: the replay reads the target.
             let meta = std::fs::metadata(entry.path())?;
+            use std::os::unix::fs::MetadataExt;
             segments.push(SegmentStamp {
                 name,
                 len: meta.len(),
                 mtime_ns: mtime_ns(&meta),
+                ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+                dev_ino: (meta.dev(), meta.ino()),
             });
         }
         segments.sort_by(|a, b| a.name.cmp(&b.name));
+        let digest = cutover_eventlog::LogReader::open(&log_dir)
+            .and_then(|r| r.quick_digest())
+            .map_err(std::io::Error::other)?;
         Ok(Stamp {
             format: FORMAT,
             build: build_id()?,
             log_dir,
             segments,
+            next_seq: digest.next_seq,
+            head: digest.head.as_ref().map(cutover_eventlog::hex),
         })
     }
 
@@ -194,6 +220,14 @@ pub struct Loaded {
 /// caller replays and overwrites it).
 pub fn load(root: &Path, stamp: &Stamp) -> Result<Option<Loaded>, String> {
     let dir = stamp.dir(root);
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me || meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(cache = %dir.display(), owner = meta.uid(), "ignoring a replay cache that is not private to this user");
+            return Ok(None);
+        }
+    }
     let manifest = match std::fs::read(dir.join("manifest.json")) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -314,7 +348,15 @@ pub fn store(
     let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| io(root, e))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&tmp).map_err(|e| io(&tmp, e))?;
+    }
     let written = write_all(&tmp, stamp, stats, tables, view_keys).and_then(|bytes| {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;

@@ -29,6 +29,29 @@ pub enum LogError {
         /// `write` or `fsync`.
         operation: &'static str,
     },
+    /// Another writer holds the log.
+    #[error("{path} is already open for writing by another cutover process ({holder}); stop it first, or read the log with analyze, query or verify")]
+    Locked {
+        /// The log directory.
+        path: PathBuf,
+        /// What the holder wrote into the lock file (pid, executable, start time).
+        holder: String,
+    },
+    /// A version-1 log: read, not appended to.
+    #[error("{path} is a format version 1 log, which this build reads but does not append to; copy it into a version 2 log with `cutover salvage --data-dir OLD --into NEW`")]
+    OldFormat {
+        /// The segment.
+        path: PathBuf,
+    },
+    /// The file system is (nearly) full: retry once space is freed.
+    #[error("no space left for the event log ({free_bytes} bytes free); appends resume when space returns")]
+    NoSpace {
+        /// Free bytes when the append was refused.
+        free_bytes: u64,
+    },
+    /// A setting is out of range.
+    #[error("invalid log setting: {0}")]
+    Config(String),
     /// The writer's queue is full: the caller should retry later.
     #[error("log writer queue is full")]
     Overloaded,
@@ -64,6 +87,6 @@ impl LogError {
     /// True when the caller may retry the same append later (overload), false when retrying
     /// cannot help until an operator acts.
     pub fn is_transient(&self) -> bool {
-        matches!(self, LogError::Overloaded)
+        matches!(self, LogError::Overloaded | LogError::NoSpace { .. })
     }
 }

@@ -1,4 +1,5 @@
-//! The single writer: group commit, fsync policy, rolling, poisoning and recovery.
+//! The single writer: lock, group commit, fsync policy, seals and rolling, the durable mark,
+//! disk-full handling, poisoning and recovery.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::format::{self, SEGMENT_HEADER_BYTES, ScanEnd};
-use crate::fs::{LogFile, OsStorage, Storage};
-use crate::{LogError, MAX_RECORD_BYTES};
+use crate::format::{self, HWM_FILE, Hwm, KIND_EVENT, KIND_SEAL, SEGMENT_HEADER_BYTES, ScanEnd, ScanOptions, Seal};
+use crate::fs::{LockError, LogFile, OsStorage, Storage};
+use crate::reader::{list_segments, read_hwm};
+use crate::{LogError, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES};
 
 /// When appended records are made durable; see the crate docs for the loss window of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,19 +32,20 @@ pub enum FsyncPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RecoveryScan {
     /// Every record of the last (active) segment, where a crash can leave a torn tail; of the
-    /// sealed segments only the headers, since they were synced before the roll and every
-    /// reader verifies their records. Restart time does not grow with the log. The default.
+    /// sealed segments the header, length and seal (linkage and chain). Restart time does
+    /// not grow with the log. The default.
     #[default]
     LastSegment,
-    /// Every record of every segment: a damaged sealed segment stops the daemon at start
-    /// instead of the first reader. Restart time grows with the log.
+    /// Every record and content hash of every segment: a damaged sealed segment stops the
+    /// daemon at start instead of the first reader. Restart time grows with the log.
     Full,
 }
 
 /// Writer settings.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
-    /// Roll to a new segment once the active one reaches this size.
+    /// Seal and roll to a new segment once the active one reaches this size (at most
+    /// [`MAX_SEGMENT_BYTES`] minus the largest batch).
     pub segment_bytes: u64,
     /// Durability policy.
     pub fsync: FsyncPolicy,
@@ -51,6 +54,9 @@ pub struct LogConfig {
     pub queue_capacity: usize,
     /// What opening verifies.
     pub recovery_scan: RecoveryScan,
+    /// Free space the writer leaves on the file system: a batch that would go below it is
+    /// refused with [`LogError::NoSpace`].
+    pub min_free_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -60,6 +66,7 @@ impl Default for LogConfig {
             fsync: FsyncPolicy::Always,
             queue_capacity: 4096,
             recovery_scan: RecoveryScan::LastSegment,
+            min_free_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -86,30 +93,62 @@ pub struct Recovery {
     pub torn_reason: Option<String>,
 }
 
-/// Whether the writer still accepts appends.
+/// Whether the writer accepts appends, and if not why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
     /// Accepting appends.
     Ok,
-    /// A write or fsync failed; nothing more is accepted.
+    /// A write or fsync failed; nothing more is accepted until a restart.
     Poisoned {
         /// `write` or `fsync`.
         operation: &'static str,
     },
+    /// The file system is (nearly) full; appends are refused until space returns.
+    OutOfSpace {
+        /// Free bytes when last checked.
+        free_bytes: u64,
+    },
+    /// Requests wait in the queue but the writer has made no progress for a while.
+    Stalled {
+        /// Requests waiting.
+        queued: u64,
+        /// Time since the writer last finished a batch.
+        since: Duration,
+    },
+    /// The writer thread has ended.
+    Stopped,
 }
 
-#[derive(Default)]
+/// How long queued requests may wait without the writer finishing a batch before health says
+/// it is stalled.
+const STALL_AFTER: Duration = Duration::from_secs(5);
+
 struct Shared {
     poisoned: Mutex<Option<&'static str>>,
+    /// Free bytes when the writer last refused for lack of space; `u64::MAX` when it has space.
+    no_space: AtomicU64,
     records: AtomicU64,
     bytes: AtomicU64,
     fsyncs: AtomicU64,
     batches: AtomicU64,
+    queued: AtomicU64,
+    /// Milliseconds since `epoch` when the writer last finished a batch or went idle.
+    progress_ms: AtomicU64,
+    epoch: Instant,
+    /// Sequence number after the last durable record.
+    durable_seq: AtomicU64,
 }
 
 impl Shared {
     fn poisoned(&self) -> Option<&'static str> {
         *self.poisoned.lock().expect("poison flag lock")
+    }
+    fn poison(&self, operation: &'static str) {
+        self.poisoned.lock().expect("poison flag lock").get_or_insert(operation);
+    }
+    fn touch(&self) {
+        self.progress_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
@@ -124,6 +163,10 @@ pub struct WriterStats {
     pub fsyncs: u64,
     /// Write batches (group commits).
     pub batches: u64,
+    /// Requests waiting for the writer.
+    pub queued: u64,
+    /// Sequence number after the last durable record (the durable mark).
+    pub durable_seq: u64,
 }
 
 struct Request {
@@ -145,23 +188,57 @@ impl LogWriter {
         Self::open_with_storage(dir, config, Arc::new(OsStorage))
     }
 
-    /// Opens the log through `storage` (tests inject faults here).
+    /// Opens the log through `storage` (tests inject faults here). Fails with
+    /// [`LogError::Locked`] while another writer holds the log.
     pub fn open_with_storage(
         dir: &Path,
         config: LogConfig,
         storage: Arc<dyn Storage>,
     ) -> Result<(LogWriter, Recovery), LogError> {
-        std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+        if config.segment_bytes == 0 || config.segment_bytes > MAX_SEGMENT_BYTES / 2 {
+            return Err(LogError::Config(format!(
+                "segment_bytes {} is outside 1..={}",
+                config.segment_bytes,
+                MAX_SEGMENT_BYTES / 2
+            )));
+        }
+        storage.create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+        let lock = storage.lock(dir).map_err(|e| match e {
+            LockError::Held(holder) => LogError::Locked {
+                path: dir.to_path_buf(),
+                holder,
+            },
+            LockError::Io(path, source) => LogError::Io { path, source },
+        })?;
         let (active, recovery) = recover(dir, storage.as_ref(), config.recovery_scan)?;
-        let shared = Arc::new(Shared::default());
+        let mut mark = storage
+            .open_mark(&dir.join(HWM_FILE))
+            .map_err(|e| LogError::io(dir.join(HWM_FILE), e))?;
+        let hwm = active.hwm();
+        mark.overwrite(&hwm.encode())
+            .map_err(|e| LogError::io(dir.join(HWM_FILE), e))?;
+        let shared = Arc::new(Shared {
+            poisoned: Mutex::new(None),
+            no_space: AtomicU64::new(u64::MAX),
+            records: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            progress_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            durable_seq: AtomicU64::new(hwm.next_seq),
+        });
         let (tx, rx) = sync_channel(config.queue_capacity.max(1));
         let mut state = WriterState {
             dir: dir.to_path_buf(),
             storage,
             config,
             active,
+            mark,
             shared: shared.clone(),
             buf: Vec::new(),
+            _lock: lock,
         };
         let thread = std::thread::Builder::new()
             .name("cutover-log-writer".into())
@@ -220,23 +297,45 @@ impl LogWriter {
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(LogError::Closed)?;
+        if self.shared.queued.fetch_add(1, Ordering::Relaxed) == 0 {
+            // The queue was empty: the wait for progress starts now.
+            self.shared.touch();
+        }
         match tx.try_send(Request {
             records,
             wait_for_sync,
             reply,
         }) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(LogError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => Err(LogError::Closed),
+            Err(e) => {
+                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => LogError::Overloaded,
+                    TrySendError::Disconnected(_) => LogError::Closed,
+                })
+            }
         }
     }
 
-    /// Whether appends are still accepted.
+    /// Whether appends are accepted now, and if not why.
     pub fn health(&self) -> Health {
-        match self.shared.poisoned() {
-            None => Health::Ok,
-            Some(operation) => Health::Poisoned { operation },
+        if let Some(operation) = self.shared.poisoned() {
+            return Health::Poisoned { operation };
         }
+        if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+            return Health::Stopped;
+        }
+        let free = self.shared.no_space.load(Ordering::Relaxed);
+        if free != u64::MAX {
+            return Health::OutOfSpace { free_bytes: free };
+        }
+        let queued = self.shared.queued.load(Ordering::Relaxed);
+        let last = Duration::from_millis(self.shared.progress_ms.load(Ordering::Relaxed));
+        let since = self.shared.epoch.elapsed().saturating_sub(last);
+        if queued > 0 && since >= STALL_AFTER {
+            return Health::Stalled { queued, since };
+        }
+        Health::Ok
     }
 
     /// Counters since open.
@@ -246,6 +345,8 @@ impl LogWriter {
             bytes: self.shared.bytes.load(Ordering::Relaxed),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             batches: self.shared.batches.load(Ordering::Relaxed),
+            queued: self.shared.queued.load(Ordering::Relaxed),
+            durable_seq: self.shared.durable_seq.load(Ordering::Relaxed),
         }
     }
 
@@ -268,10 +369,32 @@ impl Drop for LogWriter {
     }
 }
 
+/// The segment being appended to.
 struct Active {
     file: Box<dyn LogFile>,
+    base: u64,
     len: u64,
     next_seq: u64,
+    /// Bytes of this segment known durable.
+    synced: u64,
+    /// BLAKE3 of the segment's bytes so far.
+    hasher: blake3::Hasher,
+    /// The previous segment's chain hash.
+    prev: [u8; 32],
+    /// Set once the seal is written and synced: the next batch goes to a new segment.
+    sealed: Option<Seal>,
+}
+
+impl Active {
+    /// The durable mark; only called when everything written is synced.
+    fn hwm(&self) -> Hwm {
+        debug_assert_eq!(self.synced, self.len);
+        Hwm {
+            segment_base: self.base,
+            durable_len: self.synced,
+            next_seq: self.next_seq,
+        }
+    }
 }
 
 struct WriterState {
@@ -279,30 +402,49 @@ struct WriterState {
     storage: Arc<dyn Storage>,
     config: LogConfig,
     active: Active,
+    mark: Box<dyn LogFile>,
     shared: Arc<Shared>,
     buf: Vec<u8>,
+    _lock: Box<dyn Send + Sync>,
 }
 
 /// Most bytes one batch gathers before it is written and synced.
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// How often a writer that is out of space checks whether space returned.
+const SPACE_RECHECK: Duration = Duration::from_secs(1);
+
+fn is_no_space(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+/// The outcome of trying to write the next batch.
+enum Refusal {
+    NoSpace(u64),
+    Poison(&'static str),
+}
 
 impl WriterState {
     fn run(&mut self, rx: Receiver<Request>) {
         let mut unsynced_since: Option<Instant> = None;
         loop {
-            let first = match (self.config.fsync, unsynced_since) {
-                (FsyncPolicy::Interval { interval }, Some(since)) => {
-                    match rx.recv_timeout(interval.saturating_sub(since.elapsed())) {
-                        Ok(r) => r,
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.sync_or_poison();
+            let timeout = match (self.config.fsync, unsynced_since) {
+                (FsyncPolicy::Interval { interval }, Some(since)) => Some(interval.saturating_sub(since.elapsed())),
+                _ if self.shared.no_space.load(Ordering::Relaxed) != u64::MAX => Some(SPACE_RECHECK),
+                _ => None,
+            };
+            let first = match timeout {
+                Some(t) => match rx.recv_timeout(t) {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if unsynced_since.is_some() && self.sync_or_poison() {
                             unsynced_since = None;
-                            continue;
                         }
-                        Err(RecvTimeoutError::Disconnected) => break,
+                        self.recheck_space();
+                        continue;
                     }
-                }
-                _ => match rx.recv() {
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
                     Ok(r) => r,
                     Err(_) => break,
                 },
@@ -318,19 +460,62 @@ impl WriterState {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
+            self.shared.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
             self.write_batch(batch, &mut unsynced_since);
+            self.shared.touch();
         }
         if unsynced_since.is_some() {
             self.sync_or_poison();
         }
     }
 
+    fn recheck_space(&mut self) {
+        if self.shared.no_space.load(Ordering::Relaxed) == u64::MAX {
+            return;
+        }
+        match self.storage.free_bytes(&self.dir) {
+            Some(free) if free < self.config.min_free_bytes => self.shared.no_space.store(free, Ordering::Relaxed),
+            _ => {
+                tracing::info!("free space returned; the log accepts appends again");
+                self.shared.no_space.store(u64::MAX, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Refuses a batch of `bytes` when the file system would go below the reserve.
+    fn check_space(&self, bytes: u64) -> Result<(), Refusal> {
+        match self.storage.free_bytes(&self.dir) {
+            Some(free) if free < bytes.saturating_add(self.config.min_free_bytes) => Err(Refusal::NoSpace(free)),
+            _ => Ok(()),
+        }
+    }
+
+    fn refuse(&self, batch: Vec<Request>, why: Refusal) {
+        let err = |why: &Refusal| match why {
+            Refusal::NoSpace(free) => LogError::NoSpace { free_bytes: *free },
+            Refusal::Poison(operation) => LogError::Poisoned { operation },
+        };
+        match why {
+            Refusal::NoSpace(free) => {
+                if self.shared.no_space.swap(free, Ordering::Relaxed) == u64::MAX {
+                    tracing::warn!(free_bytes = free, "file system full; refusing appends until space returns");
+                }
+            }
+            Refusal::Poison(operation) => self.shared.poison(operation),
+        }
+        for r in batch {
+            let _ = r.reply.send(Err(err(&why)));
+        }
+    }
+
     fn write_batch(&mut self, batch: Vec<Request>, unsynced_since: &mut Option<Instant>) {
         if let Some(operation) = self.shared.poisoned() {
-            for r in batch {
-                let _ = r.reply.send(Err(LogError::Poisoned { operation }));
-            }
-            return;
+            return self.refuse(batch, Refusal::Poison(operation));
+        }
+        if self.active.sealed.is_some()
+            && let Err(why) = self.open_next_segment()
+        {
+            return self.refuse(batch, why);
         }
         self.buf.clear();
         let mut receipts = Vec::with_capacity(batch.len());
@@ -341,15 +526,19 @@ impl WriterState {
                 count: r.records.len() as u64,
             });
             for rec in &r.records {
-                format::encode_record(&mut self.buf, seq, rec);
+                format::encode_record(&mut self.buf, KIND_EVENT, seq, self.active.synced, rec);
                 seq += 1;
             }
         }
-        if let Err(error) = self.active.file.write_all(&self.buf) {
-            tracing::error!(%error, "log write failed; poisoning the writer");
-            self.poison("write", batch);
-            return;
+        if let Err(why) = self.check_space(self.buf.len() as u64) {
+            return self.refuse(batch, why);
         }
+        if let Err(error) = self.active.file.write_all(&self.buf) {
+            let why = self.undo_write(&error, "write");
+            return self.refuse(batch, why);
+        }
+        self.shared.no_space.store(u64::MAX, Ordering::Relaxed);
+        self.active.hasher.update(&self.buf);
         self.active.len += self.buf.len() as u64;
         self.active.next_seq = seq;
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +562,7 @@ impl WriterState {
         }
         if sync_now {
             if !self.sync_or_poison() {
-                let operation = "fsync";
+                let operation = self.shared.poisoned().unwrap_or("fsync");
                 for (r, _) in waiting {
                     let _ = r.reply.send(Err(LogError::Poisoned { operation }));
                 }
@@ -390,169 +579,313 @@ impl WriterState {
                 return;
             }
             *unsynced_since = None;
-            if let Err(error) = self.roll() {
-                tracing::error!(%error, "rolling the log failed; poisoning the writer");
-                *self.shared.poisoned.lock().expect("poison flag lock") = Some("write");
-            }
+            self.seal_and_roll();
         }
     }
 
+    /// After a failed write: cut the file back to what it held before, so nothing half
+    /// written stays in front of the next batch. Out of space is retryable; anything else, or
+    /// a failed cut, poisons.
+    fn undo_write(&mut self, error: &std::io::Error, operation: &'static str) -> Refusal {
+        if !is_no_space(error) {
+            tracing::error!(%error, "log {operation} failed; poisoning the writer");
+            return Refusal::Poison(operation);
+        }
+        if let Err(e) = self.active.file.truncate(self.active.len) {
+            tracing::error!(error = %e, "cutting back a write that ran out of space failed; poisoning the writer");
+            return Refusal::Poison(operation);
+        }
+        Refusal::NoSpace(self.storage.free_bytes(&self.dir).unwrap_or(0))
+    }
+
+    /// fsync the active segment, then publish the durable mark. False (and poisoned) on failure.
     fn sync_or_poison(&mut self) -> bool {
         if self.shared.poisoned().is_some() {
             return false;
         }
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        match self.active.file.sync() {
-            Ok(()) => true,
+        if let Err(error) = self.active.file.sync() {
+            tracing::error!(%error, "log fsync failed; poisoning the writer");
+            self.shared.poison("fsync");
+            return false;
+        }
+        self.active.synced = self.active.len;
+        self.publish()
+    }
+
+    fn publish(&mut self) -> bool {
+        let hwm = self.active.hwm();
+        if let Err(error) = self.mark.overwrite(&hwm.encode()) {
+            tracing::error!(%error, "writing the durable mark failed; poisoning the writer");
+            self.shared.poison("write");
+            return false;
+        }
+        self.shared.durable_seq.store(hwm.next_seq, Ordering::Relaxed);
+        true
+    }
+
+    /// Seals the full active segment and opens the next one. Out of space leaves the segment
+    /// as it was (sealing is tried again after the next batch) or sealed without a successor
+    /// (created before the next batch).
+    fn seal_and_roll(&mut self) {
+        if self.check_space((format::SEAL_RECORD_BYTES + SEGMENT_HEADER_BYTES) as u64).is_err() {
+            return;
+        }
+        let a = &mut self.active;
+        let content = *a.hasher.finalize().as_bytes();
+        let seal = Seal::new(a.prev, content, a.base, a.next_seq - a.base, a.len);
+        self.buf.clear();
+        format::encode_record(&mut self.buf, KIND_SEAL, a.next_seq, a.synced, &seal.encode());
+        if let Err(error) = a.file.write_all(&self.buf) {
+            if let Refusal::Poison(op) = self.undo_write(&error, "write") {
+                self.shared.poison(op);
+            }
+            return;
+        }
+        self.active.len += self.buf.len() as u64;
+        if !self.sync_or_poison() {
+            return;
+        }
+        self.active.sealed = Some(seal);
+        if let Err(Refusal::Poison(op)) = self.open_next_segment() {
+            self.shared.poison(op);
+        }
+    }
+
+    fn open_next_segment(&mut self) -> Result<(), Refusal> {
+        let Some(seal) = self.active.sealed else { return Ok(()) };
+        self.check_space(SEGMENT_HEADER_BYTES as u64)?;
+        let next = self.active.next_seq;
+        match create_segment(&self.dir, self.storage.as_ref(), next, seal.chain) {
+            Ok(active) => {
+                self.active = active;
+                if self.publish() { Ok(()) } else { Err(Refusal::Poison("write")) }
+            }
+            Err(LogError::Io { source, .. }) if is_no_space(&source) => {
+                let _ = self.storage.remove(&self.dir.join(format::segment_file_name(next)));
+                Err(Refusal::NoSpace(self.storage.free_bytes(&self.dir).unwrap_or(0)))
+            }
             Err(error) => {
-                tracing::error!(%error, "log fsync failed; poisoning the writer");
-                *self.shared.poisoned.lock().expect("poison flag lock") = Some("fsync");
-                false
+                tracing::error!(%error, "creating the next segment failed; poisoning the writer");
+                Err(Refusal::Poison("write"))
             }
         }
     }
-
-    fn poison(&mut self, operation: &'static str, batch: Vec<Request>) {
-        *self.shared.poisoned.lock().expect("poison flag lock") = Some(operation);
-        for r in batch {
-            let _ = r.reply.send(Err(LogError::Poisoned { operation }));
-        }
-    }
-
-    fn roll(&mut self) -> Result<(), LogError> {
-        self.active = create_segment(&self.dir, self.storage.as_ref(), self.active.next_seq)?;
-        Ok(())
-    }
 }
 
-fn create_segment(dir: &Path, storage: &dyn Storage, base_seq: u64) -> Result<Active, LogError> {
+fn create_segment(dir: &Path, storage: &dyn Storage, base_seq: u64, prev: [u8; 32]) -> Result<Active, LogError> {
     let path = dir.join(format::segment_file_name(base_seq));
     let mut file = storage.create_new(&path).map_err(|e| LogError::io(&path, e))?;
-    file.write_all(&format::encode_header(base_seq))
-        .map_err(|e| LogError::io(&path, e))?;
+    let header = format::encode_header(base_seq);
+    file.write_all(&header).map_err(|e| LogError::io(&path, e))?;
     file.sync().map_err(|e| LogError::io(&path, e))?;
     storage.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&header);
     Ok(Active {
         file,
+        base: base_seq,
         len: SEGMENT_HEADER_BYTES as u64,
         next_seq: base_seq,
+        synced: SEGMENT_HEADER_BYTES as u64,
+        hasher,
+        prev,
+        sealed: None,
     })
 }
 
-/// Lists the segment files of `dir` as (base_seq, path), in log order.
-pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
-        let entry = entry.map_err(|e| LogError::io(dir, e))?;
-        if let Some(base) = entry.file_name().to_str().and_then(format::parse_segment_name) {
-            out.push((base, entry.path()));
-        }
+fn corrupt(path: &Path, offset: u64, reason: String) -> LogError {
+    LogError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason,
     }
-    out.sort();
-    Ok(out)
 }
 
-/// Reads and checks a sealed segment's header without reading its records.
-fn check_sealed_header(path: &Path, base: u64) -> Result<(), LogError> {
-    use std::io::Read;
-    let mut header = [0u8; SEGMENT_HEADER_BYTES];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|e| LogError::io(path, e))?;
-    let header_base = format::check_header(path, &header)?;
-    if header_base != base {
-        return Err(LogError::Corrupt {
-            path: path.to_path_buf(),
-            offset: 0,
-            reason: format!("header says base {header_base}, file name says {base}"),
-        });
+/// Reads the seal at the end of a sealed segment without reading its records, checking the
+/// header, the seal's frame and chain, and that it covers exactly the file.
+pub(crate) fn read_tail_seal(storage: &dyn Storage, path: &Path, base: u64) -> Result<Seal, LogError> {
+    let io = |e| LogError::io(path, e);
+    let len = storage.len(path).map_err(io)?;
+    let header = storage.read_at(path, 0, SEGMENT_HEADER_BYTES).map_err(io)?;
+    let (version, header_base) = format::check_header(path, &header)?;
+    if version != format::VERSION {
+        return Err(LogError::OldFormat { path: path.to_path_buf() });
     }
-    Ok(())
+    if header_base != base {
+        return Err(corrupt(path, 0, format!("header says base {header_base}, file name says {base}")));
+    }
+    let at = len
+        .checked_sub(format::SEAL_RECORD_BYTES as u64)
+        .filter(|&at| at >= SEGMENT_HEADER_BYTES as u64)
+        .ok_or_else(|| corrupt(path, len, "sealed segment too short to end in a seal (cut short?)".into()))?;
+    let tail = storage.read_at(path, at, format::SEAL_RECORD_BYTES).map_err(io)?;
+    let missing = || corrupt(path, at, "sealed segment does not end in a valid seal (cut short or damaged)".into());
+    let frame = format::parse_frame(&tail).map_err(|_| missing())?;
+    if frame.kind != KIND_SEAL {
+        return Err(missing());
+    }
+    let seal = Seal::decode(&tail[format::RECORD_HEADER_BYTES..]);
+    if seal.base_seq != base || frame.seq != base + seal.records || !seal.chain_ok(at) {
+        return Err(corrupt(path, at, "seal does not match its segment (base, count or chain)".into()));
+    }
+    Ok(seal)
 }
 
 fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Result<(Active, Recovery), LogError> {
-    let mut segments = list_segments(dir)?;
+    let hwm = read_hwm(storage, dir);
+    let mut segments = list_segments(storage, dir)?;
     let mut recovery = Recovery {
         segments: segments.len(),
         ..Recovery::default()
     };
-    // A crash while rolling can leave a last segment shorter than its header: it holds no
-    // record, so it is removed and created again.
+    // A crash while rolling can leave a newest segment shorter than its header: it holds no
+    // record (its header is synced before any record is written), so it is removed.
     if let Some((base, path)) = segments.last().cloned() {
-        let len = std::fs::metadata(&path).map_err(|e| LogError::io(&path, e))?.len();
-        if len < SEGMENT_HEADER_BYTES as u64 && segments.len() > 1 {
-            std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
+        let len = storage.len(&path).map_err(|e| LogError::io(&path, e))?;
+        if len < SEGMENT_HEADER_BYTES as u64 {
+            if hwm.is_some_and(|h| h.segment_base >= base && h.next_seq > base) {
+                return Err(corrupt(&path, 0, format!("{len} bytes, but the durable mark names records in it")));
+            }
+            storage.remove(&path).map_err(|e| LogError::io(&path, e))?;
+            storage.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
             segments.pop();
-            recovery.truncated_bytes += len;
-            recovery.torn_reason = Some(format!("segment {base} was created but its header never written"));
-        } else if len < SEGMENT_HEADER_BYTES as u64 {
-            std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
-            segments.pop();
-        }
-    }
-    if segments.is_empty() {
-        return Ok((create_segment(dir, storage, 0)?, recovery));
-    }
-    let first_base = segments[0].0;
-    let last_index = segments.len() - 1;
-    let mut expected_base = first_base;
-    let mut tail = None;
-    for (i, (base, path)) in segments.iter().enumerate() {
-        let is_last = i == last_index;
-        if !is_last && recovery_scan == RecoveryScan::LastSegment {
-            // Sealed segments were synced before the roll; readers verify their records.
-            check_sealed_header(path, *base)?;
-            if *base < expected_base {
-                return Err(LogError::Corrupt {
-                    path: path.clone(),
-                    offset: 0,
-                    reason: format!("segment starts at sequence {base}, before {expected_base}"),
-                });
-            }
-            expected_base = segments[i + 1].0;
-            continue;
-        }
-        let buf = std::fs::read(path).map_err(|e| LogError::io(path, e))?;
-        let scan = format::scan_segment(path, &buf, is_last, |_, _| {})?;
-        if scan.base_seq != *base || *base != expected_base {
-            return Err(LogError::Corrupt {
-                path: path.clone(),
-                offset: 0,
-                reason: format!("segment starts at sequence {}, expected {expected_base}", scan.base_seq),
-            });
-        }
-        expected_base += scan.records;
-        match scan.end {
-            ScanEnd::Clean => {}
-            ScanEnd::Corrupt { offset, reason } => {
-                return Err(LogError::Corrupt {
-                    path: path.clone(),
-                    offset,
-                    reason,
-                });
-            }
-            ScanEnd::TornTail { offset, reason } => {
-                tracing::warn!(segment = %path.display(), offset, %reason, "truncating torn tail");
-                recovery.truncated_bytes += buf.len() as u64 - offset;
-                recovery.torn_reason = Some(reason);
+            if !segments.is_empty() {
+                recovery.truncated_bytes += len;
+                recovery.torn_reason = Some(format!("segment {base} was created but its header never written"));
             }
         }
-        if is_last {
-            let truncate = (scan.valid_len != buf.len() as u64).then_some(scan.valid_len);
-            tail = Some((path.clone(), scan.valid_len, truncate));
-        }
     }
-    recovery.records = expected_base - first_base;
-    let (path, len, truncate) = tail.expect("at least one segment");
-    let file = storage
-        .open_append(&path, truncate)
-        .map_err(|e| LogError::io(&path, e))?;
-    Ok((
-        Active {
-            file,
-            len,
-            next_seq: expected_base,
-        },
-        recovery,
-    ))
+    let Some((last_base, last_path)) = segments.last().cloned() else {
+        if let Some(h) = hwm.filter(|h| h.next_seq > 0) {
+            return Err(corrupt(
+                dir,
+                0,
+                format!("no segment files, but the durable mark says {} records were durable", h.next_seq),
+            ));
+        }
+        let active = create_segment(dir, storage, 0, [0; 32])?;
+        return Ok((active, recovery));
+    };
+    if segments[0].0 != 0 {
+        return Err(corrupt(
+            &segments[0].1,
+            0,
+            format!("the log starts at sequence {}: the segments before it are missing", segments[0].0),
+        ));
+    }
+    if let Some(h) = hwm.filter(|h| h.segment_base > last_base) {
+        return Err(corrupt(
+            dir,
+            0,
+            format!(
+                "the durable mark names segment {}, newer than the newest file {}: segments are missing",
+                format::segment_file_name(h.segment_base),
+                format::segment_file_name(last_base)
+            ),
+        ));
+    }
+    // Sealed segments: linkage and seals.
+    let mut prev = [0u8; 32];
+    for (i, (base, path)) in segments[..segments.len() - 1].iter().enumerate() {
+        let next_base = segments[i + 1].0;
+        let seal = match recovery_scan {
+            RecoveryScan::LastSegment => read_tail_seal(storage, path, *base)?,
+            RecoveryScan::Full => {
+                let buf = storage.read(path).map_err(|e| LogError::io(path, e))?;
+                let opts = ScanOptions {
+                    is_last: false,
+                    stop_at_seq: None,
+                    hash: true,
+                    durable_len: u64::MAX,
+                };
+                let scan = format::scan_segment(path, &buf, opts, |_, _| {})?;
+                if scan.version != format::VERSION {
+                    return Err(LogError::OldFormat { path: path.clone() });
+                }
+                if let ScanEnd::Corrupt { offset, reason } = scan.end {
+                    return Err(corrupt(path, offset, reason));
+                }
+                scan.seal.ok_or_else(|| corrupt(path, scan.valid_len, "no seal".into()))?
+            }
+        };
+        if seal.prev != prev {
+            return Err(corrupt(path, 0, "seal does not name the previous segment's chain hash".into()));
+        }
+        if base + seal.records != next_base {
+            return Err(corrupt(
+                &segments[i + 1].1,
+                0,
+                format!(
+                    "segment starts at sequence {next_base}, but the previous one ends at {} (missing or overlapping segment)",
+                    base + seal.records
+                ),
+            ));
+        }
+        prev = seal.chain;
+    }
+    // The newest segment: read past the page cache, scan, judge the end.
+    let _ = storage.drop_cache(&last_path);
+    let buf = storage.read(&last_path).map_err(|e| LogError::io(&last_path, e))?;
+    let durable_len = hwm.map_or(0, |h| h.evidence_for(last_base));
+    let opts = ScanOptions {
+        is_last: true,
+        stop_at_seq: None,
+        hash: true,
+        durable_len,
+    };
+    let mut hasher = blake3::Hasher::new();
+    let scan = format::scan_segment(&last_path, &buf, opts, |_, _| {})?;
+    if scan.version != format::VERSION {
+        return Err(LogError::OldFormat { path: last_path });
+    }
+    if scan.base_seq != last_base {
+        return Err(corrupt(&last_path, 0, format!("header says base {}, file name says {last_base}", scan.base_seq)));
+    }
+    let truncate = match scan.end {
+        ScanEnd::Clean => None,
+        ScanEnd::Corrupt { offset, reason } => return Err(corrupt(&last_path, offset, reason)),
+        ScanEnd::TornTail { offset, reason } => {
+            tracing::warn!(segment = %last_path.display(), offset, %reason, "truncating torn tail (never acknowledged)");
+            recovery.truncated_bytes += buf.len() as u64 - offset;
+            recovery.torn_reason = Some(reason);
+            Some(offset)
+        }
+    };
+    let next_seq = last_base + scan.records;
+    if let Some(h) = hwm.filter(|h| h.next_seq > next_seq) {
+        return Err(corrupt(
+            &last_path,
+            scan.valid_len,
+            format!("the log ends at sequence {next_seq}, but the durable mark says {} were durable", h.next_seq),
+        ));
+    }
+    if let Some(seal) = scan.seal
+        && seal.prev != prev
+    {
+        return Err(corrupt(&last_path, 0, "seal does not name the previous segment's chain hash".into()));
+    }
+    recovery.records = next_seq;
+    hasher.update(&buf[..scan.valid_len as usize]);
+    let mut file = storage
+        .open_append(&last_path, truncate)
+        .map_err(|e| LogError::io(&last_path, e))?;
+    // What was read is made durable before anything is built on it.
+    file.sync().map_err(|e| LogError::io(&last_path, e))?;
+    let mut active = Active {
+        file,
+        base: last_base,
+        len: scan.valid_len,
+        next_seq,
+        synced: scan.valid_len,
+        hasher,
+        prev,
+        sealed: scan.seal,
+    };
+    if let Some(seal) = scan.seal {
+        // A crash after sealing, before the next segment existed.
+        active = create_segment(dir, storage, next_seq, seal.chain)?;
+        recovery.segments += 1;
+    }
+    Ok((active, recovery))
 }

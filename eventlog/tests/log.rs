@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cutover_eventlog::testing::FailingSyncStorage;
+use cutover_eventlog::testing::{FailingSyncStorage, event_record};
 use cutover_eventlog::{
     FsyncPolicy, Health, LogConfig, LogError, LogReader, LogWriter, RECORD_HEADER_BYTES, RecoveryScan,
     SEGMENT_HEADER_BYTES, segment_file_name,
@@ -16,6 +16,7 @@ fn tiny() -> LogConfig {
         fsync: FsyncPolicy::Always,
         queue_capacity: 64,
         recovery_scan: RecoveryScan::LastSegment,
+        min_free_bytes: 0,
     }
 }
 
@@ -33,7 +34,11 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
     v.sort();
     v
 }
@@ -42,7 +47,8 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 enum Op {
     Append(Vec<Vec<u8>>),
     Reopen,
-    /// Append one record, then cut `cut` bytes off it as a crash mid-write would.
+    /// A crash mid-write: the bytes of a record that was never acknowledged, cut after `cut`
+    /// bytes, left at the end of the active segment.
     TornAppend(Vec<u8>, usize),
 }
 
@@ -79,23 +85,16 @@ proptest! {
                     w = nw;
                 }
                 Op::TornAppend(rec, cut) => {
-                    w.append_blocking(vec![rec.clone()]).unwrap();
                     w.close();
                     let last = segments(dir.path()).pop().unwrap();
                     let len = std::fs::metadata(&last).unwrap().len();
-                    let frame = (RECORD_HEADER_BYTES + rec.len()) as u64;
-                    // The record is the last one in its segment unless the append rolled.
-                    let (target, tlen) = if len == SEGMENT_HEADER_BYTES as u64 {
-                        let segs = segments(dir.path());
-                        let prev = segs[segs.len() - 2].clone();
-                        std::fs::remove_file(&last).unwrap();
-                        let l = std::fs::metadata(&prev).unwrap().len();
-                        (prev, l)
-                    } else { (last, len) };
-                    let cut = (cut as u64 % frame).max(1);
-                    std::fs::OpenOptions::new().write(true).open(&target).unwrap().set_len(tlen - cut).unwrap();
+                    let frame = event_record(model.len() as u64, len, &rec);
+                    let cut = (cut % frame.len()).max(1);
+                    let mut f = std::fs::OpenOptions::new().append(true).open(&last).unwrap();
+                    std::io::Write::write_all(&mut f, &frame[..cut]).unwrap();
+                    drop(f);
                     let (nw, recovery) = LogWriter::open(dir.path(), tiny()).unwrap();
-                    prop_assert_eq!(recovery.truncated_bytes, frame - cut);
+                    prop_assert_eq!(recovery.truncated_bytes, cut as u64);
                     prop_assert_eq!(recovery.records, model.len() as u64);
                     w = nw;
                 }
@@ -138,27 +137,55 @@ fn crash_torn_tail_is_truncated_and_appends_continue() {
         w.append_blocking(vec![payload(i)]).unwrap();
     }
     w.close();
+    // A batch the writer was writing when it died: never synced, never acknowledged.
     let seg = segments(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&seg)
-        .unwrap()
-        .set_len(len - 5)
-        .unwrap();
+    let mut torn = event_record(10, len, &payload(10));
+    torn.extend(event_record(11, len, &payload(11)));
+    torn.truncate(torn.len() - 5);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &torn).unwrap();
+    drop(f);
     let (w, recovery) = LogWriter::open(dir.path(), config).unwrap();
-    assert_eq!(recovery.records, 9);
-    assert_eq!(
-        recovery.truncated_bytes,
-        (RECORD_HEADER_BYTES + payload(9).len() - 5) as u64
-    );
+    assert_eq!(recovery.records, 10);
+    assert_eq!(recovery.truncated_bytes, torn.len() as u64);
     let receipt = w.append_blocking(vec![b"after".to_vec()]).unwrap();
-    assert_eq!(receipt.first_seq, 9);
+    assert_eq!(receipt.first_seq, 10);
     w.close();
     let got = read_all(dir.path());
-    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
-    assert_eq!(got[8].1, payload(8));
-    assert_eq!(got[9].1, b"after".to_vec());
+    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..11).collect::<Vec<_>>());
+    assert_eq!(got[9].1, payload(9));
+    assert_eq!(got[10].1, b"after".to_vec());
+}
+
+#[test]
+fn crash_acknowledged_record_cut_short_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..tiny()
+    };
+    let (w, _) = LogWriter::open(dir.path(), config.clone()).unwrap();
+    for i in 0..10 {
+        w.append_blocking(vec![payload(i)]).unwrap();
+    }
+    w.close();
+    let seg = segments(dir.path()).pop().unwrap();
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
+    let before = std::fs::read(&seg).unwrap();
+    match LogWriter::open(dir.path(), config) {
+        Err(LogError::Corrupt { path, offset, reason }) => {
+            assert_eq!(path, seg);
+            assert_eq!(offset, len - (RECORD_HEADER_BYTES + payload(9).len()) as u64);
+            assert!(reason.contains("acknowledged"), "{reason}");
+        }
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(_) => panic!("a log missing an acknowledged record opened"),
+    }
+    assert_eq!(std::fs::read(&seg).unwrap(), before, "the failed open modified the segment");
+    let err = LogReader::open(dir.path()).unwrap().for_each(0, |_| {}).unwrap_err();
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
 }
 
 #[test]
@@ -214,20 +241,18 @@ fn crash_torn_record_in_sealed_segment_is_corruption() {
         .unwrap()
         .set_len(len - 3)
         .unwrap();
-    // A full scan refuses to open.
-    let full = LogConfig {
-        recovery_scan: RecoveryScan::Full,
-        ..tiny()
-    };
-    assert!(matches!(
-        LogWriter::open(dir.path(), full),
-        Err(LogError::Corrupt { .. })
-    ));
-    // The default scan opens (restart time must not grow with the log) but never hides the
-    // damage: every reader reports it, after handing out the records before it.
-    let (w, recovery) = LogWriter::open(dir.path(), tiny()).unwrap();
-    assert_eq!(recovery.records, 40);
-    w.close();
+    // Both scans refuse to open: the default one reads every sealed segment's seal.
+    for scan in [RecoveryScan::Full, RecoveryScan::LastSegment] {
+        let config = LogConfig {
+            recovery_scan: scan,
+            ..tiny()
+        };
+        match LogWriter::open(dir.path(), config) {
+            Err(LogError::Corrupt { path, .. }) => assert_eq!(path, first),
+            Err(other) => panic!("{scan:?}: expected corruption, got {other}"),
+            Ok(_) => panic!("{scan:?}: a cut sealed segment opened"),
+        }
+    }
     let mut seen = 0;
     let err = LogReader::open(dir.path())
         .unwrap()
@@ -348,6 +373,7 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
         },
         queue_capacity: 64,
         recovery_scan: RecoveryScan::Full,
+        min_free_bytes: 0,
     };
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
     for i in 0..20 {

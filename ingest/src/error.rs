@@ -22,6 +22,9 @@ pub enum IngestError {
     /// The log's queue is full: retry shortly.
     #[error("ingest is overloaded, retry later")]
     Overloaded,
+    /// The log's file system is full: retry once space is freed (the log resumes by itself).
+    #[error("event log out of disk space, retry later")]
+    NoSpace,
     /// The log cannot accept data (poisoned or closed): retry elsewhere or later.
     #[error("event log is unavailable")]
     Unavailable,
@@ -35,6 +38,7 @@ impl IngestError {
             IngestError::TooLarge { .. } => "too_large",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
             IngestError::Overloaded => "overloaded",
+            IngestError::NoSpace => "no_space",
             IngestError::Unavailable => "unavailable",
         }
     }
@@ -43,6 +47,7 @@ impl IngestError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             IngestError::Overloaded => Some(Duration::from_secs(1)),
+            IngestError::NoSpace => Some(Duration::from_secs(10)),
             IngestError::Unavailable => Some(Duration::from_secs(30)),
             _ => None,
         }
@@ -56,7 +61,7 @@ impl IngestError {
             IngestError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedMediaType(_) => S::UNSUPPORTED_MEDIA_TYPE,
             IngestError::Overloaded => S::TOO_MANY_REQUESTS,
-            IngestError::Unavailable => S::SERVICE_UNAVAILABLE,
+            IngestError::NoSpace | IngestError::Unavailable => S::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -67,7 +72,7 @@ impl IngestError {
         let code = match self {
             IngestError::InvalidInput(_) | IngestError::UnsupportedMediaType(_) => Code::InvalidArgument,
             IngestError::TooLarge { .. } => Code::ResourceExhausted,
-            IngestError::Overloaded | IngestError::Unavailable => Code::Unavailable,
+            IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable => Code::Unavailable,
         };
         match self.retry_after() {
             Some(delay) => {
@@ -82,6 +87,10 @@ impl From<LogError> for IngestError {
     fn from(e: LogError) -> Self {
         match e {
             LogError::Overloaded => IngestError::Overloaded,
+            LogError::NoSpace { free_bytes } => {
+                tracing::warn!(free_bytes, "append refused: the event log's file system is full");
+                IngestError::NoSpace
+            }
             LogError::RecordSize { len, max } => {
                 IngestError::InvalidInput(format!("one event encodes to {len} bytes, more than {max}"))
             }

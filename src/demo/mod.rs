@@ -41,6 +41,22 @@ pub struct DemoOutcome {
     pub report: Report,
 }
 
+/// The demo writes simulated events: never into a data directory that already holds a log
+/// (someone's real drill, or an earlier demo whose report it would mix with this one).
+fn refuse_foreign_log(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let log = cutover_analyzer::log_dir(data_dir);
+    let has_log = std::fs::read_dir(&log)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".seg")))
+        .unwrap_or(false);
+    if has_log {
+        anyhow::bail!(
+            "{} already holds an event log; the demo writes only into a new or empty data directory (leave out --data-dir for a fresh one)",
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs the demo. Progress goes to stderr.
 pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOutcome> {
     let started = Instant::now();
@@ -48,6 +64,7 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
         Some(d) => d,
         None => fresh_dir(seed)?,
     };
+    refuse_foreign_log(&data_dir)?;
     eprintln!("cutover demo: seed {seed}, data dir {}", data_dir.display());
     let mut config = IngestConfig::new(data_dir.clone(), "unknown".into());
     config.otlp.grpc_addr = "127.0.0.1:0".parse()?;

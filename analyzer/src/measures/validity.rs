@@ -103,6 +103,9 @@ pub struct Validity {
     pub series_window_seconds: f64,
     /// The SLI per region per window.
     pub sli_series: Vec<SliPoint>,
+    /// The evidence this report was computed from: the log's record range and head hash (as
+    /// `cutover verify` prints it), and for a salvaged log the ranges its source lost.
+    pub log: crate::tables::LogRange,
 }
 
 /// Ingest health of one region.
@@ -171,6 +174,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let v = &spec.validity;
     let mut out = Validity {
         series_window_seconds: v.series_window_seconds,
+        log: analyzer.stats.log.clone(),
         ..Default::default()
     };
     if let Some(b) = one(analyzer.sql(INGEST_LAG).await?)? {
@@ -250,6 +254,32 @@ impl Validity {
     /// The section in Markdown.
     pub fn markdown(&self) -> String {
         let mut out = String::from("\n## Validity\n\n");
+        let l = &self.log;
+        out += &format!(
+            "Evidence: records {}..{} of the log ({} segments, {} sealed), head `{}`.\n\n",
+            l.first_seq,
+            l.next_seq,
+            l.segments,
+            l.sealed_segments,
+            l.head.as_deref().unwrap_or("none (version-1 log)")
+        );
+        if !l.salvage_lost.is_empty() {
+            out += "This log was salvaged from a damaged one; these records of the source were lost:\n\n";
+            out += "| source segment | bytes | seqs | acknowledged | reason |\n|---|---|---|---|---|\n";
+            for r in &l.salvage_lost {
+                out += &format!(
+                    "| {} | {}..{} | {}..{} | {} | {} |\n",
+                    r.segment,
+                    r.from_offset,
+                    r.to_offset,
+                    r.from_seq,
+                    r.to_seq.map_or_else(|| "end".to_string(), |s| s.to_string()),
+                    if r.acknowledged { "yes" } else { "no" },
+                    r.reason.replace('|', "/")
+                );
+            }
+            out += "\n";
+        }
         if !self.pipeline.is_empty() {
             out += "| region | events | ingest lag p50 | p99 | max | min | pipeline |\n|---|---|---|---|---|---|---|\n";
             for p in &self.pipeline {

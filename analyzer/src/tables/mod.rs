@@ -44,7 +44,7 @@ pub mod wire;
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -52,7 +52,7 @@ use std::sync::mpsc;
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use cutover_eventlog::{LogError, LogReader, SEGMENT_HEADER_BYTES, ScanEnd, scan_segment};
+use cutover_eventlog::{ChainCheck, Digest, LogError, LogPlan, LogReader};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
@@ -107,6 +107,41 @@ pub struct ReplayStats {
     pub undecodable: u64,
     /// Events of kinds this build has no table for.
     pub other_kinds: u64,
+    /// The record range and head hash of the log read (see `cutover_eventlog`'s docs).
+    #[serde(default)]
+    pub log: LogRange,
+}
+
+/// The part of the log a replay read, so that a report can be matched to the evidence.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LogRange {
+    /// First sequence number read.
+    pub first_seq: u64,
+    /// Sequence number after the last record read.
+    pub next_seq: u64,
+    /// Segment files read.
+    pub segments: usize,
+    /// Sealed segments among them.
+    pub sealed_segments: usize,
+    /// The head hash (hex) at `next_seq`; `None` for a version-1 log.
+    pub head: Option<String>,
+    /// For a log written by `cutover salvage`: the ranges of the damaged source log that it
+    /// could not copy.
+    #[serde(default)]
+    pub salvage_lost: Vec<cutover_eventlog::LostRange>,
+}
+
+impl From<Digest> for LogRange {
+    fn from(d: Digest) -> LogRange {
+        LogRange {
+            first_seq: d.first_seq,
+            next_seq: d.next_seq,
+            segments: d.segments,
+            sealed_segments: d.sealed,
+            head: d.head.as_ref().map(cutover_eventlog::hex),
+            salvage_lost: Vec::new(),
+        }
+    }
 }
 
 impl ReplayStats {
@@ -341,40 +376,17 @@ impl Tables {
     }
 }
 
-/// Segment files of `dir` in log order, as the log names them (`{base_seq:020}.seg`).
-fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, AnalyzeError> {
-    let io = |source| LogError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut out = vec![];
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let name = entry.file_name();
-        let base = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".seg"))
-            .filter(|stem| stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|stem| stem.parse::<u64>().ok());
-        if let Some(base) = base {
-            out.push((base, entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Decodes one segment file, checking it as [`LogReader`] does. `None` for a newest segment
-/// still being created (shorter than its header). `buf` is the worker's read buffer, reused
-/// so that each segment does not fault in fresh pages.
+/// Decodes segment `i` of `plan`, checked by the log's own rules (checksums, seal, content
+/// hash, durable mark). `None` for a newest segment still being created. `buf` is the
+/// worker's read buffer, reused so that each segment does not fault in fresh pages.
 fn read_segment(
-    path: &Path,
-    base: u64,
-    is_last: bool,
+    plan: &LogPlan,
+    i: usize,
     schemas: &Schemas,
     buf: &mut Vec<u8>,
-) -> Result<Option<build::Finished>, AnalyzeError> {
+) -> Result<Option<(build::Finished, cutover_eventlog::SegmentScan)>, AnalyzeError> {
     use std::io::Read;
+    let path = &plan.segments[i].path;
     buf.clear();
     std::fs::File::open(path)
         .and_then(|mut f| f.read_to_end(buf))
@@ -383,34 +395,24 @@ fn read_segment(
             source,
         })?;
     let buf = &buf[..];
-    if is_last && buf.len() < SEGMENT_HEADER_BYTES {
-        return Ok(None);
-    }
     let mut part = build::Part::default();
     let mut attrs = Vec::new();
     let start = buf.as_ptr() as usize;
-    let scan = scan_segment(path, buf, is_last, |seq, payload| {
+    let scan = plan.scan(i, buf, true, |_seq, payload| {
         // The payload lies inside `buf`; taking it again from `buf` gives it the buffer's
         // lifetime, so the attribute space can be reused across records.
         let at = payload.as_ptr() as usize - start;
-        part.push(seq, &buf[at..at + payload.len()], &mut attrs);
+        part.push(_seq, &buf[at..at + payload.len()], &mut attrs);
     })?;
-    let corrupt = |offset, reason| LogError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        reason,
-    };
-    if scan.base_seq != base {
-        return Err(corrupt(0, "header base does not match file name".into()).into());
+    match scan {
+        None => Ok(None),
+        Some(scan) => Ok(Some((part.finish(schemas)?, scan))),
     }
-    if let ScanEnd::Corrupt { offset, reason } = scan.end {
-        return Err(corrupt(offset, reason).into());
-    }
-    Ok(Some(part.finish(schemas)?))
 }
 
 /// Takes finished segments in log order: drops duplicate spans and appends the batches.
 struct Collector {
+    chain: ChainCheck,
     tables: [Vec<RecordBatch>; 6],
     seen: SeenSpans,
     stats: ReplayStats,
@@ -445,8 +447,9 @@ impl Collector {
 /// file when asked.
 pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, AnalyzeError> {
     let reader = LogReader::open(log_dir)?;
-    let total = reader.size_bytes()?;
-    let segs = segments(log_dir)?;
+    let plan = reader.plan()?;
+    let total = plan.size_bytes(&cutover_eventlog::OsStorage)?;
+    let segs = &plan.segments;
     let schemas = Schemas::new();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -455,6 +458,7 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let mut c = Collector {
+        chain: plan.chain(),
         tables: Default::default(),
         seen: SeenSpans::default(),
         stats: ReplayStats::default(),
@@ -464,13 +468,15 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
         let (tx, rx) = mpsc::channel();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (segs, schemas, next, stop) = (&segs, &schemas, &next, &stop);
+            let (plan, schemas, next, stop) = (&plan, &schemas, &next, &stop);
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((base, path)) = segs.get(i) else { break };
-                    let r = read_segment(path, *base, i + 1 == segs.len(), schemas, &mut buf);
+                    if i >= plan.segments.len() {
+                        break;
+                    }
+                    let r = read_segment(plan, i, schemas, &mut buf);
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -478,10 +484,14 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
             });
         }
         drop(tx);
-        let result = collect(&rx, segs.len(), &mut c, &mut progress, total);
+        let result = collect(&rx, &plan, &mut c, &mut progress, total);
         stop.store(true, Ordering::Relaxed);
         result
     })?;
+    c.stats.log = c.chain.clone().finish()?.into();
+    if let Some(s) = cutover_eventlog::read_salvage_report(log_dir)? {
+        c.stats.log.salvage_lost = s.lost;
+    }
     if let Some(p) = progress.as_mut() {
         p(total, total);
     }
@@ -502,26 +512,31 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
     })
 }
 
-type SegmentResult = (usize, Result<Option<build::Finished>, AnalyzeError>);
+type SegmentResult = (
+    usize,
+    Result<Option<(build::Finished, cutover_eventlog::SegmentScan)>, AnalyzeError>,
+);
 
 /// Receives the segments as workers finish them and hands them to `c` in log order; the
 /// first error in log order ends the replay.
 fn collect(
     rx: &mpsc::Receiver<SegmentResult>,
-    count: usize,
+    plan: &LogPlan,
     c: &mut Collector,
     progress: &mut Option<Progress>,
     total: u64,
 ) -> Result<(), AnalyzeError> {
     let mut waiting = BTreeMap::new();
     let mut next = 0;
+    let count = plan.segments.len();
     while next < count {
         let Ok((i, r)) = rx.recv() else {
             return Err(AnalyzeError::Internal("a replay worker stopped".into()));
         };
         waiting.insert(i, r);
         while let Some(r) = waiting.remove(&next) {
-            if let Some(part) = r? {
+            if let Some((part, scan)) = r? {
+                c.chain.link(&plan.segments[next], &scan)?;
                 c.take(part)?;
                 if let Some(p) = progress.as_mut() {
                     p(c.read, total);

@@ -62,11 +62,29 @@ async fn metrics(State(state): State<Arc<OtlpState>>) -> Response {
 async fn healthz(State(state): State<Arc<OtlpState>>) -> Response {
     match state.sink.log().health() {
         Health::Ok => (StatusCode::OK, "ok\n").into_response(),
-        Health::Poisoned { operation } => (
+        unhealthy => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("unhealthy: event log poisoned after a failed {operation}\n"),
+            format!("unhealthy: {}\n", health_text(&unhealthy)),
         )
             .into_response(),
+    }
+}
+
+/// Why the event log is not healthy, for `/healthz`.
+fn health_text(h: &Health) -> String {
+    match h {
+        Health::Ok => "ok".into(),
+        Health::Poisoned { operation } => {
+            format!("event log poisoned after a failed {operation}; restart after fixing the disk")
+        }
+        Health::OutOfSpace { free_bytes } => {
+            format!("event log out of disk space ({free_bytes} bytes free); ingest resumes when space returns")
+        }
+        Health::Stalled { queued, since } => format!(
+            "event log writer made no progress for {:.1} s with {queued} requests queued",
+            since.as_secs_f64()
+        ),
+        Health::Stopped => "event log writer thread has stopped".into(),
     }
 }
 
@@ -90,7 +108,7 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
     .await;
     match result {
         Ok(resp) => encode(encoding, StatusCode::OK, &resp),
-        Err(e @ (IngestError::Overloaded | IngestError::Unavailable)) => error_response(encoding, &e),
+        Err(e @ (IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable)) => error_response(encoding, &e),
         Err(e) => refuse(&state, encoding, e),
     }
 }
