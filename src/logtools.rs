@@ -77,7 +77,10 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
         report.bytes as f64 / 1e6 / secs.max(1e-9)
     );
     match report.hwm {
-        Some(h) => println!("durable mark: {} records (segment {}, {} bytes)", h.next_seq, h.segment_base, h.durable_len),
+        Some(h) => println!(
+            "durable mark: {} records (segment {}, {} bytes)",
+            h.next_seq, h.segment_base, h.durable_len
+        ),
         None => println!("durable mark: none (a version-1 log, or a writer that never synced)"),
     }
     for s in report.segments.iter().filter(|s| s.torn_bytes > 0) {
@@ -92,7 +95,9 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
             "log whole: records {}..{}, head {}",
             d.first_seq,
             d.next_seq,
-            d.head.as_ref().map_or_else(|| "none (version 1)".to_string(), cutover_eventlog::hex)
+            d.head
+                .as_ref()
+                .map_or_else(|| "none (version 1)".to_string(), cutover_eventlog::hex)
         );
         return Ok(0);
     }
@@ -132,10 +137,17 @@ pub fn salvage(args: &SalvageArgs) -> anyhow::Result<u8> {
             l.to_offset,
             l.from_seq,
             l.to_seq.map_or_else(|| "end".to_string(), |s| s.to_string()),
-            if l.acknowledged { "acknowledged" } else { "never acknowledged" },
+            if l.acknowledged {
+                "acknowledged"
+            } else {
+                "never acknowledged"
+            },
             l.reason
         );
     }
-    println!("the list is kept in {}", dst.join(cutover_eventlog::SALVAGE_FILE).display());
+    println!(
+        "the list is kept in {}",
+        dst.join(cutover_eventlog::SALVAGE_FILE).display()
+    );
     Ok(0)
 }

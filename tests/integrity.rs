@@ -44,7 +44,10 @@ fn spans(first_id: u64, n: u64) -> ExportTraceServiceRequest {
 
 /// Sends `batches` batches of 10 spans; returns how many spans were acknowledged.
 fn send(grpc: &str, first_id: u64, batches: u64) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut client = TraceServiceClient::connect(format!("http://{grpc}")).await.unwrap();
         let mut acked = 0;
@@ -64,7 +67,11 @@ fn cutover(args: &[&str], dir: &Path) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn segments(data_dir: &Path) -> Vec<PathBuf> {
@@ -116,7 +123,14 @@ fn a_second_daemon_on_the_same_data_dir_refuses_to_start_naming_the_holder() {
     let tmp = tempfile::tempdir().unwrap();
     let first = Ingest::start(tmp.path(), &[]);
     let second = Command::new(bin())
-        .args(["ingest", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "ingest",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(tmp.path())
         .output()
         .unwrap();
@@ -137,7 +151,11 @@ fn the_demo_refuses_a_data_dir_that_holds_a_log() {
     send(&daemon.grpc, 1, 1);
     daemon.kill();
     let before = std::fs::read(&segments(tmp.path())[0]).unwrap();
-    let out = Command::new(bin()).args(["demo", "--data-dir"]).arg(tmp.path()).output().unwrap();
+    let out = Command::new(bin())
+        .args(["demo", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("already holds an event log"), "{}", text(&out));
     assert_eq!(std::fs::read(&segments(tmp.path())[0]).unwrap(), before);
@@ -162,7 +180,12 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
         ("sealed segment cut at a record boundary", |s| {
             let len = std::fs::metadata(&s[1]).unwrap().len();
             let cut = len - (cutover_eventlog::RECORD_HEADER_BYTES + cutover_eventlog::SEAL_PAYLOAD_BYTES) as u64;
-            std::fs::OpenOptions::new().write(true).open(&s[1]).unwrap().set_len(cut).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&s[1])
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
             s[1].clone()
         }),
         ("bit flipped in a sealed segment", |s| {
@@ -191,7 +214,11 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
         // verify: exit 1, the damage named.
         let v = cutover(&["verify"], &dir);
         assert_eq!(v.status.code(), Some(1), "{name}: {}", text(&v));
-        assert!(text(&v).contains("DAMAGE:") && text(&v).contains(&file), "{name}: {}", text(&v));
+        assert!(
+            text(&v).contains("DAMAGE:") && text(&v).contains(&file),
+            "{name}: {}",
+            text(&v)
+        );
         // salvage: what is valid is copied, the loss listed, and the copy is whole.
         let into = tmp.path().join(format!("salvaged-{i}"));
         let s = Command::new(bin())
@@ -210,7 +237,14 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
     // A daemon does not start on a log whose active segment or chain is damaged.
     let dir = tmp.path().join("damaged-3");
     let out = Command::new(bin())
-        .args(["ingest", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "ingest",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -218,7 +252,14 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
     assert!(text(&out).contains("corrupt log"), "{}", text(&out));
     let dir = tmp.path().join("damaged-0");
     let out = Command::new(bin())
-        .args(["ingest", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "ingest",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -251,7 +292,10 @@ fn reports_name_their_evidence_and_a_salvaged_log_carries_its_loss() {
     let head = log["head"].as_str().unwrap().to_string();
     assert_eq!(head.len(), 64);
     let v = text(&cutover(&["verify"], &demo));
-    assert!(v.contains(&format!("records 0..{}, head {head}", log["next_seq"])), "{v}\n{log}");
+    assert!(
+        v.contains(&format!("records 0..{}, head {head}", log["next_seq"])),
+        "{v}\n{log}"
+    );
     // Damage one record in the middle, salvage, analyze the salvaged log.
     let seg = segments(&demo).pop().unwrap();
     let mut b = std::fs::read(&seg).unwrap();
@@ -314,9 +358,14 @@ fn a_full_disk_refuses_with_retry_loses_nothing_and_resumes_by_itself() {
     let data = mnt.join("data");
     let daemon = Ingest::start(&data, &["--segment-bytes", "65536", "--min-free-bytes", "262144"]);
     // Fill the rest: appends start failing with UNAVAILABLE before the disk is full.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (acked, refused) = rt.block_on(async {
-        let mut client = TraceServiceClient::connect(format!("http://{}", daemon.grpc)).await.unwrap();
+        let mut client = TraceServiceClient::connect(format!("http://{}", daemon.grpc))
+            .await
+            .unwrap();
         let (mut acked, mut refused) = (0u64, None);
         for b in 0..2000u64 {
             match client.export(spans(1 + b * 10, 10)).await {
@@ -347,6 +396,10 @@ fn a_full_disk_refuses_with_retry_loses_nothing_and_resumes_by_itself() {
     assert_eq!(more, 50);
     daemon.kill();
     let rows = query(&data, "SELECT count(*) AS n FROM spans");
-    assert_eq!(rows[0]["n"].as_u64().unwrap(), acked + more, "acknowledged spans lost or duplicated");
+    assert_eq!(
+        rows[0]["n"].as_u64().unwrap(),
+        acked + more,
+        "acknowledged spans lost or duplicated"
+    );
     assert_eq!(cutover(&["verify"], &data).status.code(), Some(0));
 }

@@ -355,7 +355,10 @@ pub fn store(
             .mode(0o700)
             .create(root)
             .map_err(|e| io(root, e))?;
-        std::fs::DirBuilder::new().mode(0o700).create(&tmp).map_err(|e| io(&tmp, e))?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .map_err(|e| io(&tmp, e))?;
     }
     let written = write_all(&tmp, stamp, stats, tables, view_keys).and_then(|bytes| {
         if dir.exists() {

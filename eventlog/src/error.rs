@@ -30,7 +30,9 @@ pub enum LogError {
         operation: &'static str,
     },
     /// Another writer holds the log.
-    #[error("{path} is already open for writing by another cutover process ({holder}); stop it first, or read the log with analyze, query or verify")]
+    #[error(
+        "{path} is already open for writing by another cutover process ({holder}); stop it first, or read the log with analyze, query or verify"
+    )]
     Locked {
         /// The log directory.
         path: PathBuf,
@@ -38,7 +40,9 @@ pub enum LogError {
         holder: String,
     },
     /// A version-1 log: read, not appended to.
-    #[error("{path} is a format version 1 log, which this build reads but does not append to; copy it into a version 2 log with `cutover salvage --data-dir OLD --into NEW`")]
+    #[error(
+        "{path} is a format version 1 log, which this build reads but does not append to; copy it into a version 2 log with `cutover salvage --data-dir OLD --into NEW`"
+    )]
     OldFormat {
         /// The segment.
         path: PathBuf,

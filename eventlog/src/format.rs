@@ -350,7 +350,9 @@ pub(crate) fn parse_frame(rest: &[u8]) -> Result<Frame, String> {
     }
     let actual = record_crc(&rest[..RECORD_HEADER_BYTES], &rest[RECORD_HEADER_BYTES..total]);
     if actual != crc {
-        return Err(format!("record checksum mismatch (stored {crc:08x}, computed {actual:08x})"));
+        return Err(format!(
+            "record checksum mismatch (stored {crc:08x}, computed {actual:08x})"
+        ));
     }
     Ok(Frame { kind, seq, len, synced })
 }
@@ -575,10 +577,16 @@ fn check_record_v1(rest: &[u8], expected_seq: u64) -> Result<usize, (bool, Strin
     }
     let total = RECORD_HEADER_BYTES_V1 + len;
     if rest.len() < total {
-        return Err((true, format!("record announces {len} payload bytes, only {} present", rest.len() - 16)));
+        return Err((
+            true,
+            format!("record announces {len} payload bytes, only {} present", rest.len() - 16),
+        ));
     }
     let payload = &rest[RECORD_HEADER_BYTES_V1..total];
-    let actual = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&rest[0..4]), &rest[8..16]), payload);
+    let actual = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c::crc32c(&rest[0..4]), &rest[8..16]),
+        payload,
+    );
     if actual != crc {
         let reason = format!("record checksum mismatch (stored {crc:08x}, computed {actual:08x})");
         return Err((rest.len() == total, reason));
@@ -647,7 +655,10 @@ mod tests {
     fn clean_segment_yields_every_record() {
         let buf = segment(7, &[b"a", b"bb", b"ccc"]);
         let (seen, s) = scan(&buf, opts(true, 0));
-        assert_eq!(seen, vec![(7, b"a".to_vec()), (8, b"bb".to_vec()), (9, b"ccc".to_vec())]);
+        assert_eq!(
+            seen,
+            vec![(7, b"a".to_vec()), (8, b"bb".to_vec()), (9, b"ccc".to_vec())]
+        );
         assert_eq!(s.end, ScanEnd::Clean);
         assert_eq!(s.valid_len, buf.len() as u64);
         assert_eq!(s.content, Some(*blake3::hash(&buf).as_bytes()));
@@ -665,7 +676,11 @@ mod tests {
         assert!(matches!(s.end, ScanEnd::TornTail { offset, .. } if offset == good as u64));
         // The same bytes, when the mark says the third record was durable: corruption.
         let (_, s) = scan(&buf, opts(true, good as u64 + 5));
-        assert!(matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == good as u64), "{:?}", s.end);
+        assert!(
+            matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == good as u64),
+            "{:?}",
+            s.end
+        );
         let (_, s) = scan(&buf, opts(false, 0));
         assert!(matches!(s.end, ScanEnd::Corrupt { .. }));
     }
@@ -682,7 +697,11 @@ mod tests {
         buf[second] ^= 0x40; // the len field of record 1
         let (seen, s) = scan(&buf, opts(true, 0));
         assert_eq!(seen.len(), 1);
-        assert!(matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == second as u64), "{:?}", s.end);
+        assert!(
+            matches!(s.end, ScanEnd::Corrupt { offset, .. } if offset == second as u64),
+            "{:?}",
+            s.end
+        );
     }
 
     #[test]
@@ -699,7 +718,11 @@ mod tests {
         }
         let (seen, s) = scan(&buf, opts(true, durable));
         assert_eq!(seen.len(), 1);
-        assert!(matches!(s.end, ScanEnd::TornTail { offset, .. } if offset == durable), "{:?}", s.end);
+        assert!(
+            matches!(s.end, ScanEnd::TornTail { offset, .. } if offset == durable),
+            "{:?}",
+            s.end
+        );
     }
 
     #[test]
@@ -719,7 +742,11 @@ mod tests {
         let crc = record_crc(&edited[32..56], &edited[56..57]);
         edited[36..40].copy_from_slice(&crc.to_le_bytes());
         let (_, s) = scan(&edited, opts(false, 0));
-        assert!(matches!(&s.end, ScanEnd::Corrupt { reason, .. } if reason.contains("edited")), "{:?}", s.end);
+        assert!(
+            matches!(&s.end, ScanEnd::Corrupt { reason, .. } if reason.contains("edited")),
+            "{:?}",
+            s.end
+        );
         // Cut at a record boundary (no seal): corruption in a sealed segment.
         let (_, s) = scan(&buf[..end as usize], opts(false, 0));
         assert!(matches!(&s.end, ScanEnd::Corrupt { reason, .. } if reason.contains("without its seal")));

@@ -166,7 +166,9 @@ impl Storage for OsStorage {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let me = format!("pid {} ({exe}), started at unix time {started}", std::process::id());
         file.set_len(0)
             .and_then(|()| std::os::unix::fs::FileExt::write_all_at(&file, me.as_bytes(), 0))

@@ -159,8 +159,8 @@ mod writer;
 
 pub use error::LogError;
 pub use format::{
-    Digest, HWM_FILE, Hwm, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES, RECORD_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES,
-    ScanEnd, Seal, SegmentScan, hex, segment_file_name,
+    Digest, HWM_FILE, Hwm, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES, RECORD_HEADER_BYTES, SEAL_PAYLOAD_BYTES,
+    SEGMENT_HEADER_BYTES, ScanEnd, Seal, SegmentScan, hex, segment_file_name,
 };
 pub use fs::{LOCK_FILE, LockError, LogFile, OsStorage, Storage};
 pub use reader::{ChainCheck, LogPlan, LogReader, PlannedSegment, Record};

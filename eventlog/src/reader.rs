@@ -33,8 +33,13 @@ pub(crate) fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<(u6
 /// The durable mark of the log in `dir`; `None` when there is none or it does not read back
 /// whole (the writer may be rewriting it: a few tries).
 pub(crate) fn read_hwm(storage: &dyn Storage, dir: &Path) -> Option<Hwm> {
+    read_hwm_tries(storage, dir, 5)
+}
+
+/// [`read_hwm`] with a number of tries (1 for the writer's recovery: nobody else writes it).
+pub(crate) fn read_hwm_tries(storage: &dyn Storage, dir: &Path, tries: u32) -> Option<Hwm> {
     let path = dir.join(HWM_FILE);
-    for attempt in 0..5 {
+    for attempt in 0..tries {
         match storage.read(&path) {
             Ok(b) => {
                 if let Some(h) = Hwm::decode(&b) {
@@ -46,7 +51,9 @@ pub(crate) fn read_hwm(storage: &dyn Storage, dir: &Path) -> Option<Hwm> {
             }
             Err(_) => return None,
         }
-        std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+        if attempt + 1 < tries {
+            std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+        }
     }
     tracing::warn!(path = %path.display(), "the durable mark does not read back whole; ignoring it");
     None
@@ -162,11 +169,17 @@ impl ChainCheck {
             reason,
         };
         if header_base != seg.base {
-            return Err(corrupt(format!("header says base {header_base}, file name says {}", seg.base)));
+            return Err(corrupt(format!(
+                "header says base {header_base}, file name says {}",
+                seg.base
+            )));
         }
         if seg.base != self.expected_base {
             return Err(corrupt(if self.segments == 0 {
-                format!("the log starts at sequence {}: the segments before it are missing", seg.base)
+                format!(
+                    "the log starts at sequence {}: the segments before it are missing",
+                    seg.base
+                )
             } else if seg.base > self.expected_base {
                 format!(
                     "segment starts at sequence {}, but the previous one ends at {}: records {}..{} are missing",
@@ -341,9 +354,7 @@ impl LogReader {
         let mut chain = plan.chain();
         for (i, seg) in plan.segments.iter().enumerate() {
             let skip = plan.segments.get(i + 1).is_some_and(|n| n.base <= from_seq);
-            if skip
-                && let Ok(seal) = read_tail_seal(self.storage.as_ref(), &seg.path, seg.base)
-            {
+            if skip && let Ok(seal) = read_tail_seal(self.storage.as_ref(), &seg.path, seg.base) {
                 chain.link_seal(seg, &seal)?;
                 continue;
             }

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::LogError;
 use crate::format::{self, KIND_SEAL, SEGMENT_HEADER_BYTES};
 use crate::fs::{OsStorage, Storage};
 use crate::reader::{list_segments, read_hwm};
 use crate::writer::{FsyncPolicy, LogConfig, LogWriter};
-use crate::LogError;
 
 /// Name of the salvage report in a salvaged log's directory.
 pub const SALVAGE_FILE: &str = "salvage.json";
@@ -104,7 +104,10 @@ pub fn salvage(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Re
     let mut done = 0u64;
     let mut batch: Vec<Vec<u8>> = Vec::new();
     for (i, (base, path)) in segments.iter().enumerate() {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let next_base = segments.get(i + 1).map(|s| s.0);
         let buf = storage.read(path).map_err(|e| LogError::io(path, e))?;
         done += buf.len() as u64;
@@ -156,7 +159,8 @@ pub fn salvage(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Re
                 durable_len: 0,
             };
             let scan = format::scan_segment(path, &buf, opts, |seq, p| keep(seq, p, &mut expected))?;
-            if let format::ScanEnd::Corrupt { offset, reason } | format::ScanEnd::TornTail { offset, reason } = scan.end {
+            if let format::ScanEnd::Corrupt { offset, reason } | format::ScanEnd::TornTail { offset, reason } = scan.end
+            {
                 lose(offset, buf.len() as u64, expected, next_base, reason);
             }
         } else {
@@ -166,13 +170,25 @@ pub fn salvage(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Re
                     Ok(f) if f.kind == KIND_SEAL => {
                         pos += f.total();
                         if pos < buf.len() {
-                            lose(pos as u64, buf.len() as u64, expected, next_base, "bytes after the seal".into());
+                            lose(
+                                pos as u64,
+                                buf.len() as u64,
+                                expected,
+                                next_base,
+                                "bytes after the seal".into(),
+                            );
                         }
                         break;
                     }
                     Ok(f) if f.seq == expected || (f.seq > expected && pos == SEGMENT_HEADER_BYTES) => {
                         if f.seq > expected {
-                            lose(pos as u64, pos as u64, expected, Some(f.seq), "sequence numbers skipped".into());
+                            lose(
+                                pos as u64,
+                                pos as u64,
+                                expected,
+                                Some(f.seq),
+                                "sequence numbers skipped".into(),
+                            );
                         }
                         let payload = &buf[pos + format::RECORD_HEADER_BYTES..pos + f.total()];
                         keep(f.seq, payload, &mut expected);

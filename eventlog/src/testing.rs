@@ -219,6 +219,11 @@ impl SimStorage {
         s.fail_syncs_from = Some(s.ops + n);
     }
 
+    /// The disk works again: fsyncs no longer fail.
+    pub fn heal(&self) {
+        self.lock_state().fail_syncs_from = None;
+    }
+
     /// Limits the bytes all files may hold (`None`: unlimited).
     pub fn set_capacity(&self, bytes: Option<u64>) {
         self.lock_state().capacity = bytes;
@@ -250,7 +255,15 @@ impl SimStorage {
                 let old = |i: usize| f.disk.get(i).copied().unwrap_or(0);
                 let new = |i: usize| f.cache.get(i).copied().unwrap_or(0);
                 let same = (page..end).all(|i| old(i) == new(i));
-                let choice = if same { 0 } else { s.next() % 3 };
+                // A sector that already held durable bytes comes back old or new, never zeroed
+                // (sector writes are atomic); one wholly past the durable end may read as zeros
+                // (an allocated but unwritten block).
+                let choices = if page + SIM_PAGE <= f.disk.len() || page < f.disk.len() {
+                    2
+                } else {
+                    3
+                };
+                let choice = if same { 0 } else { s.next() % choices };
                 for (i, b) in out[page..end].iter_mut().enumerate() {
                     *b = match choice {
                         0 => old(page + i),
@@ -371,7 +384,11 @@ struct SimLock {
 
 impl Drop for SimLock {
     fn drop(&mut self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).locked.remove(&self.dir);
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .locked
+            .remove(&self.dir);
     }
 }
 
@@ -397,7 +414,10 @@ impl Storage for SimStorage {
         let mut s = self.lock_state();
         s.op()?;
         if s.files.contains_key(path) {
-            return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("{}", path.display())));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{}", path.display()),
+            ));
         }
         s.files.insert(path.to_path_buf(), SimFile::default());
         Ok(Box::new(SimHandle {

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::LogError;
 use crate::format::{self, Digest, Hwm, ScanEnd, ScanOptions, SegmentScan};
 use crate::fs::{OsStorage, Storage};
 use crate::reader::{LogReader, PlannedSegment};
-use crate::LogError;
 
 /// One damage found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,10 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     let total = plan.size_bytes(storage.as_ref())?;
     let n = plan.segments.len();
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(n).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n)
+        .max(1);
     let (tx, rx) = std::sync::mpsc::channel();
     let mut results: Vec<Option<Result<(SegmentScan, u64), LogError>>> = (0..n).map(|_| None).collect();
     std::thread::scope(|scope| {

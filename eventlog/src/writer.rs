@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::format::{self, HWM_FILE, Hwm, KIND_EVENT, KIND_SEAL, SEGMENT_HEADER_BYTES, ScanEnd, ScanOptions, Seal};
 use crate::fs::{LockError, LogFile, OsStorage, Storage};
-use crate::reader::{list_segments, read_hwm};
+use crate::reader::{list_segments, read_hwm_tries};
 use crate::{LogError, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES};
 
 /// When appended records are made durable; see the crate docs for the loss window of each.
@@ -498,7 +498,10 @@ impl WriterState {
         match why {
             Refusal::NoSpace(free) => {
                 if self.shared.no_space.swap(free, Ordering::Relaxed) == u64::MAX {
-                    tracing::warn!(free_bytes = free, "file system full; refusing appends until space returns");
+                    tracing::warn!(
+                        free_bytes = free,
+                        "file system full; refusing appends until space returns"
+                    );
                 }
             }
             Refusal::Poison(operation) => self.shared.poison(operation),
@@ -628,7 +631,10 @@ impl WriterState {
     /// as it was (sealing is tried again after the next batch) or sealed without a successor
     /// (created before the next batch).
     fn seal_and_roll(&mut self) {
-        if self.check_space((format::SEAL_RECORD_BYTES + SEGMENT_HEADER_BYTES) as u64).is_err() {
+        if self
+            .check_space((format::SEAL_RECORD_BYTES + SEGMENT_HEADER_BYTES) as u64)
+            .is_err()
+        {
             return;
         }
         let a = &mut self.active;
@@ -659,7 +665,11 @@ impl WriterState {
         match create_segment(&self.dir, self.storage.as_ref(), next, seal.chain) {
             Ok(active) => {
                 self.active = active;
-                if self.publish() { Ok(()) } else { Err(Refusal::Poison("write")) }
+                if self.publish() {
+                    Ok(())
+                } else {
+                    Err(Refusal::Poison("write"))
+                }
             }
             Err(LogError::Io { source, .. }) if is_no_space(&source) => {
                 let _ = self.storage.remove(&self.dir.join(format::segment_file_name(next)));
@@ -710,50 +720,79 @@ pub(crate) fn read_tail_seal(storage: &dyn Storage, path: &Path, base: u64) -> R
     let header = storage.read_at(path, 0, SEGMENT_HEADER_BYTES).map_err(io)?;
     let (version, header_base) = format::check_header(path, &header)?;
     if version != format::VERSION {
-        return Err(LogError::OldFormat { path: path.to_path_buf() });
+        return Err(LogError::OldFormat {
+            path: path.to_path_buf(),
+        });
     }
     if header_base != base {
-        return Err(corrupt(path, 0, format!("header says base {header_base}, file name says {base}")));
+        return Err(corrupt(
+            path,
+            0,
+            format!("header says base {header_base}, file name says {base}"),
+        ));
     }
     let at = len
         .checked_sub(format::SEAL_RECORD_BYTES as u64)
         .filter(|&at| at >= SEGMENT_HEADER_BYTES as u64)
-        .ok_or_else(|| corrupt(path, len, "sealed segment too short to end in a seal (cut short?)".into()))?;
+        .ok_or_else(|| {
+            corrupt(
+                path,
+                len,
+                "sealed segment too short to end in a seal (cut short?)".into(),
+            )
+        })?;
     let tail = storage.read_at(path, at, format::SEAL_RECORD_BYTES).map_err(io)?;
-    let missing = || corrupt(path, at, "sealed segment does not end in a valid seal (cut short or damaged)".into());
+    let missing = || {
+        corrupt(
+            path,
+            at,
+            "sealed segment does not end in a valid seal (cut short or damaged)".into(),
+        )
+    };
     let frame = format::parse_frame(&tail).map_err(|_| missing())?;
     if frame.kind != KIND_SEAL {
         return Err(missing());
     }
     let seal = Seal::decode(&tail[format::RECORD_HEADER_BYTES..]);
     if seal.base_seq != base || frame.seq != base + seal.records || !seal.chain_ok(at) {
-        return Err(corrupt(path, at, "seal does not match its segment (base, count or chain)".into()));
+        return Err(corrupt(
+            path,
+            at,
+            "seal does not match its segment (base, count or chain)".into(),
+        ));
     }
     Ok(seal)
 }
 
 fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Result<(Active, Recovery), LogError> {
-    let hwm = read_hwm(storage, dir);
+    let hwm = read_hwm_tries(storage, dir, 1);
     let mut segments = list_segments(storage, dir)?;
     let mut recovery = Recovery {
         segments: segments.len(),
         ..Recovery::default()
     };
-    // A crash while rolling can leave a newest segment shorter than its header: it holds no
-    // record (its header is synced before any record is written), so it is removed.
+    // A crash while rolling can leave a newest segment without a whole header (created, its
+    // header not yet synced): it holds no record (its header is synced before any record is
+    // written), so it is removed, unless anything proves it held data.
     if let Some((base, path)) = segments.last().cloned() {
-        let len = storage.len(&path).map_err(|e| LogError::io(&path, e))?;
-        if len < SEGMENT_HEADER_BYTES as u64 {
-            if hwm.is_some_and(|h| h.segment_base >= base && h.next_seq > base) {
-                return Err(corrupt(&path, 0, format!("{len} bytes, but the durable mark names records in it")));
+        let buf = storage.read(&path).map_err(|e| LogError::io(&path, e))?;
+        if let Err(header_error) = format::check_header(&path, &buf) {
+            let named = hwm.is_some_and(|h| h.segment_base >= base && h.next_seq > base);
+            if named || format::resync(&buf, 0, base).is_some() {
+                return Err(match header_error {
+                    LogError::NotALog { reason, .. } => {
+                        corrupt(&path, 0, format!("{reason}, but the segment holds durable records"))
+                    }
+                    other => other,
+                });
             }
             storage.remove(&path).map_err(|e| LogError::io(&path, e))?;
             storage.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
             segments.pop();
-            if !segments.is_empty() {
-                recovery.truncated_bytes += len;
-                recovery.torn_reason = Some(format!("segment {base} was created but its header never written"));
-            }
+            recovery.truncated_bytes += buf.len() as u64;
+            recovery.torn_reason = Some(format!(
+                "segment {base} was created but its header never reached the disk"
+            ));
         }
     }
     let Some((last_base, last_path)) = segments.last().cloned() else {
@@ -761,7 +800,10 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
             return Err(corrupt(
                 dir,
                 0,
-                format!("no segment files, but the durable mark says {} records were durable", h.next_seq),
+                format!(
+                    "no segment files, but the durable mark says {} records were durable",
+                    h.next_seq
+                ),
             ));
         }
         let active = create_segment(dir, storage, 0, [0; 32])?;
@@ -771,7 +813,10 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
         return Err(corrupt(
             &segments[0].1,
             0,
-            format!("the log starts at sequence {}: the segments before it are missing", segments[0].0),
+            format!(
+                "the log starts at sequence {}: the segments before it are missing",
+                segments[0].0
+            ),
         ));
     }
     if let Some(h) = hwm.filter(|h| h.segment_base > last_base) {
@@ -806,11 +851,16 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
                 if let ScanEnd::Corrupt { offset, reason } = scan.end {
                     return Err(corrupt(path, offset, reason));
                 }
-                scan.seal.ok_or_else(|| corrupt(path, scan.valid_len, "no seal".into()))?
+                scan.seal
+                    .ok_or_else(|| corrupt(path, scan.valid_len, "no seal".into()))?
             }
         };
         if seal.prev != prev {
-            return Err(corrupt(path, 0, "seal does not name the previous segment's chain hash".into()));
+            return Err(corrupt(
+                path,
+                0,
+                "seal does not name the previous segment's chain hash".into(),
+            ));
         }
         if base + seal.records != next_base {
             return Err(corrupt(
@@ -840,7 +890,11 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
         return Err(LogError::OldFormat { path: last_path });
     }
     if scan.base_seq != last_base {
-        return Err(corrupt(&last_path, 0, format!("header says base {}, file name says {last_base}", scan.base_seq)));
+        return Err(corrupt(
+            &last_path,
+            0,
+            format!("header says base {}, file name says {last_base}", scan.base_seq),
+        ));
     }
     let truncate = match scan.end {
         ScanEnd::Clean => None,
@@ -857,13 +911,20 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
         return Err(corrupt(
             &last_path,
             scan.valid_len,
-            format!("the log ends at sequence {next_seq}, but the durable mark says {} were durable", h.next_seq),
+            format!(
+                "the log ends at sequence {next_seq}, but the durable mark says {} were durable",
+                h.next_seq
+            ),
         ));
     }
     if let Some(seal) = scan.seal
         && seal.prev != prev
     {
-        return Err(corrupt(&last_path, 0, "seal does not name the previous segment's chain hash".into()));
+        return Err(corrupt(
+            &last_path,
+            0,
+            "seal does not name the previous segment's chain hash".into(),
+        ));
     }
     recovery.records = next_seq;
     hasher.update(&buf[..scan.valid_len as usize]);

@@ -111,8 +111,14 @@ fn flipped_len_bit_mid_active_segment_is_corruption_not_truncation() {
         .unwrap()
         .for_each(0, |_| seen += 1)
         .unwrap_err();
-    assert!(matches!(err, LogError::Corrupt { offset, .. } if offset == at as u64), "{err}");
-    assert_eq!(seen, 100, "the reader hands out the records before the damage, then fails");
+    assert!(
+        matches!(err, LogError::Corrupt { offset, .. } if offset == at as u64),
+        "{err}"
+    );
+    assert_eq!(
+        seen, 100,
+        "the reader hands out the records before the damage, then fails"
+    );
 }
 
 #[test]
@@ -183,7 +189,9 @@ fn first_or_newest_segment_removed_is_an_error() {
     let segs = segments(dir.path());
     let first = std::fs::read(&segs[0]).unwrap();
     std::fs::remove_file(&segs[0]).unwrap();
-    assert!(matches!(read_all(dir.path()), Err(LogError::Corrupt { reason, .. }) if reason.contains("before it are missing")));
+    assert!(
+        matches!(read_all(dir.path()), Err(LogError::Corrupt { reason, .. }) if reason.contains("before it are missing"))
+    );
     corrupt_at(LogWriter::open(dir.path(), tiny()));
     std::fs::write(&segs[0], first).unwrap();
     let newest = segs.last().unwrap();
@@ -200,7 +208,12 @@ fn sealed_segment_cut_at_a_record_boundary_is_an_error() {
     let len = std::fs::metadata(&segs[1]).unwrap().len();
     // Drop the seal (and so the segment's end): a copy cut short at a record boundary.
     let cut = len - (RECORD_HEADER_BYTES + cutover_eventlog::SEAL_PAYLOAD_BYTES) as u64;
-    std::fs::OpenOptions::new().write(true).open(&segs[1]).unwrap().set_len(cut).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segs[1])
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
     let (path, _, reason) = corrupt_at(LogWriter::open(dir.path(), tiny()));
     assert_eq!(path, segs[1]);
     assert!(reason.contains("seal"), "{reason}");
@@ -238,7 +251,10 @@ fn an_edited_sealed_segment_breaks_its_content_hash() {
     let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
     bytes[at + RECORD_HEADER_BYTES] ^= 0x20;
     let crc = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(&bytes[at..at + 4]), &bytes[at + 8..at + RECORD_HEADER_BYTES]),
+        crc32c::crc32c_append(
+            crc32c::crc32c(&bytes[at..at + 4]),
+            &bytes[at + 8..at + RECORD_HEADER_BYTES],
+        ),
         &bytes[at + RECORD_HEADER_BYTES..at + RECORD_HEADER_BYTES + len],
     );
     bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
@@ -251,7 +267,11 @@ fn an_edited_sealed_segment_breaks_its_content_hash() {
         other => panic!("expected corruption, got {other:?}"),
     }
     let report = verify(dir.path(), |_, _| {}).unwrap();
-    assert!(report.problems.iter().any(|p| p.what.contains("edited")), "{:?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.what.contains("edited")),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]
@@ -329,8 +349,14 @@ fn version_1_log_is_read_refused_for_append_and_upgraded_by_salvage() {
     std::fs::write(dir.path().join(segment_file_name(0)), v1_segment(0, &[b"a", b"bb"])).unwrap();
     std::fs::write(dir.path().join(segment_file_name(2)), v1_segment(2, &[b"ccc"])).unwrap();
     let got = read_all(dir.path()).unwrap();
-    assert_eq!(got.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()]);
-    assert!(matches!(LogWriter::open(dir.path(), tiny()), Err(LogError::OldFormat { .. })));
+    assert_eq!(
+        got.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()]
+    );
+    assert!(matches!(
+        LogWriter::open(dir.path(), tiny()),
+        Err(LogError::OldFormat { .. })
+    ));
     let out = tempfile::tempdir().unwrap();
     let report = salvage(dir.path(), out.path(), |_, _| {}).unwrap();
     assert_eq!((report.copied, report.lost.len()), (3, 0));
@@ -352,7 +378,11 @@ fn readers_see_only_durable_records() {
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
     w.append_blocking(vec![payload(0), payload(1)]).unwrap(); // acknowledged, not yet synced
     assert_eq!(w.stats().durable_seq, 0);
-    assert_eq!(read_all(dir.path()).unwrap().len(), 0, "a reader saw records a power loss can take");
+    assert_eq!(
+        read_all(dir.path()).unwrap().len(),
+        0,
+        "a reader saw records a power loss can take"
+    );
     w.close(); // syncs
     assert_eq!(read_all(dir.path()).unwrap().len(), 2);
 }
@@ -417,7 +447,11 @@ fn disk_full_during_a_roll_loses_nothing() {
             }
         }
         assert_ne!(w.health(), Health::Stopped);
-        assert!(!matches!(w.health(), Health::Poisoned { .. }), "slack {slack}: {:?}", w.health());
+        assert!(
+            !matches!(w.health(), Health::Poisoned { .. }),
+            "slack {slack}: {:?}",
+            w.health()
+        );
         w.close();
         sim.set_capacity(None);
         let (w, _) = LogWriter::open_with_storage(dir, tiny(), storage.clone()).unwrap();
@@ -449,9 +483,13 @@ fn restart_after_a_failed_fsync_does_not_build_on_unwritten_pages() {
         w.append_blocking(vec![payload(i)]).unwrap();
     }
     sim.fail_syncs_after(0);
-    assert!(matches!(w.append_blocking(vec![payload(5)]), Err(LogError::Poisoned { operation: "fsync" })));
+    assert!(matches!(
+        w.append_blocking(vec![payload(5)]),
+        Err(LogError::Poisoned { operation: "fsync" })
+    ));
     assert!(matches!(w.health(), Health::Poisoned { .. }));
     w.close();
+    sim.heal();
     // The failed record's pages are still in the (simulated) page cache but not on disk. A
     // restart must read the disk: the record is gone, and the next append takes its number.
     let (w, rec) = LogWriter::open_with_storage(dir, big(), storage.clone()).unwrap();

@@ -146,16 +146,20 @@ fn crash_torn_tail_is_truncated_and_appends_continue() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
     std::io::Write::write_all(&mut f, &torn).unwrap();
     drop(f);
+    // Record 10 reached the file whole: it is kept (and made durable); record 11 is cut.
     let (w, recovery) = LogWriter::open(dir.path(), config).unwrap();
-    assert_eq!(recovery.records, 10);
-    assert_eq!(recovery.truncated_bytes, torn.len() as u64);
+    assert_eq!(recovery.records, 11);
+    assert_eq!(
+        recovery.truncated_bytes,
+        (RECORD_HEADER_BYTES + payload(11).len() - 5) as u64
+    );
     let receipt = w.append_blocking(vec![b"after".to_vec()]).unwrap();
-    assert_eq!(receipt.first_seq, 10);
+    assert_eq!(receipt.first_seq, 11);
     w.close();
     let got = read_all(dir.path());
-    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..11).collect::<Vec<_>>());
-    assert_eq!(got[9].1, payload(9));
-    assert_eq!(got[10].1, b"after".to_vec());
+    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+    assert_eq!(got[10].1, payload(10));
+    assert_eq!(got[11].1, b"after".to_vec());
 }
 
 #[test]
@@ -172,7 +176,12 @@ fn crash_acknowledged_record_cut_short_is_corruption_not_a_torn_tail() {
     w.close();
     let seg = segments(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let before = std::fs::read(&seg).unwrap();
     match LogWriter::open(dir.path(), config) {
         Err(LogError::Corrupt { path, offset, reason }) => {
@@ -183,7 +192,11 @@ fn crash_acknowledged_record_cut_short_is_corruption_not_a_torn_tail() {
         Err(other) => panic!("expected corruption, got {other}"),
         Ok(_) => panic!("a log missing an acknowledged record opened"),
     }
-    assert_eq!(std::fs::read(&seg).unwrap(), before, "the failed open modified the segment");
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        before,
+        "the failed open modified the segment"
+    );
     let err = LogReader::open(dir.path()).unwrap().for_each(0, |_| {}).unwrap_err();
     assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
 }

@@ -46,7 +46,11 @@ pub struct DemoOutcome {
 fn refuse_foreign_log(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let log = cutover_analyzer::log_dir(data_dir);
     let has_log = std::fs::read_dir(&log)
-        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".seg")))
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        })
         .unwrap_or(false);
     if has_log {
         anyhow::bail!(

@@ -108,7 +108,9 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
     .await;
     match result {
         Ok(resp) => encode(encoding, StatusCode::OK, &resp),
-        Err(e @ (IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable)) => error_response(encoding, &e),
+        Err(e @ (IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable)) => {
+            error_response(encoding, &e)
+        }
         Err(e) => refuse(&state, encoding, e),
     }
 }
