@@ -115,7 +115,12 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
 pub fn salvage(args: &SalvageArgs) -> anyhow::Result<u8> {
     let src = log_dir(&args.data_dir);
     let dst = cutover_analyzer::log_dir(&args.into);
-    let report = cutover_eventlog::salvage(&src, &dst, progress_line("salvaging"))?;
+    // The copy appends with the blocking API: off the async runtime.
+    let report = std::thread::scope(|s| {
+        s.spawn(|| cutover_eventlog::salvage(&src, &dst, progress_line("salvaging")))
+            .join()
+            .map_err(|_| anyhow::anyhow!("salvage panicked"))
+    })??;
     if std::io::stderr().is_terminal() {
         eprint!("\r\x1b[2K");
     }
