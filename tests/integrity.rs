@@ -420,3 +420,86 @@ fn a_full_disk_refuses_with_retry_loses_nothing_and_resumes_by_itself() {
     );
     assert_eq!(cutover(&["verify"], &data).status.code(), Some(0));
 }
+
+#[test]
+fn the_replay_cache_cannot_lie() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let cache = tmp.path().join("cache");
+    let out = Command::new(bin())
+        .args(["demo", "--format", "json", "--data-dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let analyze = || {
+        Command::new(bin())
+            .args(["analyze", "--format", "json", "--drill"])
+            .arg(demo.join("drill.yaml"))
+            .arg("--data-dir")
+            .arg(&demo)
+            .env("CUTOVER_LOG", "cutover_analyzer=info")
+            .env("CUTOVER_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let first = analyze();
+    assert!(matches!(first.status.code(), Some(0 | 1)), "{}", text(&first));
+    assert!(text(&first).contains("wrote the replay cache"), "{}", text(&first));
+    let entry = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(
+        std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "cache not private"
+    );
+    let hit = analyze();
+    assert!(text(&hit).contains("loaded the replay cache"), "{}", text(&hit));
+    assert_eq!(hit.stdout, first.stdout);
+
+    // Same-size damage with the old modification time put back: not a report from the old bytes.
+    let seg = segments(&demo).pop().unwrap();
+    let mtime = std::fs::metadata(&seg).unwrap().modified().unwrap();
+    let good = std::fs::read(&seg).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    let restore = |bytes: &[u8]| {
+        std::fs::write(&seg, bytes).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    };
+    restore(&bad);
+    let damaged = analyze();
+    assert_eq!(
+        damaged.status.code(),
+        Some(2),
+        "a cached report was served for damaged evidence: {}",
+        text(&damaged)
+    );
+    assert!(text(&damaged).contains("corrupt log"), "{}", text(&damaged));
+    assert!(
+        !text(&damaged).contains("loaded the replay cache"),
+        "{}",
+        text(&damaged)
+    );
+    restore(&good);
+    let again = analyze();
+    assert_eq!(again.stdout, first.stdout);
+
+    // A cache owned by another user is ignored, not trusted.
+    let st = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&cache)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let foreign = analyze();
+    assert!(text(&foreign).contains("ignoring a replay cache"), "{}", text(&foreign));
+    assert!(text(&foreign).contains("replayed the log"), "{}", text(&foreign));
+    assert_eq!(foreign.stdout, first.stdout);
+}

@@ -139,6 +139,10 @@ struct SimState {
     fail_syncs_from: Option<u64>,
     /// Most bytes all files may hold.
     capacity: Option<u64>,
+    /// The next segment write panics (a bug in the writer thread).
+    panic_on_write: bool,
+    /// Segment writes take this long.
+    write_delay: Option<std::time::Duration>,
     locked: BTreeSet<PathBuf>,
     rng: u64,
 }
@@ -222,6 +226,16 @@ impl SimStorage {
     /// The disk works again: fsyncs no longer fail.
     pub fn heal(&self) {
         self.lock_state().fail_syncs_from = None;
+    }
+
+    /// The next segment write panics, as a bug in the writer thread would.
+    pub fn panic_on_next_write(&self) {
+        self.lock_state().panic_on_write = true;
+    }
+
+    /// Every segment write takes `delay` (a disk that has stopped answering).
+    pub fn delay_writes(&self, delay: Option<std::time::Duration>) {
+        self.lock_state().write_delay = delay;
     }
 
     /// Limits the bytes all files may hold (`None`: unlimited).
@@ -318,6 +332,12 @@ impl SimHandle {
 impl LogFile for SimHandle {
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         let path = self.path.clone();
+        if let Some(d) = self.with(|s| Ok(s.write_delay))? {
+            std::thread::sleep(d);
+        }
+        if self.with(|s| Ok(std::mem::take(&mut s.panic_on_write)))? {
+            panic!("injected panic in a segment write");
+        }
         self.with(|s| {
             if let Err(e) = s.op() {
                 // Power went out during the write: some prefix of it reached the cache.

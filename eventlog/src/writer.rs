@@ -108,7 +108,8 @@ pub enum Health {
         /// Free bytes when last checked.
         free_bytes: u64,
     },
-    /// Requests wait in the queue but the writer has made no progress for a while.
+    /// Requests wait (queued or being written) but the writer has finished no batch for
+    /// `STALL_AFTER` (5 s): a disk that stopped answering.
     Stalled {
         /// Requests waiting.
         queued: u64,
@@ -460,9 +461,11 @@ impl WriterState {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            self.shared.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            // Requests count as waiting until they are answered.
+            let n = batch.len() as u64;
             self.write_batch(batch, &mut unsynced_since);
             self.shared.touch();
+            self.shared.queued.fetch_sub(n, Ordering::Relaxed);
         }
         if unsynced_since.is_some() {
             self.sync_or_poison();

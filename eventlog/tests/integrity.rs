@@ -510,6 +510,44 @@ fn restart_after_a_failed_fsync_does_not_build_on_unwritten_pages() {
 }
 
 #[test]
+fn health_reports_a_writer_thread_that_died() {
+    let sim = SimStorage::new(11);
+    let dir = Path::new("/sim/log");
+    let (w, _) = LogWriter::open_with_storage(dir, tiny(), Arc::new(sim.clone())).unwrap();
+    w.append_blocking(vec![payload(0)]).unwrap();
+    assert_eq!(w.health(), Health::Ok);
+    sim.panic_on_next_write();
+    assert!(matches!(w.append_blocking(vec![payload(1)]), Err(LogError::Closed)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while w.health() != Health::Stopped && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(w.health(), Health::Stopped);
+}
+
+#[test]
+fn health_reports_a_writer_stalled_behind_its_queue() {
+    let sim = SimStorage::new(12);
+    let dir = Path::new("/sim/log");
+    let (w, _) = LogWriter::open_with_storage(dir, tiny(), Arc::new(sim.clone())).unwrap();
+    let w = Arc::new(w);
+    sim.delay_writes(Some(std::time::Duration::from_secs(7)));
+    let writer = w.clone();
+    let t = std::thread::spawn(move || writer.append_blocking(vec![payload(0)]));
+    std::thread::sleep(std::time::Duration::from_millis(5500));
+    match w.health() {
+        Health::Stalled { queued, since } => {
+            assert_eq!(queued, 1);
+            assert!(since >= std::time::Duration::from_secs(5), "{since:?}");
+        }
+        other => panic!("expected a stalled writer, got {other:?}"),
+    }
+    sim.delay_writes(None);
+    assert_eq!(t.join().unwrap().unwrap().first_seq, 0);
+    assert_eq!(w.health(), Health::Ok);
+}
+
+#[test]
 fn health_is_ok_while_the_writer_keeps_up() {
     let dir = tempfile::tempdir().unwrap();
     let (w, _) = LogWriter::open(dir.path(), tiny()).unwrap();
