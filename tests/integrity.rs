@@ -8,38 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Ingest, bin, query};
+use common::{Ingest, bin, ingest_refused, query};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 fn spans(first_id: u64, n: u64) -> ExportTraceServiceRequest {
-    let spans = (first_id..first_id + n)
-        .map(|id| {
-            let mut trace_id = [9u8; 16];
-            trace_id[8..].copy_from_slice(&id.to_be_bytes());
-            Span {
-                trace_id: trace_id.to_vec(),
-                span_id: id.to_be_bytes().to_vec(),
-                name: format!("integrity-{id}-{}", "z".repeat(200)),
-                kind: 2,
-                start_time_unix_nano: 1_700_000_000_000_000_000 + id,
-                end_time_unix_nano: 1_700_000_000_000_000_000 + id + 1000,
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource::default()),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::span_batch(first_id, n, 9, |id| format!("integrity-{id}-{}", "z".repeat(200)))
 }
 
 /// Sends `batches` batches of 10 spans; returns how many spans were acknowledged.

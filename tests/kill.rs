@@ -11,8 +11,6 @@ use std::time::Duration;
 use common::{Ingest, query};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 fn cycles() -> usize {
     std::env::var("CUTOVER_KILL_CYCLES")
@@ -22,31 +20,7 @@ fn cycles() -> usize {
 }
 
 fn batch(first_id: u64, n: u64) -> ExportTraceServiceRequest {
-    let spans = (first_id..first_id + n)
-        .map(|id| {
-            let mut trace_id = [7u8; 16];
-            trace_id[8..].copy_from_slice(&id.to_be_bytes());
-            Span {
-                trace_id: trace_id.to_vec(),
-                span_id: id.to_be_bytes().to_vec(),
-                name: "kill-load".into(),
-                kind: 2,
-                start_time_unix_nano: 1_700_000_000_000_000_000 + id,
-                end_time_unix_nano: 1_700_000_000_000_000_000 + id + 1000,
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource::default()),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::span_batch(first_id, n, 7, |_| "kill-load".into())
 }
 
 #[test]

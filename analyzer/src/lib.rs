@@ -146,7 +146,7 @@ fn read_log(
         // No log: the replay says so.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            tracing::warn!(error = %e, "replay cache off: cannot list the log's segments");
+            tracing::warn!(error = %e, "replay cache off: the log cannot be stamped");
             None
         }
     });

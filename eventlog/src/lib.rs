@@ -124,9 +124,10 @@
 //! durable mark they read nothing. `cutover salvage` copies the valid records of a damaged log
 //! into a new one and lists what was lost.
 //!
-//! The newest segment may also be shorter than its header (a crash during a roll: removed) or
-//! end in a valid seal (a crash after sealing: the next segment is created). The recovered
-//! tail is fsynced and the mark rewritten before the first append.
+//! The newest segment may also lack a whole, valid header (a crash during a roll, before the
+//! header reached the disk: removed, unless the mark names it or a valid record frame is in
+//! it, which is corruption) or end in a valid seal (a crash after sealing: the next segment is
+//! created). The recovered tail is fsynced and the mark rewritten before the first append.
 //!
 //! [`RecoveryScan::LastSegment`] (the default) checks the sealed segments by their header,
 //! length and seal (linkage and chain, one small read each), so restart time does not grow
