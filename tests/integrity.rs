@@ -103,19 +103,7 @@ fn count(dir: &Path) -> Result<u64, String> {
 fn a_second_daemon_on_the_same_data_dir_refuses_to_start_naming_the_holder() {
     let tmp = tempfile::tempdir().unwrap();
     let first = Ingest::start(tmp.path(), &[]);
-    let second = Command::new(bin())
-        .args([
-            "ingest",
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    let second = ingest_refused(tmp.path());
     let msg = text(&second);
     assert!(msg.contains("already open for writing"), "{msg}");
     assert!(msg.contains(&format!("pid {}", first.child.id())), "{msg}");
@@ -228,35 +216,10 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
         assert_eq!(cutover(&["verify"], &into).status.code(), Some(0), "{name}");
     }
     // A daemon does not start on a log whose active segment or chain is damaged.
-    let dir = tmp.path().join("damaged-3");
-    let out = Command::new(bin())
-        .args([
-            "ingest",
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("corrupt log"), "{}", text(&out));
-    let dir = tmp.path().join("damaged-0");
-    let out = Command::new(bin())
-        .args([
-            "ingest",
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    for damaged in ["damaged-3", "damaged-0"] {
+        let out = ingest_refused(&tmp.path().join(damaged));
+        assert!(text(&out).contains("corrupt log"), "{damaged}: {}", text(&out));
+    }
 }
 
 #[test]
