@@ -50,9 +50,9 @@ cargo build --workspace --all-targets --locked
 
 fuzz_seconds="${CUTOVER_FUZZ_SECONDS:-10}"
 if [ "$fuzz_seconds" != 0 ]; then
-    step "fuzz smoke: ${fuzz_seconds}s per parser target"
+    step "fuzz smoke: ${fuzz_seconds}s per target (parsers and the log segment decoder)"
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-    for t in syslog cef framing remote_write; do
+    for t in syslog cef framing remote_write log_segment; do
         (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
     done
 fi
