@@ -48,6 +48,27 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Runs the demo into `dir` (a new directory).
+fn demo_log(dir: &Path) {
+    let out = Command::new(bin())
+        .args(["demo", "--format", "json", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Runs `cutover salvage --data-dir src --into into`.
+fn salvage(src: &Path, into: &Path) -> Output {
+    Command::new(bin())
+        .args(["salvage", "--data-dir"])
+        .arg(src)
+        .arg("--into")
+        .arg(into)
+        .output()
+        .unwrap()
+}
+
 fn segments(data_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(data_dir.join("log"))
         .unwrap()
@@ -195,13 +216,7 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
         );
         // salvage: what is valid is copied, the loss listed, and the copy is whole.
         let into = tmp.path().join(format!("salvaged-{i}"));
-        let s = Command::new(bin())
-            .args(["salvage", "--data-dir"])
-            .arg(&dir)
-            .arg("--into")
-            .arg(&into)
-            .output()
-            .unwrap();
+        let s = salvage(&dir, &into);
         assert_eq!(s.status.code(), Some(0), "{name}: {}", text(&s));
         let n = count(&into).unwrap();
         let total = count(&base).unwrap();
@@ -226,12 +241,7 @@ fn damaged_logs_are_errors_never_smaller_reports_and_salvage_lists_the_loss() {
 fn reports_name_their_evidence_and_a_salvaged_log_carries_its_loss() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = tmp.path().join("demo");
-    let out = Command::new(bin())
-        .args(["demo", "--format", "json", "--data-dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    demo_log(&demo);
     let analyze = |dir: &Path| -> serde_json::Value {
         let out = Command::new(bin())
             .args(["analyze", "--no-cache", "--format", "json", "--drill"])
@@ -259,13 +269,7 @@ fn reports_name_their_evidence_and_a_salvaged_log_carries_its_loss() {
     b[mid] ^= 0x55;
     std::fs::write(&seg, b).unwrap();
     let into = tmp.path().join("salvaged");
-    let s = Command::new(bin())
-        .args(["salvage", "--data-dir"])
-        .arg(&demo)
-        .arg("--into")
-        .arg(&into)
-        .output()
-        .unwrap();
+    let s = salvage(&demo, &into);
     assert!(s.status.success(), "{}", text(&s));
     let report = analyze(&into);
     let lost = report["validity"]["log"]["salvage_lost"].as_array().unwrap();
@@ -364,12 +368,7 @@ fn the_replay_cache_cannot_lie() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = tmp.path().join("demo");
     let cache = tmp.path().join("cache");
-    let out = Command::new(bin())
-        .args(["demo", "--format", "json", "--data-dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    demo_log(&demo);
     let analyze = || {
         Command::new(bin())
             .args(["analyze", "--format", "json", "--drill"])
