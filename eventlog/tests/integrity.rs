@@ -3,6 +3,9 @@
 //! full and health. Each uses the fault a machine produces: a second process, a flipped bit,
 //! a removed or cut file, a full disk.
 
+mod common;
+
+use common::segments;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,16 +34,6 @@ fn big() -> LogConfig {
 
 fn payload(i: u64) -> Vec<u8> {
     format!("event-{i}-{}", "y".repeat((i % 17) as usize)).into_bytes()
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// A log of `n` records, one append (one batch, one fsync) each.

@@ -1,6 +1,9 @@
 //! Model and crash tests of the event log.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::segments;
+use std::path::Path;
 use std::sync::Arc;
 
 use cutover_eventlog::testing::{FailingSyncStorage, event_record};
@@ -31,16 +34,6 @@ fn read_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
 
 fn payload(i: u64) -> Vec<u8> {
     format!("record-{i}-{}", "x".repeat((i % 40) as usize)).into_bytes()
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
 }
 
 #[derive(Debug, Clone)]
