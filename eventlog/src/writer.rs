@@ -881,13 +881,13 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
     let _ = storage.drop_cache(&last_path);
     let buf = storage.read(&last_path).map_err(|e| LogError::io(&last_path, e))?;
     let durable_len = hwm.map_or(0, |h| h.evidence_for(last_base));
+    // The content hash is taken once, below, for both the seal check and the writer.
     let opts = ScanOptions {
         is_last: true,
         stop_at_seq: None,
-        hash: true,
+        hash: false,
         durable_len,
     };
-    let mut hasher = blake3::Hasher::new();
     let scan = format::scan_segment(&last_path, &buf, opts, |_, _| {})?;
     if scan.version != format::VERSION {
         return Err(LogError::OldFormat { path: last_path });
@@ -929,8 +929,19 @@ fn recover(dir: &Path, storage: &dyn Storage, recovery_scan: RecoveryScan) -> Re
             "seal does not name the previous segment's chain hash".into(),
         ));
     }
+    let content_end = scan.valid_len as usize - scan.seal.map_or(0, |_| format::SEAL_RECORD_BYTES);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&buf[..content_end]);
+    if let Some(seal) = scan.seal
+        && seal.content != *hasher.finalize().as_bytes()
+    {
+        return Err(corrupt(
+            &last_path,
+            content_end as u64,
+            "segment content does not match its seal's hash (edited after sealing)".into(),
+        ));
+    }
     recovery.records = next_seq;
-    hasher.update(&buf[..scan.valid_len as usize]);
     let mut file = storage
         .open_append(&last_path, truncate)
         .map_err(|e| LogError::io(&last_path, e))?;
