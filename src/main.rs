@@ -13,11 +13,9 @@ mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cutover_analyzer::{Analyzer, DrillSpec};
-use cutover_eventlog::FsyncPolicy;
 use cutover_ingest::{Daemon, IngestConfig};
 
 #[derive(Parser)]
@@ -79,54 +77,147 @@ enum ReportFormat {
     Html,
 }
 
+/// Options of `cutover ingest`: each flag overrides the config file.
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// Configuration file (YAML): listeners, limits, auth, TLS, per-receiver settings.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (file, then flags, then defaults) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Data directory; the event log goes to DIR/log.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long)]
+    otlp_grpc: Option<std::net::SocketAddr>,
+    /// OTLP/HTTP listen address, also remote_write, Alertmanager, markers, /metrics and
+    /// /healthz [default: 127.0.0.1:4318].
+    #[arg(long)]
+    otlp_http: Option<std::net::SocketAddr>,
+    /// Region for data that names none (no cloud.region resource attribute, no region label)
+    /// [default: unknown].
+    #[arg(long)]
+    region: Option<String>,
+    /// Label naming the region in remote_write series, Alertmanager alerts, syslog
+    /// structured data and CEF extensions, for every receiver (the config file can set one
+    /// per receiver) [default: region].
+    #[arg(long)]
+    region_label: Option<String>,
+    /// Syslog over TCP listen address (RFC 5424/3164, CEF); off unless given.
+    #[arg(long)]
+    syslog_tcp: Option<std::net::SocketAddr>,
+    /// Syslog over UDP listen address; off unless given.
+    #[arg(long)]
+    syslog_udp: Option<std::net::SocketAddr>,
+    /// Durability policy of the event log [default: always].
+    #[arg(long, value_enum)]
+    fsync: Option<Fsync>,
+    /// Interval for --fsync interval [default: 100].
+    #[arg(long)]
+    fsync_interval_ms: Option<u64>,
+    /// What start-up verifies: the active segment's records and the sealed segments'
+    /// headers and seals (last-segment), or every record and content hash of every
+    /// segment (full; slower on big logs) [default: last-segment].
+    #[arg(long, value_enum)]
+    recovery_scan: Option<RecoveryScanArg>,
+    /// Segment size at which the log seals the segment and rolls to a new one
+    /// [default: 67108864].
+    #[arg(long)]
+    segment_bytes: Option<u64>,
+    /// Free space to leave on the log's file system: below it appends are refused
+    /// (503 / UNAVAILABLE with a retry hint) and resume by themselves when space returns
+    /// [default: 67108864].
+    #[arg(long)]
+    min_free_bytes: Option<u64>,
+    /// Largest request body after decompression [default: 16777216].
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Start even when a listener on a routable address has no authentication.
+    #[arg(long)]
+    allow_unauthenticated: bool,
+}
+
+impl IngestArgs {
+    /// The config file, then the flags over it.
+    fn effective(&self) -> anyhow::Result<IngestConfig> {
+        use cutover_ingest::config::{FsyncMode, RecoveryScanMode, SyslogTcpListener, SyslogUdpListener};
+        let mut c = match &self.config {
+            Some(path) => IngestConfig::load(path)?,
+            None => IngestConfig::default(),
+        };
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(a) = self.otlp_grpc {
+            c.listeners.grpc.addr = a;
+        }
+        if let Some(a) = self.otlp_http {
+            c.listeners.http.addr = a;
+        }
+        if let Some(r) = &self.region {
+            c.region = r.clone();
+        }
+        if let Some(l) = &self.region_label {
+            for r in [
+                &mut c.receivers.prometheus_remote_write,
+                &mut c.receivers.alertmanager,
+                &mut c.receivers.syslog,
+            ] {
+                r.region_label = l.clone();
+            }
+        }
+        if let Some(a) = self.syslog_tcp {
+            match &mut c.listeners.syslog_tcp {
+                Some(l) => l.addr = a,
+                None => c.listeners.syslog_tcp = Some(SyslogTcpListener::with_addr(a)),
+            }
+        }
+        if let Some(a) = self.syslog_udp {
+            match &mut c.listeners.syslog_udp {
+                Some(l) => l.addr = a,
+                None => c.listeners.syslog_udp = Some(SyslogUdpListener::with_addr(a)),
+            }
+        }
+        if let Some(f) = self.fsync {
+            c.log.fsync = match f {
+                Fsync::Always => FsyncMode::Always,
+                Fsync::Interval => FsyncMode::Interval,
+            };
+        }
+        if let Some(ms) = self.fsync_interval_ms {
+            c.log.fsync_interval_ms = ms;
+        }
+        if let Some(r) = self.recovery_scan {
+            c.log.recovery_scan = match r {
+                RecoveryScanArg::LastSegment => RecoveryScanMode::LastSegment,
+                RecoveryScanArg::Full => RecoveryScanMode::Full,
+            };
+        }
+        if let Some(b) = self.segment_bytes {
+            c.log.segment_bytes = b;
+        }
+        if let Some(b) = self.min_free_bytes {
+            c.log.min_free_bytes = b;
+        }
+        if let Some(b) = self.max_body_bytes {
+            c.limits.max_body_bytes = b;
+        }
+        if self.allow_unauthenticated {
+            c.auth.allow_unauthenticated = true;
+        }
+        Ok(c)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the ingest daemon: OTLP gRPC and HTTP receivers writing to the durable event log.
-    Ingest {
-        /// Data directory; the event log goes to DIR/log.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// OTLP/gRPC listen address.
-        #[arg(long, default_value = "127.0.0.1:4317")]
-        otlp_grpc: std::net::SocketAddr,
-        /// OTLP/HTTP listen address (also serves /metrics and /healthz).
-        #[arg(long, default_value = "127.0.0.1:4318")]
-        otlp_http: std::net::SocketAddr,
-        /// Region for data that names none (no cloud.region resource attribute, no region label).
-        #[arg(long, default_value = "unknown")]
-        region: String,
-        /// Label naming the region in remote_write series, Alertmanager alerts, syslog
-        /// structured data and CEF extensions.
-        #[arg(long, default_value = "region")]
-        region_label: String,
-        /// Syslog over TCP listen address (RFC 5424/3164, CEF); off unless given.
-        #[arg(long)]
-        syslog_tcp: Option<std::net::SocketAddr>,
-        /// Syslog over UDP listen address; off unless given.
-        #[arg(long)]
-        syslog_udp: Option<std::net::SocketAddr>,
-        /// Durability policy of the event log.
-        #[arg(long, value_enum, default_value = "always")]
-        fsync: Fsync,
-        /// Interval for --fsync interval.
-        #[arg(long, default_value_t = 100)]
-        fsync_interval_ms: u64,
-        /// What start-up verifies: the active segment's records and the sealed segments'
-        /// headers and seals (last-segment), or every record and content hash of every
-        /// segment (full; slower on big logs).
-        #[arg(long, value_enum, default_value = "last-segment")]
-        recovery_scan: RecoveryScanArg,
-        /// Segment size at which the log seals the segment and rolls to a new one.
-        #[arg(long, default_value_t = 64 * 1024 * 1024)]
-        segment_bytes: u64,
-        /// Free space to leave on the log's file system: below it appends are refused
-        /// (503 / UNAVAILABLE with a retry hint) and resume by themselves when space returns.
-        #[arg(long, default_value_t = 64 * 1024 * 1024)]
-        min_free_bytes: u64,
-        /// Largest request body after decompression.
-        #[arg(long, default_value_t = 64 * 1024 * 1024)]
-        max_body_bytes: usize,
-    },
+    ///
+    /// Settings come from --config (YAML, docs/deployment.md), then these flags override
+    /// them; unset, the defaults apply.
+    Ingest(Box<IngestArgs>),
     /// Measure a drill: RTO, RPO and every other section against the drill spec.
     ///
     /// Exit code 0 when every target is met, 1 when one is missed or RTO/RPO is not
@@ -222,40 +313,13 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Ingest {
-            data_dir,
-            otlp_grpc,
-            otlp_http,
-            region,
-            region_label,
-            syslog_tcp,
-            syslog_udp,
-            fsync,
-            fsync_interval_ms,
-            recovery_scan,
-            segment_bytes,
-            min_free_bytes,
-            max_body_bytes,
-        } => {
-            let mut config = IngestConfig::new(data_dir.clone(), region);
-            config.region_label = region_label;
-            config.syslog_tcp = syslog_tcp;
-            config.syslog_udp = syslog_udp;
-            config.otlp.grpc_addr = otlp_grpc;
-            config.otlp.http_addr = otlp_http;
-            config.otlp.max_body_bytes = max_body_bytes;
-            config.log.segment_bytes = segment_bytes;
-            config.log.min_free_bytes = min_free_bytes;
-            config.log.recovery_scan = match recovery_scan {
-                RecoveryScanArg::LastSegment => cutover_eventlog::RecoveryScan::LastSegment,
-                RecoveryScanArg::Full => cutover_eventlog::RecoveryScan::Full,
-            };
-            config.log.fsync = match fsync {
-                Fsync::Always => FsyncPolicy::Always,
-                Fsync::Interval => FsyncPolicy::Interval {
-                    interval: Duration::from_millis(fsync_interval_ms.max(1)),
-                },
-            };
+        Command::Ingest(args) => {
+            let config = args.effective()?;
+            if args.print_config {
+                print!("{}", config.to_yaml());
+                return Ok(0);
+            }
+            let data_dir = config.data_dir.clone();
             let daemon = Daemon::start(config).await?;
             let r = &daemon.recovery;
             // The ready line: tests and scripts read the bound addresses from it.

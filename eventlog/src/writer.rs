@@ -52,6 +52,9 @@ pub struct LogConfig {
     /// Append requests that may wait for the writer before appends fail with
     /// [`LogError::Overloaded`].
     pub queue_capacity: usize,
+    /// Bytes of records that may wait for the writer before appends fail with
+    /// [`LogError::Overloaded`] (a request alone in the queue is always taken).
+    pub queue_bytes: u64,
     /// What opening verifies.
     pub recovery_scan: RecoveryScan,
     /// Free space the writer leaves on the file system: a batch that would go below it is
@@ -65,6 +68,7 @@ impl Default for LogConfig {
             segment_bytes: 64 * 1024 * 1024,
             fsync: FsyncPolicy::Always,
             queue_capacity: 4096,
+            queue_bytes: 256 * 1024 * 1024,
             recovery_scan: RecoveryScan::LastSegment,
             min_free_bytes: 64 * 1024 * 1024,
         }
@@ -133,6 +137,9 @@ struct Shared {
     fsyncs: AtomicU64,
     batches: AtomicU64,
     queued: AtomicU64,
+    /// Bytes of the records in `queued` requests.
+    queued_bytes: AtomicU64,
+    queue_bytes: u64,
     /// Milliseconds since `epoch` when the writer last finished a batch or went idle.
     progress_ms: AtomicU64,
     epoch: Instant,
@@ -226,6 +233,8 @@ impl LogWriter {
             fsyncs: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            queued_bytes: AtomicU64::new(0),
+            queue_bytes: config.queue_bytes.max(1),
             progress_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             durable_seq: AtomicU64::new(hwm.next_seq),
@@ -298,6 +307,12 @@ impl LogWriter {
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(LogError::Closed)?;
+        let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
+        let before = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before > 0 && before + bytes > self.shared.queue_bytes {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(LogError::Overloaded);
+        }
         if self.shared.queued.fetch_add(1, Ordering::Relaxed) == 0 {
             // The queue was empty: the wait for progress starts now.
             self.shared.touch();
@@ -310,6 +325,7 @@ impl LogWriter {
             Ok(()) => Ok(rx),
             Err(e) => {
                 self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 Err(match e {
                     TrySendError::Full(_) => LogError::Overloaded,
                     TrySendError::Disconnected(_) => LogError::Closed,
@@ -466,6 +482,7 @@ impl WriterState {
             self.write_batch(batch, &mut unsynced_since);
             self.shared.touch();
             self.shared.queued.fetch_sub(n, Ordering::Relaxed);
+            self.shared.queued_bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
         }
         if unsynced_since.is_some() {
             self.sync_or_poison();

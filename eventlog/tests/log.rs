@@ -20,6 +20,7 @@ fn tiny() -> LogConfig {
         queue_capacity: 64,
         recovery_scan: RecoveryScan::LastSegment,
         min_free_bytes: 0,
+        queue_bytes: 1 << 30,
     }
 }
 
@@ -380,6 +381,7 @@ fn interval_policy_acknowledges_before_fsync_and_syncs_later() {
         queue_capacity: 64,
         recovery_scan: RecoveryScan::Full,
         min_free_bytes: 0,
+        queue_bytes: 1 << 30,
     };
     let (w, _) = LogWriter::open(dir.path(), config).unwrap();
     for i in 0..20 {

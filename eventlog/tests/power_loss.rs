@@ -23,6 +23,7 @@ fn config() -> LogConfig {
         queue_capacity: 64,
         recovery_scan: RecoveryScan::LastSegment,
         min_free_bytes: 0,
+        queue_bytes: 1 << 30,
     }
 }
 

@@ -16,6 +16,12 @@ pub enum IngestError {
         /// The configured limit.
         limit_bytes: usize,
     },
+    /// The request would hold or produce more than a limit allows (decoded size, events).
+    #[error("{0}")]
+    Exhausted(String),
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    Timeout(String),
     /// The content type is not one this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -35,7 +41,8 @@ impl IngestError {
     pub fn outcome(&self) -> &'static str {
         match self {
             IngestError::InvalidInput(_) => "invalid",
-            IngestError::TooLarge { .. } => "too_large",
+            IngestError::TooLarge { .. } | IngestError::Exhausted(_) => "too_large",
+            IngestError::Timeout(_) => "timeout",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
             IngestError::Overloaded => "overloaded",
             IngestError::NoSpace => "no_space",
@@ -58,7 +65,8 @@ impl IngestError {
         use http::StatusCode as S;
         match self {
             IngestError::InvalidInput(_) => S::BAD_REQUEST,
-            IngestError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. } | IngestError::Exhausted(_) => S::PAYLOAD_TOO_LARGE,
+            IngestError::Timeout(_) => S::REQUEST_TIMEOUT,
             IngestError::UnsupportedMediaType(_) => S::UNSUPPORTED_MEDIA_TYPE,
             IngestError::Overloaded => S::TOO_MANY_REQUESTS,
             IngestError::NoSpace | IngestError::Unavailable => S::SERVICE_UNAVAILABLE,
@@ -71,7 +79,8 @@ impl IngestError {
         use tonic_types::{ErrorDetails, StatusExt};
         let code = match self {
             IngestError::InvalidInput(_) | IngestError::UnsupportedMediaType(_) => Code::InvalidArgument,
-            IngestError::TooLarge { .. } => Code::ResourceExhausted,
+            IngestError::TooLarge { .. } | IngestError::Exhausted(_) => Code::ResourceExhausted,
+            IngestError::Timeout(_) => Code::DeadlineExceeded,
             IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable => Code::Unavailable,
         };
         match self.retry_after() {

@@ -9,55 +9,24 @@
 //! Start-up is three steps: [`open_log`] (recovering a torn tail), [`receivers::build_receivers`]
 //! (binding every listener), [`Daemon::serve`].
 
+pub mod admission;
+pub mod auth;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod receivers;
+pub mod serve;
 pub mod sink;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use cutover_eventlog::{FsyncPolicy, LogConfig, LogError, LogWriter, Recovery};
+pub use config::IngestConfig;
+use cutover_eventlog::{LogError, LogWriter, Recovery};
 pub use receivers::ReceiverKind;
-pub use receivers::otlp::OtlpConfig;
-
-/// Everything the daemon needs to start.
-#[derive(Debug, Clone)]
-pub struct IngestConfig {
-    /// Directory of the event log (created if missing).
-    pub data_dir: PathBuf,
-    /// Region for events whose resource has no `cloud.region`.
-    pub region: String,
-    /// Label naming the region in remote_write series and Alertmanager alerts.
-    pub region_label: String,
-    /// OTLP receivers.
-    pub otlp: OtlpConfig,
-    /// Syslog over TCP listen address (off when `None`).
-    pub syslog_tcp: Option<SocketAddr>,
-    /// Syslog over UDP listen address (off when `None`).
-    pub syslog_udp: Option<SocketAddr>,
-    /// Event log settings.
-    pub log: LogConfig,
-}
-
-impl IngestConfig {
-    /// Defaults for `data_dir`: OTLP on 127.0.0.1:4317/4318, fsync always.
-    pub fn new(data_dir: PathBuf, region: String) -> Self {
-        IngestConfig {
-            data_dir,
-            region,
-            region_label: "region".into(),
-            otlp: OtlpConfig::default(),
-            syslog_tcp: None,
-            syslog_udp: None,
-            log: LogConfig {
-                fsync: FsyncPolicy::Always,
-                ..LogConfig::default()
-            },
-        }
-    }
-}
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,12 +42,30 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error("cannot bind a listener: {0}")]
     Bind(#[from] std::io::Error),
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A token could not be read.
+    #[error("authentication: {0}")]
+    Auth(String),
+    /// A certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// Listeners on routable addresses that nothing authenticates.
+    #[error(
+        "refusing to start: {} would accept data from anyone who can reach it; configure auth.tokens \
+         (HTTP, gRPC) or tls.client_ca, bind to 127.0.0.1, or set auth.allow_unauthenticated: true \
+         (--allow-unauthenticated) to accept this",
+        .0.join(", ")
+    )]
+    Unauthenticated(Vec<String>),
 }
 
 /// Opens and recovers the event log.
 pub fn open_log(config: &IngestConfig) -> Result<(Arc<LogWriter>, Recovery), StartError> {
     let log_dir = config.data_dir.join("log");
-    let (writer, recovery) = LogWriter::open(&log_dir, config.log.clone()).map_err(|source| StartError::Log {
+    let log_config = config.log.to_log_config(config.limits.inflight_bytes);
+    let (writer, recovery) = LogWriter::open(&log_dir, log_config).map_err(|source| StartError::Log {
         dir: log_dir.clone(),
         source,
     })?;
@@ -102,18 +89,33 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the log, binds every receiver and starts serving.
     pub async fn start(config: IngestConfig) -> Result<Daemon, StartError> {
+        config.validate()?;
+        let exposed = config.unauthenticated_exposed();
+        if !exposed.is_empty() {
+            if !config.auth.allow_unauthenticated {
+                return Err(StartError::Unauthenticated(exposed));
+            }
+            tracing::warn!(listeners = %exposed.join(", "), "serving routable listeners without authentication (allow_unauthenticated)");
+        }
+        let auth = Arc::new(auth::Auth::load(&config.auth).map_err(StartError::Auth)?);
         let (log, recovery) = open_log(&config)?;
         let metrics = Arc::new(metrics::Metrics::new());
         let sink = Arc::new(sink::EventSink::new(log.clone(), metrics));
-        let bound = receivers::build_receivers(&config, sink).await?;
-        Ok(Self::serve(bound, log, recovery))
+        let (bound, tls) = receivers::build_receivers(&config, sink, auth).await?;
+        Ok(Self::serve(bound, tls, log, recovery))
     }
 
-    /// Starts serving bound receivers.
-    pub fn serve(bound: Vec<receivers::BoundReceiver>, log: Arc<LogWriter>, recovery: Recovery) -> Daemon {
+    /// Starts serving bound receivers, reloading `tls` on SIGHUP and file change.
+    pub fn serve(
+        bound: Vec<receivers::BoundReceiver>,
+        tls: Vec<tls::TlsHandle>,
+        log: Arc<LogWriter>,
+        recovery: Recovery,
+    ) -> Daemon {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let addrs = bound.iter().map(|b| (b.kind, b.addr)).collect();
-        let tasks = bound.into_iter().map(|b| b.serve(stop_rx.clone())).collect();
+        let mut tasks: Vec<_> = bound.into_iter().map(|b| b.serve(stop_rx.clone())).collect();
+        tasks.push(tokio::spawn(tls::watch(tls, Duration::from_secs(5), stop_rx.clone())));
         Daemon {
             addrs,
             recovery,

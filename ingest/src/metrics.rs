@@ -22,6 +22,16 @@ pub enum MetricName {
     LogFsyncsTotal,
     /// 1 while the log accepts appends, 0 once poisoned.
     LogHealthy,
+    /// Connections closed at once because the listener was at `max_connections`.
+    ConnectionsRefusedTotal,
+    /// TLS handshakes that failed or timed out, by listener.
+    TlsHandshakeFailuresTotal,
+    /// Bytes held by requests in flight (admission budget in use).
+    InflightBytes,
+    /// The admission budget.
+    InflightLimitBytes,
+    /// Datagrams the kernel dropped before the UDP receiver read them.
+    UdpDroppedDatagramsTotal,
 }
 
 impl MetricName {
@@ -35,6 +45,11 @@ impl MetricName {
             MetricName::LogRecordsTotal => "cutover_log_records_total",
             MetricName::LogFsyncsTotal => "cutover_log_fsyncs_total",
             MetricName::LogHealthy => "cutover_log_healthy",
+            MetricName::ConnectionsRefusedTotal => "cutover_ingest_connections_refused_total",
+            MetricName::TlsHandshakeFailuresTotal => "cutover_ingest_tls_handshake_failures_total",
+            MetricName::InflightBytes => "cutover_ingest_inflight_bytes",
+            MetricName::InflightLimitBytes => "cutover_ingest_inflight_limit_bytes",
+            MetricName::UdpDroppedDatagramsTotal => "cutover_ingest_udp_dropped_datagrams_total",
         }
     }
 }
@@ -50,6 +65,16 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     /// Unparsable frames kept raw, by `receiver`.
     pub parse_errors: IntCounterVec,
+    /// Connections refused at the cap, by `receiver` (listener).
+    pub connections_refused: IntCounterVec,
+    /// Failed TLS handshakes, by `receiver` (listener).
+    pub tls_failures: IntCounterVec,
+    /// Datagrams dropped by the kernel, by `receiver`.
+    pub udp_dropped: IntCounterVec,
+    /// Admission budget in use.
+    pub inflight_bytes: IntGauge,
+    /// Admission budget.
+    pub inflight_limit_bytes: IntGauge,
     log_records: IntGauge,
     log_fsyncs: IntGauge,
     log_healthy: IntGauge,
@@ -90,6 +115,26 @@ impl Metrics {
                 "Frames that did not parse, kept as raw events",
                 &["receiver"],
             ),
+            connections_refused: vec(
+                MetricName::ConnectionsRefusedTotal,
+                "Connections closed at once because the listener was at max_connections",
+                &["receiver"],
+            ),
+            tls_failures: vec(
+                MetricName::TlsHandshakeFailuresTotal,
+                "TLS handshakes that failed or timed out",
+                &["receiver"],
+            ),
+            udp_dropped: vec(
+                MetricName::UdpDroppedDatagramsTotal,
+                "Datagrams the kernel dropped before the receiver read them (receive buffer full)",
+                &["receiver"],
+            ),
+            inflight_bytes: gauge(
+                MetricName::InflightBytes,
+                "Bytes held by requests in flight (bodies, decoded requests, events)",
+            ),
+            inflight_limit_bytes: gauge(MetricName::InflightLimitBytes, "Admission budget of requests in flight"),
             log_records: gauge(
                 MetricName::LogRecordsTotal,
                 "Records appended to the event log since start",

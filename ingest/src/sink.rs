@@ -23,6 +23,11 @@ impl EventSink {
     /// Appends `events` and returns only once they are durable under the log's fsync policy.
     /// On error nothing may be reported to the client as stored.
     pub async fn store(&self, receiver: &'static str, events: Vec<Event>) -> Result<(), IngestError> {
+        self.store_slice(receiver, &events).await
+    }
+
+    /// [`EventSink::store`] keeping the events (to retry them).
+    pub async fn store_slice(&self, receiver: &'static str, events: &[Event]) -> Result<(), IngestError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -55,5 +60,10 @@ impl EventSink {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// A shared handle on the metrics registry.
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 }

@@ -59,11 +59,11 @@ async fn failed_fsync_gives_503_with_retry_after_and_an_unhealthy_daemon() {
     let (log, _) = LogWriter::open_with_storage(dir.path(), LogConfig::default(), storage).unwrap();
     let log = Arc::new(log);
     let sink = Arc::new(EventSink::new(log.clone(), Arc::new(Metrics::new())));
-    let router = http::router(Arc::new(OtlpState {
+    let router = http::router(Arc::new(OtlpState::new(
         sink,
-        default_region: "r".into(),
-        max_body_bytes: 1 << 20,
-    }));
+        "r".into(),
+        cutover_ingest::config::Limits::default(),
+    )));
 
     assert_eq!(post(&router, request_body(1)).await.status(), 200);
     assert_eq!(get_text(&router, "/healthz").await.0, 200);

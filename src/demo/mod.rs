@@ -71,8 +71,8 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
     refuse_foreign_log(&data_dir)?;
     eprintln!("cutover demo: seed {seed}, data dir {}", data_dir.display());
     let mut config = IngestConfig::new(data_dir.clone(), "unknown".into());
-    config.otlp.grpc_addr = "127.0.0.1:0".parse()?;
-    config.otlp.http_addr = "127.0.0.1:0".parse()?;
+    config.listeners.grpc.addr = "127.0.0.1:0".parse()?;
+    config.listeners.http.addr = "127.0.0.1:0".parse()?;
     let daemon = Daemon::start(config).await.context("starting the ingest daemon")?;
     let grpc = daemon.addr(ReceiverKind::OtlpGrpc).context("grpc receiver bound")?;
     eprintln!("cutover demo: daemon listening on {grpc} (OTLP/gRPC)");

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -12,16 +13,27 @@ BIN = os.environ.get("CUTOVER_BIN", "cutover")
 
 
 class Daemon:
-    def __init__(self, data_dir, region="default-region", extra=()):
+    """`cutover ingest` on 127.0.0.1:0 (unless `listen` is false: then the addresses come from
+    `extra`, e.g. a --config file). Its stderr goes to a file, so a chatty daemon never blocks on
+    a full pipe; `stderr_text()` reads it."""
+
+    def __init__(self, data_dir, region="default-region", extra=(), env=None, listen=True):
         self.data_dir = data_dir
-        self.proc = subprocess.Popen(
-            [BIN, "ingest", "--data-dir", data_dir, "--otlp-grpc", "127.0.0.1:0",
-             "--otlp-http", "127.0.0.1:0", "--region", region, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        fd, self.stderr_path = tempfile.mkstemp(prefix="cutover-ingest-", suffix=".stderr")
+        os.close(fd)
+        addrs = ["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"] if listen else []
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                [BIN, "ingest", "--data-dir", data_dir, *addrs, "--region", region, *extra],
+                stdout=subprocess.PIPE, stderr=err, text=True,
+                env=None if env is None else {**os.environ, **env})
         line = self.proc.stdout.readline()
         if not line.startswith("cutover ingest ready"):
             self.proc.kill()
-            raise RuntimeError(f"daemon did not start: {line!r} {self.proc.stderr.read()}")
+            self.proc.wait()
+            err = self.stderr_text()
+            os.unlink(self.stderr_path)
+            raise RuntimeError(f"daemon did not start: {line!r} {err}")
         fields = dict(w.split("=", 1) for w in line.split()[3:])
         self.fields = fields
         self.grpc = fields["otlp_grpc"]
@@ -30,6 +42,10 @@ class Daemon:
     def alive(self):
         return self.proc.poll() is None
 
+    def stderr_text(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -37,6 +53,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if os.path.exists(self.stderr_path):
+            os.unlink(self.stderr_path)
 
 
 def query(data_dir, sql):
@@ -53,6 +71,38 @@ def wait_until(cond, timeout=20.0, what="condition"):
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def to_yaml(value, indent=0):
+    """A cutover.yaml from dicts: block mappings, lists of mappings as block sequences, other
+    values (scalars, lists of scalars) in JSON, which YAML reads as flow style."""
+    pad = "  " * indent
+    lines = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if (isinstance(v, dict) and v) or (isinstance(v, list) and v and isinstance(v[0], dict)):
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1).rstrip("\n"))
+            else:
+                lines.append(f"{pad}{k}: {json.dumps(v)}")
+    else:
+        for item in value:
+            block = to_yaml(item, indent + 1).rstrip("\n")
+            lines.append(pad + "- " + block[len(pad) + 2:])
+    return "\n".join(lines) + "\n"
+
+
+def metric_value(text, name, **labels):
+    """Sum of the samples of metric `name` (Prometheus text format) whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+    return total
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 //! count and answer refusals.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::response::{IntoResponse, Response};
 use cutover_schemas::Event;
 use http::{HeaderValue, StatusCode, header};
 
+use crate::admission::{Admission, Ticket};
+use crate::config::{Limits, ReceiverSettings};
 use crate::error::IngestError;
 use crate::sink::EventSink;
 
@@ -17,10 +19,14 @@ pub struct HttpContext {
     pub sink: Arc<EventSink>,
     /// Region when the data names none.
     pub default_region: String,
-    /// Label (remote_write) or alert label (Alertmanager) that names the region.
-    pub region_label: String,
-    /// Largest request body, after decompression.
-    pub max_body_bytes: usize,
+    /// Per-receiver settings (the label naming the region).
+    pub receivers: ReceiverSettings,
+    /// Request limits.
+    pub limits: Limits,
+    /// The budget of requests in flight.
+    pub admission: Admission,
+    /// Time a client has to send a body.
+    pub body_timeout: Duration,
 }
 
 /// Now, in ns since the epoch.
@@ -47,14 +53,42 @@ impl HttpContext {
         result
     }
 
-    /// Reads a JSON body of at most `max_body_bytes`; `what` names the payload in the error.
+    /// Reads a JSON body under admission control; `what` names the payload in the error.
     pub async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
-        body: axum::body::Body,
+        request: axum::extract::Request,
         what: &str,
+        ticket: &mut Ticket,
     ) -> Result<T, IngestError> {
-        let bytes = super::body::read_limited(body, self.max_body_bytes).await?;
+        let (parts, body) = request.into_parts();
+        let limit = self.limits.max_body_bytes;
+        super::body::admit_declared(&parts.headers, ticket, limit)?;
+        let bytes = super::body::read_admitted(&parts.headers, body, ticket, limit, self.body_timeout).await?;
+        let estimate = super::protosize::estimate_json(&bytes);
+        let max = self.limits.max_decoded_bytes() as u64;
+        if estimate > max {
+            return Err(IngestError::Exhausted(format!(
+                "the request would take about {estimate} bytes once decoded, more than {max} (4 x limits.max_body_bytes)"
+            )));
+        }
+        ticket.grow(estimate)?;
         serde_json::from_slice(&bytes).map_err(|e| IngestError::InvalidInput(format!("invalid {what} JSON: {e}")))
+    }
+
+    /// Refuses a request whose events are over the per-request limits, and takes their size
+    /// from the budget.
+    pub fn admit_events(&self, events: &[Event], ticket: &mut Ticket) -> Result<(), IngestError> {
+        let bytes: usize = events.iter().map(prost::Message::encoded_len).sum();
+        let l = &self.limits;
+        if events.len() > l.max_request_events || bytes > l.max_request_event_bytes {
+            return Err(IngestError::Exhausted(format!(
+                "the request converts to {} events of {bytes} bytes, more than {} events or {} bytes (limits.max_request_events, limits.max_request_event_bytes)",
+                events.len(),
+                l.max_request_events,
+                l.max_request_event_bytes
+            )));
+        }
+        ticket.grow(2 * bytes as u64)
     }
 
     /// Counts a request refused before storing and answers it.

@@ -2,23 +2,36 @@
 //!
 //! Listeners: OTLP/gRPC on its own port; one HTTP port (default 4318) serving OTLP/HTTP,
 //! Prometheus remote_write, Alertmanager webhooks and the markers API, each contributed as a
-//! router by its receiver ([`HttpReceiver`]).
+//! router by its receiver ([`HttpReceiver`]). Both are served by [`crate::serve`] with their
+//! listener's limits and TLS, behind the token check ([`gate`]).
 
 pub mod alertmanager;
 pub mod body;
 pub mod context;
 pub mod markers;
 pub mod otlp;
+pub mod protosize;
 pub mod remote_write;
 pub mod syslog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
-use crate::IngestConfig;
+use crate::admission::Admission;
+use crate::auth::{Auth, Denied};
+use crate::config::{HttpListener, IngestConfig, Scope};
+use crate::metrics::Metrics;
+use crate::serve::{ServeOptions, serve_http};
 use crate::sink::EventSink;
+use crate::tls::TlsHandle;
+use crate::StartError;
 
 /// The receivers cutover has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,31 +97,122 @@ impl BoundReceiver {
     }
 }
 
-async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
+/// Which receiver a request addresses, for the token check and its metrics.
+fn http_scope(path: &str) -> Option<(Scope, &'static str)> {
+    match path {
+        "/v1/traces" | "/v1/metrics" | "/v1/logs" => Some((Scope::Otlp, "otlp_http")),
+        "/api/v1/write" => Some((Scope::PrometheusRemoteWrite, "prometheus_remote_write")),
+        "/v1/alertmanager" => Some((Scope::Alertmanager, "alertmanager")),
+        "/v1/markers" => Some((Scope::Markers, "markers_api")),
+        "/metrics" => Some((Scope::Metrics, "metrics")),
+        _ => None,
+    }
+}
+
+/// The token check in front of a listener's routes.
+#[derive(Clone)]
+pub struct Gate {
+    auth: Arc<Auth>,
+    metrics: Arc<Metrics>,
+    grpc: bool,
+}
+
+/// Lets a request through when its bearer token may reach the receiver addressed; answers 401
+/// / 403 (UNAUTHENTICATED / PERMISSION_DENIED on gRPC) before the body is read otherwise.
+pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
+    let (scope, receiver) = if g.grpc {
+        (Scope::Otlp, "otlp_grpc")
+    } else {
+        match http_scope(req.uri().path()) {
+            Some(x) => x,
+            None => return next.run(req).await,
+        }
+    };
+    match g.auth.check(req.headers(), scope) {
+        Ok(_) => next.run(req).await,
+        Err(denied) => {
+            g.metrics.requests.with_label_values(&[receiver, denied.outcome()]).inc();
+            let message = match denied {
+                Denied::Unauthenticated => "missing or unknown bearer token (Authorization: Bearer <token>)".to_string(),
+                Denied::Forbidden => format!("this token may not use the {} receiver", scope.name()),
+            };
+            if g.grpc {
+                let status = match denied {
+                    Denied::Unauthenticated => tonic::Status::unauthenticated(message),
+                    Denied::Forbidden => tonic::Status::permission_denied(message),
+                };
+                return otlp::grpc::grpc_error(status);
+            }
+            let code = match denied {
+                Denied::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Denied::Forbidden => StatusCode::FORBIDDEN,
+            };
+            let mut resp = (code, format!("{message}\n")).into_response();
+            if denied == Denied::Unauthenticated {
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cutover\""));
+            }
+            resp
+        }
+    }
+}
+
+fn serve_options(name: &'static str, l: &HttpListener, http2_only: bool) -> ServeOptions {
+    ServeOptions {
+        name,
+        max_connections: l.max_connections,
+        header_timeout: Duration::from_secs(l.header_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(l.idle_timeout_secs.max(1)),
+        max_concurrent_streams: l.max_concurrent_streams.max(1),
+        http2_only,
+    }
+}
+
+fn load_tls(name: &'static str, tls: Option<&crate::config::TlsConfig>, alpn: &[&[u8]]) -> Result<Option<TlsHandle>, StartError> {
+    tls.map(|t| TlsHandle::load(name, t, alpn)).transpose().map_err(StartError::Tls)
 }
 
 /// Binds every configured receiver. Binding happens before serving so that the addresses
-/// can be reported and a busy port fails start-up instead of a background task.
-pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std::io::Result<Vec<BoundReceiver>> {
+/// can be reported and a busy port fails start-up instead of a background task. Returns the
+/// receivers and the TLS handles to reload.
+pub async fn build_receivers(
+    config: &IngestConfig,
+    sink: Arc<EventSink>,
+    auth: Arc<Auth>,
+) -> Result<(Vec<BoundReceiver>, Vec<TlsHandle>), StartError> {
     let mut out = Vec::new();
+    let mut handles = Vec::new();
+    let metrics = sink.metrics_handle();
+    let admission = Admission::new(config.limits.inflight_bytes);
+    metrics.inflight_limit_bytes.set(admission.total() as i64);
+    let http_l = &config.listeners.http;
     let ctx = Arc::new(context::HttpContext {
         sink: sink.clone(),
         default_region: config.region.clone(),
-        region_label: config.region_label.clone(),
-        max_body_bytes: config.otlp.max_body_bytes,
+        receivers: config.receivers.clone(),
+        limits: config.limits.clone(),
+        admission: admission.clone(),
+        body_timeout: Duration::from_secs(http_l.body_timeout_secs.max(1)),
     });
-    if let Some(addr) = config.syslog_tcp {
-        let listener = TcpListener::bind(addr).await?;
+    if let Some(l) = &config.listeners.syslog_tcp {
+        let tls = load_tls("syslog_tcp", l.tls.as_ref(), &[])?;
+        handles.extend(tls.clone());
+        let listener = TcpListener::bind(l.addr).await?;
         let ctx = ctx.clone();
+        let opts = syslog::TcpOptions {
+            max_connections: l.max_connections,
+            idle_timeout: Duration::from_secs(l.idle_timeout_secs.max(1)),
+            tls,
+        };
         out.push(BoundReceiver {
             kind: ReceiverKind::SyslogTcp,
             addr: listener.local_addr()?,
-            serve: Box::new(move |stop| tokio::spawn(syslog::serve_tcp(ctx, listener, stop))),
+            serve: Box::new(move |stop| tokio::spawn(syslog::serve_tcp(ctx, listener, opts, stop))),
         });
     }
-    if let Some(addr) = config.syslog_udp {
-        let socket = tokio::net::UdpSocket::bind(addr).await?;
+    if let Some(l) = &config.listeners.syslog_udp {
+        let socket = tokio::net::UdpSocket::bind(l.addr).await?;
+        syslog::set_receive_buffer(&socket, l.receive_buffer_bytes);
         let ctx = ctx.clone();
         out.push(BoundReceiver {
             kind: ReceiverKind::SyslogUdp,
@@ -116,44 +220,54 @@ pub async fn build_receivers(config: &IngestConfig, sink: Arc<EventSink>) -> std
             serve: Box::new(move |stop| tokio::spawn(syslog::serve_udp(ctx, socket, stop))),
         });
     }
+    let grpc_l = &config.listeners.grpc;
     let state = Arc::new(otlp::OtlpState {
         sink,
         default_region: config.region.clone(),
-        max_body_bytes: config.otlp.max_body_bytes,
+        limits: config.limits.clone(),
+        admission,
+        body_timeout: Duration::from_secs(http_l.body_timeout_secs.max(1)),
+        request_timeout: Duration::from_secs(grpc_l.request_timeout_secs.max(1)),
     });
 
-    let grpc_listener = TcpListener::bind(config.otlp.grpc_addr).await?;
-    let grpc = otlp::grpc::OtlpGrpc(state.clone());
+    let grpc_tls = load_tls("otlp_grpc", grpc_l.tls.as_ref(), &[b"h2"])?;
+    handles.extend(grpc_tls.clone());
+    let grpc_listener = TcpListener::bind(grpc_l.addr).await?;
+    let grpc_router = otlp::grpc::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        Gate {
+            auth: auth.clone(),
+            metrics: metrics.clone(),
+            grpc: true,
+        },
+        gate,
+    ));
+    let grpc_opts = serve_options("otlp_grpc", grpc_l, true);
+    let m = metrics.clone();
     out.push(BoundReceiver {
         kind: ReceiverKind::OtlpGrpc,
         addr: grpc_listener.local_addr()?,
-        serve: Box::new(move |stop| {
-            tokio::spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-                if let Err(error) = grpc.serve(incoming, wait_for(stop)).await {
-                    tracing::error!(%error, receiver = "otlp_grpc", "server failed");
-                }
-            })
-        }),
+        serve: Box::new(move |stop| tokio::spawn(serve_http(grpc_listener, grpc_tls, grpc_opts, grpc_router, m, stop))),
     });
 
-    let http_listener = TcpListener::bind(config.otlp.http_addr).await?;
+    let http_tls = load_tls("otlp_http", http_l.tls.as_ref(), &[b"h2", b"http/1.1"])?;
+    handles.extend(http_tls.clone());
+    let http_listener = TcpListener::bind(http_l.addr).await?;
     let http_router = http_receivers(state, ctx)
         .into_iter()
-        .fold(axum::Router::new(), |all, (_, r)| all.merge(r));
+        .fold(axum::Router::new(), |all, (_, r)| all.merge(r))
+        .layer(axum::middleware::from_fn_with_state(
+            Gate {
+                auth,
+                metrics: metrics.clone(),
+                grpc: false,
+            },
+            gate,
+        ));
+    let http_opts = serve_options("otlp_http", http_l, false);
     out.push(BoundReceiver {
         kind: ReceiverKind::OtlpHttp,
         addr: http_listener.local_addr()?,
-        serve: Box::new(move |stop| {
-            tokio::spawn(async move {
-                if let Err(error) = axum::serve(http_listener, http_router)
-                    .with_graceful_shutdown(wait_for(stop))
-                    .await
-                {
-                    tracing::error!(%error, receiver = "otlp_http", "server failed");
-                }
-            })
-        }),
+        serve: Box::new(move |stop| tokio::spawn(serve_http(http_listener, http_tls, http_opts, http_router, metrics, stop))),
     });
-    Ok(out)
+    Ok((out, handles))
 }

@@ -122,14 +122,20 @@ pub fn router(ctx: Arc<HttpContext>) -> Router {
 }
 
 async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Response {
-    let n: Notification = match ctx.read_json(request.into_body(), "Alertmanager webhook").await {
+    let mut ticket = ctx.admission.ticket();
+    let n: Notification = match ctx.read_json(request, "Alertmanager webhook", &mut ticket).await {
         Ok(n) => n,
         Err(e) => return ctx.refuse(RECEIVER, e),
     };
-    let events = match to_events(&n, &ctx.region_label, &ctx.default_region, now_unix_nano()) {
+    let label = &ctx.receivers.alertmanager.region_label;
+    let events = match to_events(&n, label, &ctx.default_region, now_unix_nano()) {
         Ok(e) => e,
         Err(msg) => return ctx.refuse(RECEIVER, IngestError::InvalidInput(msg)),
     };
+    drop(n);
+    if let Err(e) = ctx.admit_events(&events, &mut ticket) {
+        return ctx.refuse(RECEIVER, e);
+    }
     let count = events.len();
     match ctx.store(RECEIVER, events).await {
         Ok(()) => super::context::json_ok(&serde_json::json!({ "stored_alerts": count })),

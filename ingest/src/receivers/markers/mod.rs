@@ -107,7 +107,8 @@ pub fn router(ctx: Arc<HttpContext>) -> Router {
 }
 
 async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Response {
-    let req: MarkerRequest = match ctx.read_json(request.into_body(), "marker").await {
+    let mut ticket = ctx.admission.ticket();
+    let req: MarkerRequest = match ctx.read_json(request, "marker", &mut ticket).await {
         Ok(r) => r,
         Err(e) => return ctx.refuse(RECEIVER, e),
     };

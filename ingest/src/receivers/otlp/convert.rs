@@ -22,16 +22,43 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 pub struct Converted {
     /// Events to append.
     pub events: Vec<Event>,
+    /// Encoded size of `events`.
+    pub event_bytes: usize,
     /// Items refused (spans, data points or log records).
     pub rejected: i64,
     /// Why the first refused item was refused.
     pub first_error: Option<String>,
+    max_events: usize,
+    max_event_bytes: usize,
 }
 
 impl Converted {
+    fn for_origin(origin: &Origin<'_>) -> Converted {
+        Converted {
+            max_events: origin.max_events,
+            max_event_bytes: origin.max_event_bytes,
+            ..Converted::default()
+        }
+    }
+
     fn reject(&mut self, reason: String) {
         self.rejected += 1;
         self.first_error.get_or_insert(reason);
+    }
+
+    /// Keeps an event, or rejects its item when the request is over its limits: labels and
+    /// resource attributes are copied into every event, so the output is counted as it grows.
+    fn push(&mut self, e: Event) {
+        let len = prost::Message::encoded_len(&e);
+        if self.events.len() >= self.max_events || self.event_bytes + len > self.max_event_bytes {
+            let (n, b) = (self.max_events, self.max_event_bytes);
+            self.reject(format!(
+                "the request converts to more than {n} events or {b} bytes of events (limits.max_request_events, limits.max_request_event_bytes); the items past the limit were not stored"
+            ));
+            return;
+        }
+        self.event_bytes += len;
+        self.events.push(e);
     }
 }
 
@@ -44,6 +71,10 @@ pub struct Origin<'a> {
     pub source: Source,
     /// Receive time, ns since the epoch.
     pub ingest_time_unix_nano: i64,
+    /// Events one request may produce.
+    pub max_events: usize,
+    /// Encoded bytes of events one request may produce.
+    pub max_event_bytes: usize,
 }
 
 struct ResourceInfo {
@@ -143,7 +174,7 @@ fn body_string(v: Option<&AnyValue>) -> String {
 
 /// Converts a trace export.
 pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted {
-    let mut out = Converted::default();
+    let mut out = Converted::for_origin(origin);
     for rs in &req.resource_spans {
         let res = resource_info(rs.resource.as_ref(), origin);
         for ss in &rs.scope_spans {
@@ -171,7 +202,7 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
                 e.trace_id = span.trace_id.clone();
                 e.span_id = span.span_id.clone();
                 e.attributes = convert_attributes(&span.attributes);
-                out.events.push(e);
+                out.push(e);
             }
         }
     }
@@ -180,7 +211,7 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
 
 /// Converts a metrics export: one event per data point.
 pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Converted {
-    let mut out = Converted::default();
+    let mut out = Converted::for_origin(origin);
     for rm in &req.resource_metrics {
         let res = resource_info(rm.resource.as_ref(), origin);
         for sm in &rm.scope_metrics {
@@ -198,7 +229,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
                     let mut e = envelope(EventKind::MetricPoint, &res, origin, ts(time), Body::Metric(body));
                     e.attributes = convert_attributes(attrs);
-                    out.events.push(e);
+                    out.push(e);
                 };
                 let number = |v: &Option<number_data_point::Value>| match v {
                     Some(number_data_point::Value::AsDouble(d)) => *d,
@@ -267,7 +298,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
 
 /// Converts a logs export. Records with a `cutover.marker` attribute become markers.
 pub fn logs(req: &ExportLogsServiceRequest, origin: &Origin<'_>) -> Converted {
-    let mut out = Converted::default();
+    let mut out = Converted::for_origin(origin);
     for rl in &req.resource_logs {
         let res = resource_info(rl.resource.as_ref(), origin);
         for sl in &rl.scope_logs {
@@ -306,7 +337,7 @@ pub fn logs(req: &ExportLogsServiceRequest, origin: &Origin<'_>) -> Converted {
                 e.trace_id = rec.trace_id.clone();
                 e.span_id = rec.span_id.clone();
                 e.attributes = attributes;
-                out.events.push(e);
+                out.push(e);
             }
         }
     }
@@ -334,6 +365,8 @@ mod tests {
             default_region: "default-1",
             source: Source::OtlpGrpc,
             ingest_time_unix_nano: 5,
+            max_events: 1000,
+            max_event_bytes: 1 << 20,
         }
     }
 
@@ -416,5 +449,36 @@ mod tests {
         assert_eq!(c.events[1].event_kind(), EventKind::Log);
         assert_eq!(c.events[1].event_time_unix_nano, 9);
         assert!(matches!(&c.events[1].body, Some(Body::Log(l)) if l.body == "hi"));
+    }
+
+    #[test]
+    fn items_past_the_request_limits_are_rejected_not_stored() {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let span = |i: u8| Span {
+            trace_id: vec![i + 1; 16],
+            span_id: vec![i + 1; 8],
+            name: format!("s{i}"),
+            ..Default::default()
+        };
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("big", &"x".repeat(10_000))],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..15).map(span).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let by_count = traces(&req, &Origin { max_events: 10, ..origin() });
+        assert_eq!((by_count.events.len(), by_count.rejected), (10, 5));
+        assert!(by_count.first_error.unwrap().contains("limits.max_request_events"));
+        // The 10 kB resource attribute is copied into each event: 5 fit in 55 kB.
+        let by_bytes = traces(&req, &Origin { max_event_bytes: 55_000, ..origin() });
+        assert_eq!((by_bytes.events.len(), by_bytes.rejected), (5, 10));
+        assert!(by_bytes.event_bytes <= 55_000);
     }
 }

@@ -1,115 +1,188 @@
-//! OTLP/gRPC: the three collector services on one tonic server, gzip accepted.
+//! OTLP/gRPC: the three collector services' `Export` methods, served as HTTP/2 routes with
+//! tonic's gRPC framing and our own codec, gzip accepted.
+//!
+//! Admission: the request body's bytes are taken from the budget as HTTP/2 frames arrive
+//! ([`AdmittedBody`]); the codec estimates the decoded size from the message bytes and takes
+//! it before decoding; conversion takes the events' size. Status rules: OK (with partial
+//! success); INVALID_ARGUMENT for undecodable messages (tonic's own decode errors are INTERNAL,
+//! which clients retry); RESOURCE_EXHAUSTED over a size limit; UNAVAILABLE + RetryInfo when
+//! the budget or the log cannot take the request now; DEADLINE_EXCEEDED past the listener's
+//! request timeout.
 
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::{Buf, Bytes};
 use cutover_schemas::Source;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use http_body::Frame;
+use tonic::Status;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use super::{Logs, Metrics, OtlpState, Signal, Traces};
+use crate::admission::Ticket;
+use crate::error::IngestError;
 
 const RECEIVER: &str = "otlp_grpc";
 
-/// The gRPC service implementation.
-#[derive(Clone)]
-pub struct OtlpGrpc(pub Arc<OtlpState>);
+/// The gRPC router: one route per signal, UNIMPLEMENTED for anything else.
+pub fn router(state: Arc<OtlpState>) -> Router {
+    Router::new()
+        .route(Traces::GRPC_PATH, post(export::<Traces>))
+        .route(Metrics::GRPC_PATH, post(export::<Metrics>))
+        .route(Logs::GRPC_PATH, post(export::<Logs>))
+        .fallback(|req: Request| async move {
+            grpc_error(Status::unimplemented(format!("no gRPC method {}", req.uri().path())))
+        })
+        .with_state(state)
+}
 
-impl OtlpGrpc {
-    async fn export<S: Signal>(&self, req: S::Request) -> Result<Response<S::Response>, Status> {
-        self.0
-            .export::<S>(RECEIVER, Source::OtlpGrpc, req)
-            .await
-            .map(Response::new)
-            .map_err(|e| e.grpc_status())
+/// A gRPC error as a trailers-only HTTP response.
+pub fn grpc_error(status: Status) -> Response {
+    status.into_http::<axum::body::Body>().into_response()
+}
+
+async fn export<S: Signal>(State(state): State<Arc<OtlpState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = AdmittedBody {
+        inner: body,
+        ticket: state.admission.ticket(),
+        state: state.clone(),
+    };
+    let req = http::Request::from_parts(parts, body);
+    let mut grpc = tonic::server::Grpc::new(OtlpCodec::<S> {
+        state: state.clone(),
+        signal: PhantomData,
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(state.limits.max_body_bytes)
+    .max_encoding_message_size(usize::MAX);
+    let service = tower::service_fn(move |r: tonic::Request<(S::Request, Ticket)>| {
+        let state = state.clone();
+        async move {
+            let (msg, mut ticket) = r.into_inner();
+            let call = state.export::<S>(RECEIVER, Source::OtlpGrpc, msg, &mut ticket);
+            let result = match tokio::time::timeout(state.request_timeout, call).await {
+                Ok(r) => r,
+                Err(_) => Err(IngestError::Timeout(format!(
+                    "the request took longer than the listener's request timeout of {} s",
+                    state.request_timeout.as_secs()
+                ))),
+            };
+            result.map(tonic::Response::new).map_err(|e| {
+                state.count_refused(RECEIVER, &e);
+                e.grpc_status()
+            })
+        }
+    });
+    let resp = grpc.unary(service, req).await;
+    resp.map(axum::body::Body::new)
+}
+
+/// The request body, taking each HTTP/2 data frame's bytes from the budget as it arrives.
+struct AdmittedBody {
+    inner: axum::body::Body,
+    ticket: Ticket,
+    state: Arc<OtlpState>,
+}
+
+impl http_body::Body for AdmittedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && let Err(e) = this.ticket.grow(data.len() as u64)
+                {
+                    this.state.count_refused(RECEIVER, &e);
+                    return Poll::Ready(Some(Err(Box::new(e.grpc_status()))));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
-    /// Serves the trace, metrics and logs services on `incoming` until `shutdown` resolves.
-    pub async fn serve(
-        self,
-        incoming: tonic::transport::server::TcpIncoming,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) -> Result<(), tonic::transport::Error> {
-        let limit = self.0.max_body_bytes;
-        let state = self.0.clone();
-        let decode_errors =
-            tower::util::MapResponseLayer::new(move |resp| invalid_argument_for_decode_errors(&state, resp));
-        tonic::transport::Server::builder()
-            .layer(decode_errors)
-            .add_service(
-                TraceServiceServer::new(self.clone())
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                MetricsServiceServer::new(self.clone())
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                LogsServiceServer::new(self)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(limit),
-            )
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
-/// tonic answers an undecodable protobuf message with INTERNAL (gRPC's own convention); OTLP
-/// wants INVALID_ARGUMENT so that clients do not retry bad data. The error is a trailers-only
-/// response, so its status is in the headers and can be corrected here.
-fn invalid_argument_for_decode_errors(
-    state: &OtlpState,
-    mut resp: http::Response<tonic::body::Body>,
-) -> http::Response<tonic::body::Body> {
-    let headers = resp.headers();
-    let is_internal = headers.get("grpc-status").is_some_and(|v| v == "13");
-    let is_decode = headers
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|m| m.starts_with("failed%20to%20decode"));
-    if is_internal && is_decode {
-        resp.headers_mut()
-            .insert("grpc-status", http::HeaderValue::from_static("3"));
-        state.count_refused(RECEIVER, &crate::error::IngestError::InvalidInput(String::new()));
-    }
-    resp
+/// Decodes `S::Request` after admitting its estimated decoded size; encodes responses.
+struct OtlpCodec<S: Signal> {
+    state: Arc<OtlpState>,
+    signal: PhantomData<S>,
 }
 
-#[tonic::async_trait]
-impl TraceService for OtlpGrpc {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        OtlpGrpc::export::<Traces>(self, request.into_inner()).await
-    }
+struct OtlpDecoder<S: Signal> {
+    state: Arc<OtlpState>,
+    signal: PhantomData<S>,
 }
 
-#[tonic::async_trait]
-impl MetricsService for OtlpGrpc {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        OtlpGrpc::export::<Metrics>(self, request.into_inner()).await
+struct OtlpEncoder<S: Signal>(PhantomData<S>);
+
+impl<S: Signal> Codec for OtlpCodec<S> {
+    type Encode = S::Response;
+    type Decode = (S::Request, Ticket);
+    type Encoder = OtlpEncoder<S>;
+    type Decoder = OtlpDecoder<S>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        OtlpEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        OtlpDecoder {
+            state: self.state.clone(),
+            signal: PhantomData,
+        }
     }
 }
 
-#[tonic::async_trait]
-impl LogsService for OtlpGrpc {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        OtlpGrpc::export::<Logs>(self, request.into_inner()).await
+impl<S: Signal> Encoder for OtlpEncoder<S> {
+    type Item = S::Response;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        prost::Message::encode(&item, dst).map_err(|e| Status::internal(format!("cannot encode the response: {e}")))
+    }
+}
+
+impl<S: Signal> Decoder for OtlpDecoder<S> {
+    type Item = (S::Request, Ticket);
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        let bytes = src.copy_to_bytes(src.remaining());
+        let mut ticket = self.state.admission.ticket();
+        let admitted = ticket
+            .grow(bytes.len() as u64)
+            .and_then(|()| self.state.admit_decoded::<S>(&bytes, false, &mut ticket));
+        if let Err(e) = admitted {
+            self.state.count_refused(RECEIVER, &e);
+            return Err(e.grpc_status());
+        }
+        match <S::Request as prost::Message>::decode(bytes) {
+            Ok(req) => Ok(Some((req, ticket))),
+            Err(e) => {
+                let e = IngestError::InvalidInput(format!("failed to decode the protobuf message: {e}"));
+                self.state.count_refused(RECEIVER, &e);
+                Err(e.grpc_status())
+            }
+        }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Status rules: 200 with an `Export*ServiceResponse` (in the request's encoding) when
 //! everything decodable was stored, carrying `partial_success` when items were refused; 400 for
-//! undecodable bodies; 413 over the size limit; 415 for other content types or encodings;
+//! undecodable bodies; 413 over the size limit or the decoded-size limit; 408 when the body is
+//! not sent within the body timeout; 415 for other content types or encodings;
 //! 429 or 503 with `Retry-After` when the log cannot take the data now. Error bodies are a
 //! `google.rpc.Status` in the request's encoding (JSON when the content type was unusable).
 
@@ -21,7 +22,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{Logs, Metrics, OtlpState, Signal, Traces};
 use crate::error::IngestError;
-use crate::receivers::body::read_body;
+use crate::receivers::body::{admit_declared, check_encoding, decompress, read_admitted};
 
 const RECEIVER: &str = "otlp_http";
 const PROTOBUF: &str = "application/x-protobuf";
@@ -55,7 +56,10 @@ pub fn router(state: Arc<OtlpState>) -> Router {
 }
 
 async fn metrics(State(state): State<Arc<OtlpState>>) -> Response {
-    let text = state.sink.metrics().render(state.sink.log());
+    let m = state.sink.metrics();
+    m.inflight_bytes.set(state.admission.in_use() as i64);
+    m.inflight_limit_bytes.set(state.admission.total() as i64);
+    let text = m.render(state.sink.log());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -95,7 +99,13 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
         Err(e) => return refuse(&state, Encoding::Json, e),
     };
     let result = async {
-        let body = read_body(&parts.headers, body, state.max_body_bytes).await?;
+        let limit = state.limits.max_body_bytes;
+        check_encoding(&parts.headers)?;
+        let mut ticket = state.admission.ticket();
+        admit_declared(&parts.headers, &mut ticket, limit)?;
+        let raw = read_admitted(&parts.headers, body, &mut ticket, limit, state.body_timeout).await?;
+        let body = decompress(&parts.headers, raw, &mut ticket, limit)?;
+        state.admit_decoded::<S>(&body, encoding == Encoding::Json, &mut ticket)?;
         let req = decode::<S>(encoding, &body)?;
         drop(body);
         let source = if encoding == Encoding::Json {
@@ -103,19 +113,16 @@ async fn handle<S: Signal>(State(state): State<Arc<OtlpState>>, request: Request
         } else {
             Source::OtlpHttpProtobuf
         };
-        state.export::<S>(RECEIVER, source, req).await
+        state.export::<S>(RECEIVER, source, req, &mut ticket).await
     }
     .await;
     match result {
         Ok(resp) => encode(encoding, StatusCode::OK, &resp),
-        Err(e @ (IngestError::Overloaded | IngestError::NoSpace | IngestError::Unavailable)) => {
-            error_response(encoding, &e)
-        }
         Err(e) => refuse(&state, encoding, e),
     }
 }
 
-/// Refusals that happened before `export` counted the request.
+/// Counts and answers a refused request.
 fn refuse(state: &OtlpState, encoding: Encoding, e: IngestError) -> Response {
     state.count_refused(RECEIVER, &e);
     error_response(encoding, &e)

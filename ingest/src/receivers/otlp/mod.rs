@@ -3,13 +3,12 @@
 //! Both decode a request, convert it (`convert.rs`), append the events durably and only then
 //! answer: full success, or partial success with the `rejected_*` count and the first reason.
 
-pub mod config;
 pub mod convert;
 pub mod grpc;
 pub mod http;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cutover_schemas::Source;
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -22,14 +21,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-pub use config::OtlpConfig;
 use convert::{Converted, Origin};
 
+use super::protosize;
+use crate::admission::{Admission, Ticket};
+use crate::config::Limits;
 use crate::error::IngestError;
 use crate::sink::EventSink;
 
 /// One OTLP signal: its request and response types and how to convert it.
 pub trait Signal: Send + Sync + 'static {
+    /// The gRPC method path.
+    const GRPC_PATH: &'static str;
+    /// The request's message layout, for the decoded-size estimate.
+    fn layout() -> &'static protosize::Layout;
     /// Export request.
     type Request: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static;
     /// Export response.
@@ -48,6 +53,10 @@ pub struct Metrics;
 pub struct Logs;
 
 impl Signal for Traces {
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    fn layout() -> &'static protosize::Layout {
+        &protosize::TRACES
+    }
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
     fn convert(req: &Self::Request, origin: &Origin<'_>) -> Converted {
@@ -64,6 +73,10 @@ impl Signal for Traces {
 }
 
 impl Signal for Metrics {
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    fn layout() -> &'static protosize::Layout {
+        &protosize::METRICS
+    }
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
     fn convert(req: &Self::Request, origin: &Origin<'_>) -> Converted {
@@ -80,6 +93,10 @@ impl Signal for Metrics {
 }
 
 impl Signal for Logs {
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    fn layout() -> &'static protosize::Layout {
+        &protosize::LOGS
+    }
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
     fn convert(req: &Self::Request, origin: &Origin<'_>) -> Converted {
@@ -101,8 +118,14 @@ pub struct OtlpState {
     pub sink: Arc<EventSink>,
     /// Region for resources without `cloud.region`.
     pub default_region: String,
-    /// Largest decompressed request.
-    pub max_body_bytes: usize,
+    /// Request limits.
+    pub limits: Limits,
+    /// The budget of requests in flight.
+    pub admission: Admission,
+    /// Time a client has to send a body (HTTP).
+    pub body_timeout: Duration,
+    /// Time one call may take (gRPC).
+    pub request_timeout: Duration,
 }
 
 fn now_unix_nano() -> i64 {
@@ -113,21 +136,56 @@ fn now_unix_nano() -> i64 {
 }
 
 impl OtlpState {
-    /// Converts, stores durably and answers one decoded export request.
+    /// State with default limits and timeouts (tests, benchmarks).
+    pub fn new(sink: Arc<EventSink>, default_region: String, limits: Limits) -> OtlpState {
+        OtlpState {
+            sink,
+            default_region,
+            admission: Admission::new(limits.inflight_bytes),
+            limits,
+            body_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Refuses a body whose decoded form would be too big for the request limit or the budget.
+    pub fn admit_decoded<S: Signal>(&self, body: &[u8], json: bool, ticket: &mut Ticket) -> Result<(), IngestError> {
+        let estimate = if json {
+            protosize::estimate_json(body)
+        } else {
+            // Not well-formed protobuf: decoding will refuse it, charge its size.
+            protosize::estimate(body, S::layout()).unwrap_or(body.len() as u64)
+        };
+        let max = self.limits.max_decoded_bytes() as u64;
+        if estimate > max {
+            return Err(IngestError::Exhausted(format!(
+                "the request would take about {estimate} bytes once decoded, more than {max} (4 x limits.max_body_bytes)"
+            )));
+        }
+        ticket.grow(estimate)
+    }
+
+    /// Converts, stores durably and answers one decoded export request. Counts the request
+    /// when it succeeds; a refusal is counted by the caller ([`OtlpState::count_refused`]).
     pub async fn export<S: Signal>(
         &self,
         receiver: &'static str,
         source: Source,
         req: S::Request,
+        ticket: &mut Ticket,
     ) -> Result<S::Response, IngestError> {
         let origin = Origin {
             default_region: &self.default_region,
             source,
             ingest_time_unix_nano: now_unix_nano(),
+            max_events: self.limits.max_request_events,
+            max_event_bytes: self.limits.max_request_event_bytes,
         };
         let converted = S::convert(&req, &origin);
         drop(req);
         let metrics = self.sink.metrics();
+        // The events and their encoded records.
+        ticket.grow(2 * converted.event_bytes as u64)?;
         let result = self.sink.store(receiver, converted.events).await;
         match result {
             Ok(()) => {
@@ -144,14 +202,11 @@ impl OtlpState {
                     converted.first_error.unwrap_or_default(),
                 ))
             }
-            Err(e) => {
-                metrics.requests.with_label_values(&[receiver, e.outcome()]).inc();
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
     }
 
-    /// Counts a request refused before conversion.
+    /// Counts a refused request (the caller answers it).
     pub fn count_refused(&self, receiver: &'static str, e: &IngestError) {
         self.sink
             .metrics()

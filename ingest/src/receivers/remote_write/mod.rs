@@ -1,11 +1,12 @@
 //! Prometheus remote_write 1.0 at `POST /api/v1/write`: snappy block-compressed protobuf
 //! `WriteRequest`s. Every sample becomes a metric-point event: name from `__name__`, the
 //! other labels as attributes, service from `job`, region from the label named by
-//! `--region-label` (default `region`, as set by `external_labels`) or the listener default.
+//! `receivers.prometheus_remote_write.region_label` (default `region`, as set by `external_labels`) or the listener default.
 //! Staleness markers are kept and flagged (`is_stale`).
 //!
 //! Status rules: 204 only when everything is stored; 400 for undecodable or invalid data
-//! (Prometheus drops it and does not retry); 413 over the size limit; 415 for a content type or
+//! (Prometheus drops it and does not retry); 413 over the size limit, the decoded-size limit
+//! or the per-request event limits; 415 for a content type or
 //! encoding other than snappy protobuf, including remote_write 2.0 (not supported yet); 503 +
 //! Retry-After when the log cannot take the data (Prometheus retries).
 
@@ -20,7 +21,7 @@ use http::{HeaderMap, StatusCode, header};
 
 use cutover_parsers::remote_write::{self as proto, DecodeError, STALE_NAN_BITS};
 
-use super::body::read_limited;
+use super::body::{admit_declared, read_admitted};
 use super::context::{HttpContext, now_unix_nano};
 use crate::error::IngestError;
 
@@ -34,14 +35,75 @@ pub fn decode(body: &[u8], limit: usize) -> Result<proto::WriteRequest, IngestEr
     })
 }
 
+/// Decodes a snappy-compressed `WriteRequest` under admission control: the decompressed
+/// size (from snappy's header) and the decoded size (from the message's structure) are taken
+/// from the ticket before either is allocated.
+pub fn decode_admitted(
+    body: &[u8],
+    limits: &crate::config::Limits,
+    ticket: &mut crate::admission::Ticket,
+) -> Result<proto::WriteRequest, IngestError> {
+    let limit = limits.max_body_bytes;
+    let len = snap::raw::decompress_len(body).map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))?;
+    if len > limit {
+        return Err(IngestError::TooLarge { limit_bytes: limit });
+    }
+    ticket.grow(len as u64)?;
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))?;
+    let estimate = super::protosize::estimate(&raw, &super::protosize::WRITE_REQUEST).unwrap_or(raw.len() as u64);
+    let max = limits.max_decoded_bytes() as u64;
+    if estimate > max {
+        return Err(IngestError::Exhausted(format!(
+            "the request would take about {estimate} bytes once decoded, more than {max} (4 x limits.max_body_bytes)"
+        )));
+    }
+    ticket.grow(estimate)?;
+    <proto::WriteRequest as prost::Message>::decode(raw.as_slice())
+        .map_err(|e| IngestError::InvalidInput(format!("invalid remote_write protobuf: {e}")))
+}
+
+/// Bounds on what one request may convert to.
+#[derive(Debug, Clone, Copy)]
+pub struct EventLimits {
+    /// Events.
+    pub max_events: usize,
+    /// Bytes of events (estimated from the labels before each event is built).
+    pub max_bytes: usize,
+}
+
+impl EventLimits {
+    /// No bound (tests).
+    pub const NONE: EventLimits = EventLimits {
+        max_events: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+}
+
 /// Converts a decoded request into events (pure). A series without `__name__` is invalid.
+/// Every sample copies its series' labels, so the size is counted before the events are
+/// built: one 2 MiB label on thousands of samples is refused, not materialised.
 pub fn to_events(
     req: &proto::WriteRequest,
     region_label: &str,
     default_region: &str,
     now: i64,
+    limits: EventLimits,
 ) -> Result<Vec<Event>, IngestError> {
-    let mut out = Vec::with_capacity(req.timeseries.iter().map(|t| t.samples.len()).sum());
+    let samples: usize = req.timeseries.iter().map(|t| t.samples.len()).sum();
+    let mut bytes = 0usize;
+    for ts in &req.timeseries {
+        let labels: usize = ts.labels.iter().map(|l| l.name.len() + l.value.len() + 8).sum();
+        bytes = bytes.saturating_add((labels + 64).saturating_mul(ts.samples.len()));
+    }
+    if samples > limits.max_events || bytes > limits.max_bytes {
+        return Err(IngestError::Exhausted(format!(
+            "the request converts to {samples} samples of about {bytes} bytes (each sample carries its series' labels), more than {} events or {} bytes (limits.max_request_events, limits.max_request_event_bytes)",
+            limits.max_events, limits.max_bytes
+        )));
+    }
+    let mut out = Vec::with_capacity(samples);
     for ts in &req.timeseries {
         let get = |k: &str| ts.labels.iter().find(|l| l.name == k).map(|l| l.value.as_str());
         let name = get("__name__")
@@ -123,10 +185,22 @@ async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Respon
     if let Err(e) = check_headers(&parts.headers) {
         return ctx.refuse(RECEIVER, e);
     }
+    let mut ticket = ctx.admission.ticket();
     let events = async {
-        let body = read_limited(body, ctx.max_body_bytes).await?;
-        let req = decode(&body, ctx.max_body_bytes)?;
-        to_events(&req, &ctx.region_label, &ctx.default_region, now_unix_nano())
+        let limit = ctx.limits.max_body_bytes;
+        admit_declared(&parts.headers, &mut ticket, limit)?;
+        let body = read_admitted(&parts.headers, body, &mut ticket, limit, ctx.body_timeout).await?;
+        let req = decode_admitted(&body, &ctx.limits, &mut ticket)?;
+        drop(body);
+        let limits = EventLimits {
+            max_events: ctx.limits.max_request_events,
+            max_bytes: ctx.limits.max_request_event_bytes,
+        };
+        let label = &ctx.receivers.prometheus_remote_write.region_label;
+        let events = to_events(&req, label, &ctx.default_region, now_unix_nano(), limits)?;
+        drop(req);
+        ctx.admit_events(&events, &mut ticket)?;
+        Ok(events)
     }
     .await;
     let events = match events {
@@ -179,7 +253,7 @@ mod tests {
             ],
         };
         let decoded = decode(&snappy(&req), 1 << 20).unwrap();
-        let ev = to_events(&decoded, "region", "dflt", 7).unwrap();
+        let ev = to_events(&decoded, "region", "dflt", 7, EventLimits::NONE).unwrap();
         assert_eq!(ev.len(), 3);
         assert_eq!(
             (
@@ -201,7 +275,7 @@ mod tests {
             timeseries: vec![series(&[("job", "x")], &[(1.0, 1)])],
         };
         assert!(matches!(
-            to_events(&nameless, "region", "d", 0),
+            to_events(&nameless, "region", "d", 0, EventLimits::NONE),
             Err(IngestError::InvalidInput(_))
         ));
         let z = snappy(&nameless);
@@ -213,5 +287,24 @@ mod tests {
             decode(b"\x0a\xff\xff", 1 << 20),
             Err(IngestError::InvalidInput(_))
         ));
+    }
+
+    #[test]
+    fn one_huge_label_on_many_samples_is_refused_before_conversion() {
+        let big = "x".repeat(2 << 20);
+        let samples: Vec<(f64, i64)> = (0..3000).map(|i| (1.0, i)).collect();
+        let req = proto::WriteRequest {
+            timeseries: vec![series(&[("__name__", "up"), ("big", &big)], &samples)],
+        };
+        let limits = EventLimits {
+            max_events: 200_000,
+            max_bytes: 64 << 20,
+        };
+        let e = to_events(&req, "region", "d", 0, limits).unwrap_err();
+        assert!(matches!(&e, IngestError::Exhausted(m) if m.contains("3000 samples")), "{e}");
+        let few = proto::WriteRequest {
+            timeseries: vec![series(&[("__name__", "up"), ("big", &big)], &samples[..10])],
+        };
+        assert_eq!(to_events(&few, "region", "d", 0, limits).unwrap().len(), 10);
     }
 }

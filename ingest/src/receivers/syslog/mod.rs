@@ -5,10 +5,19 @@
 //! (`cutover_ingest_parse_errors_total`), never dropped.
 //!
 //! Durability: TCP has no application-level acknowledgement, so the receiver stores each read
-//! batch durably before reading more from that connection (backpressure reaches the sender
-//! through TCP flow control). If the log cannot take a batch, the connection is closed so the
-//! sender sees the failure and reconnects; that batch is lost to this daemon. UDP is best
-//! effort by nature.
+//! batch durably before reading more from that connection: backpressure reaches the sender
+//! through TCP flow control. While the log is busy or its disk full, the batch is retried
+//! (backing off up to a second) and nothing more is read; only when the log is unavailable for
+//! good (poisoned) is the connection closed, so the sender sees the failure. UDP is best
+//! effort by nature: the socket asks for a large receive buffer
+//! (`listeners.syslog_udp.receive_buffer_bytes`) and the datagrams the kernel still dropped
+//! are read from its per-socket counter (`/proc/net/udp`), exported as
+//! `cutover_ingest_udp_dropped_datagrams_total` and written to the log as a `cutover-ingest`
+//! log record, so the loss is part of the evidence.
+//!
+//! Limits: `max_connections` per listener; a connection silent for `idle_timeout_secs` is
+//! closed; with `tls` the listener speaks RFC 5425 (syslog over TLS), with `tls.client_ca` it
+//! requires client certificates.
 //!
 //! A stream that cannot be framed (a frame over 256 KiB, a malformed octet count) keeps the
 //! frames before the problem, stores the unframable rest (up to 256 KiB) as one raw event with
@@ -18,13 +27,17 @@ pub mod convert;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cutover_parsers::framing;
-use cutover_schemas::{Attribute, Body, Event, EventKind, SCHEMA_VERSION, SiemBody, Source};
+use cutover_schemas::{Attribute, Body, Event, EventKind, LogBody, SCHEMA_VERSION, SiemBody, Source, Value};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
 
 use super::context::{HttpContext, now_unix_nano};
+use crate::error::IngestError;
+use crate::serve::{Io, accept_loop, handshake};
+use crate::tls::TlsHandle;
 
 /// Largest frame accepted.
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
@@ -32,7 +45,7 @@ pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 fn make_origin<'a>(ctx: &'a HttpContext, source: Source, peer: SocketAddr) -> convert::Origin<'a> {
     convert::Origin {
         default_region: &ctx.default_region,
-        region_label: &ctx.region_label,
+        region_label: &ctx.receivers.syslog.region_label,
         source,
         peer: peer.to_string(),
         now: now_unix_nano(),
@@ -64,16 +77,46 @@ fn convert_all(
     events
 }
 
-/// Serves one TCP connection until EOF, a framing error or a storage failure.
-async fn serve_connection(ctx: Arc<HttpContext>, mut stream: tokio::net::TcpStream, peer: SocketAddr) {
+/// Stores a batch, waiting while the log is busy or full instead of dropping it: the
+/// connection is not read meanwhile, so TCP flow control slows the sender. False when the log
+/// cannot take data any more (the connection is then closed).
+async fn store_with_backpressure(ctx: &HttpContext, receiver: &'static str, events: Vec<Event>, peer: SocketAddr) -> bool {
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match ctx.sink.store_slice(receiver, &events).await {
+            Ok(()) => {
+                ctx.sink.metrics().requests.with_label_values(&[receiver, "ok"]).inc();
+                return true;
+            }
+            Err(e @ (IngestError::Overloaded | IngestError::NoSpace)) => {
+                ctx.sink.metrics().requests.with_label_values(&[receiver, e.outcome()]).inc();
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            Err(e) => {
+                ctx.sink.metrics().requests.with_label_values(&[receiver, e.outcome()]).inc();
+                tracing::warn!(%peer, error = %e, "closing syslog connection: the event log cannot take data");
+                return false;
+            }
+        }
+    }
+}
+
+/// Serves one TCP (or TLS) connection until EOF, a framing error, the idle timeout or a
+/// storage failure.
+async fn serve_connection(ctx: Arc<HttpContext>, mut stream: Box<dyn Io>, peer: SocketAddr, idle: Duration) {
     const RECEIVER: &str = "syslog_tcp";
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let n = match stream.read(&mut chunk).await {
-            Ok(n) => n,
-            Err(error) => {
+        let n = match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(error)) => {
                 tracing::debug!(%error, %peer, "syslog connection read failed");
+                0
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closing idle syslog connection");
                 0
             }
         };
@@ -98,8 +141,7 @@ async fn serve_connection(ctx: Arc<HttpContext>, mut stream: tokio::net::TcpStre
             events.push(raw_event(raw, &e.to_string(), &origin));
             consumed = buf.len();
         }
-        if !events.is_empty() && ctx.store(RECEIVER, events).await.is_err() {
-            tracing::warn!(%peer, "closing syslog connection: the event log did not take the batch");
+        if !events.is_empty() && !store_with_backpressure(&ctx, RECEIVER, events, peer).await {
             return;
         }
         buf.drain(..consumed);
@@ -134,31 +176,137 @@ fn raw_event(raw: &[u8], error: &str, origin: &convert::Origin<'_>) -> Event {
     }
 }
 
-/// Accepts TCP connections until `stop`.
-pub async fn serve_tcp(ctx: Arc<HttpContext>, listener: TcpListener, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(ctx.clone(), stream, peer));
-                }
-                Err(error) => tracing::warn!(%error, "syslog accept failed"),
-            },
-            _ = stop.wait_for(|s| *s) => return,
+/// Limits of the TCP listener.
+#[derive(Clone)]
+pub struct TcpOptions {
+    /// Connections at once.
+    pub max_connections: usize,
+    /// Close a connection silent this long.
+    pub idle_timeout: Duration,
+    /// RFC 5425 when set.
+    pub tls: Option<TlsHandle>,
+}
+
+/// Accepts TCP (or TLS) connections until `stop`.
+pub async fn serve_tcp(
+    ctx: Arc<HttpContext>,
+    listener: TcpListener,
+    opts: TcpOptions,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const NAME: &str = "syslog_tcp";
+    let metrics = ctx.sink.metrics_handle();
+    accept_loop(listener, opts.max_connections, NAME, metrics.clone(), stop, |stream, peer, slot| {
+        let ctx = ctx.clone();
+        let tls = opts.tls.clone();
+        let metrics = metrics.clone();
+        let idle = opts.idle_timeout;
+        async move {
+            let _slot = slot;
+            if let Some(io) = handshake(stream, tls.as_ref(), &metrics, NAME).await {
+                serve_connection(ctx, io, peer, idle).await;
+            }
         }
+    })
+    .await;
+}
+
+/// Asks for a receive buffer of `bytes`; returns what the kernel granted.
+pub fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> Option<usize> {
+    use rustix::net::sockopt;
+    if let Err(error) = sockopt::set_socket_recv_buffer_size(socket, bytes) {
+        tracing::warn!(%error, bytes, "cannot set the syslog UDP receive buffer");
+    }
+    let granted = sockopt::socket_recv_buffer_size(socket).ok()?;
+    // Linux reports twice the usable size (the rest is its bookkeeping).
+    if granted / 2 < bytes {
+        tracing::warn!(
+            asked = bytes,
+            granted = granted / 2,
+            "the kernel granted a smaller syslog UDP receive buffer (raise net.core.rmem_max)"
+        );
+    }
+    Some(granted)
+}
+
+/// The kernel's count of datagrams dropped on this socket (`drops` of /proc/net/udp{,6}).
+pub fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
+    let inode = rustix::fs::fstat(socket).ok()?.st_ino;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() >= 13 && cols[9].parse::<u64>().ok() == Some(inode as u64) {
+                return cols[12].parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// The record of datagrams lost before cutover read them: a log event of `cutover-ingest`.
+fn drop_event(ctx: &HttpContext, dropped: u64, total: u64, addr: SocketAddr) -> Event {
+    let now = now_unix_nano();
+    Event {
+        schema_version: SCHEMA_VERSION,
+        kind: EventKind::Log as i32,
+        region: ctx.default_region.clone(),
+        service: "cutover-ingest".into(),
+        event_time_unix_nano: now,
+        ingest_time_unix_nano: now,
+        trace_id: vec![],
+        span_id: vec![],
+        attributes: vec![
+            Attribute::str("cutover.ingest.receiver", "syslog_udp"),
+            Attribute::str("cutover.ingest.listener", addr.to_string()),
+            Attribute {
+                key: "cutover.ingest.dropped_datagrams".into(),
+                value: Some(Value::Int(dropped as i64)),
+            },
+            Attribute {
+                key: "cutover.ingest.dropped_datagrams_total".into(),
+                value: Some(Value::Int(total as i64)),
+            },
+        ],
+        resource_attributes: vec![],
+        source: Source::SyslogUdp as i32,
+        body: Some(Body::Log(LogBody {
+            severity_number: 13,
+            severity_text: "WARN".into(),
+            body: format!(
+                "the kernel dropped {dropped} syslog datagrams on {addr} before cutover read them ({total} since start)"
+            ),
+        })),
     }
 }
 
-/// Receives UDP datagrams until `stop`, storing them in batches.
+/// Receives UDP datagrams until `stop`, storing them in batches, and records the kernel's
+/// drops once a second.
 pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio::sync::watch::Receiver<bool>) {
     const RECEIVER: &str = "syslog_udp";
     let mut buf = vec![0u8; 65_536];
+    let addr = socket.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let start = kernel_drops(&socket);
+    let mut seen = start.unwrap_or(0);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let first = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
+            r = socket.recv_from(&mut buf) => Some(r),
+            _ = tick.tick() => None,
             _ = stop.wait_for(|s| *s) => return,
         };
+        if let Some(now) = kernel_drops(&socket).filter(|&n| n > seen) {
+            let dropped = now - seen;
+            seen = now;
+            ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(dropped);
+            let total = now - start.unwrap_or(0);
+            tracing::warn!(dropped, total, "syslog UDP datagrams dropped by the kernel");
+            if let Err(error) = ctx.sink.store(RECEIVER, vec![drop_event(&ctx, dropped, total, addr)]).await {
+                tracing::warn!(%error, "could not record the dropped datagrams in the log");
+            }
+        }
+        let Some(first) = first else { continue };
         let mut datagrams: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
         if let Ok((n, peer)) = first {
             datagrams.push((buf[..n].to_vec(), peer));
