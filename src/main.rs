@@ -245,9 +245,9 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Run SQL over the replayed log (tables spans, metric_points, logs, markers, alerts,
-    /// siem; views requests, writes, promotions, span_links, trace_stats, stream_times,
-    /// stream_events, messages: queries/README.md).
+    /// Run read-only SQL over the replayed log (tables spans, metric_points, logs, markers,
+    /// alerts, siem; views requests, writes, promotions, span_links, trace_stats, stream_times,
+    /// stream_events, messages: queries/README.md). DDL, DML, COPY and SET are refused.
     Query {
         /// Data directory of the daemon.
         #[arg(long)]
@@ -383,7 +383,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         } => {
             let spec = drill.map(|d| DrillSpec::load(&d)).transpose()?;
             let mut analyzer = Analyzer::open_with(&data_dir, spec.as_ref(), cache.options()).await?;
-            let batches = analyzer.sql(&sql).await?;
+            let batches = analyzer.sql_read_only(&sql).await?;
             output::print(&batches, format)?;
             finish_cache(&mut analyzer);
             Ok(0)

@@ -41,6 +41,11 @@ pub enum AnalyzeError {
     /// A query failed.
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
+    /// A statement that would change something (DDL, DML, COPY, SET) on a read-only surface.
+    #[error(
+        "only read-only SQL is allowed here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): {0}"
+    )]
+    ReadOnly(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -331,10 +336,15 @@ impl Analyzer {
         }
     }
 
-    /// Runs one SQL statement and collects the result.
-    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, AnalyzeError> {
+    /// Runs one SQL statement (with its bound parameters) and collects the result.
+    pub async fn sql<Q: queries::AsSql + ?Sized>(&self, query: &Q) -> Result<Vec<RecordBatch>, AnalyzeError> {
         let started = std::time::Instant::now();
-        let batches = self.ctx.sql(sql).await?.collect().await?;
+        let sql = query.text();
+        let mut df = self.ctx.sql(sql).await?;
+        if let Some(params) = query.param_values() {
+            df = df.with_param_values(params)?;
+        }
+        let batches = df.collect().await?;
         let first_line = sql.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -342,6 +352,25 @@ impl Analyzer {
             "query"
         );
         Ok(batches)
+    }
+
+    /// Runs one statement from a user (`cutover query` and every later SQL surface): DDL
+    /// (CREATE, DROP, CREATE EXTERNAL TABLE), DML (INSERT, UPDATE, DELETE), `COPY ... TO` and
+    /// statements such as `SET` are refused before anything is planned to run.
+    pub async fn sql_read_only(&self, sql: &str) -> Result<Vec<RecordBatch>, AnalyzeError> {
+        let options = datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, options).await.map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("not supported") {
+                AnalyzeError::ReadOnly(msg.trim_start_matches("Error during planning: ").to_string())
+            } else {
+                AnalyzeError::Query(e)
+            }
+        })?;
+        Ok(df.collect().await?)
     }
 
     /// The DataFusion session, for callers that need more than [`Analyzer::sql`].

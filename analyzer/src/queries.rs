@@ -80,7 +80,9 @@ pub const LOST_WRITES: &str = include_str!("../../queries/lost_writes.sql");
 /// `surviving_writes.sql`.
 pub const SURVIVING_WRITES: &str = include_str!("../../queries/surviving_writes.sql");
 
-/// A value for a `{{name}}` placeholder; each variant renders itself safely.
+/// A value for a `{{name}}` placeholder. Numbers and times are rendered by Rust into the SQL
+/// text; strings (which come from the drill spec) are never part of the text: they are bound
+/// as typed parameters (`$name`, `Utf8`) that DataFusion substitutes into the plan.
 #[derive(Debug, Clone)]
 pub enum Param {
     /// A number, rendered by Rust.
@@ -89,36 +91,109 @@ pub enum Param {
     Int(i64),
     /// A timestamp (ns since the epoch) rendered as RFC 3339 UTC.
     Time(i64),
-    /// A string rendered as a quoted SQL literal.
+    /// A string, bound as a parameter.
     Literal(String),
 }
 
-impl Param {
-    fn render(&self) -> String {
-        match self {
-            Param::Number(n) => format!("{n:?}"),
-            Param::Int(i) => i.to_string(),
-            Param::Time(ns) => crate::report::rfc3339(*ns),
-            Param::Literal(s) => format!("'{}'", s.replace('\'', "''")),
-        }
+/// A filled query: its text and the string parameters its `$name` placeholders take.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    /// The statement, with `$name` where a string goes.
+    pub text: String,
+    /// The values of the `$name` placeholders.
+    pub params: Vec<(String, String)>,
+}
+
+/// What [`crate::Analyzer::sql`] runs: plain text (trusted, fixed SQL) or a filled [`Sql`].
+pub trait AsSql {
+    /// The statement.
+    fn text(&self) -> &str;
+    /// Its parameters, if it has any.
+    fn param_values(&self) -> Option<datafusion::common::ParamValues> {
+        None
     }
 }
 
-/// Fills `{{name}}` placeholders; a placeholder without a value is an error.
-pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<String, crate::AnalyzeError> {
-    let mut out = sql.to_string();
-    for (name, value) in params {
-        out = out.replace(&format!("{{{{{name}}}}}"), &value.render());
+impl AsSql for str {
+    fn text(&self) -> &str {
+        self
     }
-    if let Some(start) = out.find("{{") {
-        let rest = &out[start..];
-        let end = rest.find("}}").map(|e| e + 2).unwrap_or(rest.len());
-        return Err(crate::AnalyzeError::Internal(format!(
-            "query placeholder {} has no value",
-            &rest[..end]
-        )));
+}
+
+impl<T: AsSql + ?Sized> AsSql for &T {
+    fn text(&self) -> &str {
+        (**self).text()
     }
-    Ok(out)
+
+    fn param_values(&self) -> Option<datafusion::common::ParamValues> {
+        (**self).param_values()
+    }
+}
+
+impl AsSql for String {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl AsSql for Sql {
+    fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn param_values(&self) -> Option<datafusion::common::ParamValues> {
+        if self.params.is_empty() {
+            return None;
+        }
+        let map: std::collections::HashMap<String, datafusion::common::ScalarValue> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), datafusion::common::ScalarValue::Utf8(Some(v.clone()))))
+            .collect();
+        Some(map.into())
+    }
+}
+
+/// Fills `{{name}}` placeholders in one pass over the template (inserted text is never scanned
+/// again); a placeholder without a value, or a string placeholder inside quotes, is an error.
+pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<Sql, crate::AnalyzeError> {
+    let mut text = String::with_capacity(sql.len());
+    let mut bound: Vec<(String, String)> = Vec::new();
+    let mut rest = sql;
+    while let Some(start) = rest.find("{{") {
+        text.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(crate::AnalyzeError::Internal(format!(
+                "unclosed query placeholder {}",
+                &rest[start..rest.len().min(start + 40)]
+            )));
+        };
+        let name = &after[..end];
+        let value = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or_else(|| {
+            crate::AnalyzeError::Internal(format!("query placeholder {{{{{name}}}}} has no value"))
+        })?;
+        match value {
+            Param::Number(n) => text.push_str(&format!("{n:?}")),
+            Param::Int(i) => text.push_str(&i.to_string()),
+            Param::Time(ns) => text.push_str(&crate::report::rfc3339(*ns)),
+            Param::Literal(s) => {
+                if text.ends_with('\'') {
+                    return Err(crate::AnalyzeError::Internal(format!(
+                        "string placeholder {{{{{name}}}}} inside quotes cannot be bound"
+                    )));
+                }
+                text.push('$');
+                text.push_str(name);
+                if !bound.iter().any(|(n, _)| n == name) {
+                    bound.push((name.to_string(), s.clone()));
+                }
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    text.push_str(rest);
+    Ok(Sql { text, params: bound })
 }
 
 #[cfg(test)]
@@ -126,13 +201,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_filled_and_literals_quoted() {
+    fn numbers_are_rendered_and_strings_bound_as_parameters() {
         let sql = fill(
-            "x = {{a}} AND r = {{b}}",
+            "x = {{a}} AND r = {{b}} AND s = {{b}}",
             &[("a", Param::Int(3)), ("b", Param::Literal("it's".into()))],
         )
         .unwrap();
-        assert_eq!(sql, "x = 3 AND r = 'it''s'");
+        assert_eq!(sql.text, "x = 3 AND r = $b AND s = $b");
+        assert_eq!(sql.params, vec![("b".to_string(), "it's".to_string())]);
         assert!(fill("{{missing}}", &[]).is_err());
+        assert!(fill("r = '{{b}}'", &[("b", Param::Literal("x".into()))]).is_err());
+    }
+
+    #[test]
+    fn a_string_value_cannot_become_sql() {
+        // A spec string that looks like a placeholder, a quote or a comment end stays a value:
+        // the old multi-pass substitution let the second pass rewrite inside the first's quotes.
+        let params = [
+            ("a", Param::Literal("{{b}}".into())),
+            ("b", Param::Literal("x' OR 1=1 --\nDROP TABLE spans".into())),
+        ];
+        let sql = fill("-- region {{a}}\nSELECT 1 WHERE r = {{a}} AND s = {{b}}", &params).unwrap();
+        assert_eq!(sql.text, "-- region $a\nSELECT 1 WHERE r = $a AND s = $b");
+        assert!(!sql.text.contains("DROP"));
     }
 }

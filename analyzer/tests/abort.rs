@@ -76,7 +76,7 @@ async fn abort_buckets_match_their_golden_rows() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn sql_latency() -> String {
+fn sql_latency() -> queries::Sql {
     queries::fill(
         abort::LATENCY,
         &[

@@ -139,8 +139,8 @@ fn telemetry(rng: &mut Rng) -> Vec<Event> {
 
 const SPEC: &str = "name: eq\nregions: { primary: us-east-1, secondary: us-west-2 }\ntargets: { rto_seconds: 60, rpo_seconds: 1 }\nsli: { services: [frontend] }\n";
 
-async fn rows(analyzer: &Analyzer, sql: &str) -> (String, usize) {
-    let batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{e}\n{sql}"));
+async fn rows(analyzer: &Analyzer, sql: &queries::Sql) -> (String, usize) {
+    let batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{e}\n{}", sql.text));
     let n = batches.iter().map(|b| b.num_rows()).sum();
     (
         arrow::util::pretty::pretty_format_batches(&batches)

@@ -13,6 +13,7 @@ pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod metrics;
 pub mod receivers;
 pub mod serve;
@@ -61,6 +62,33 @@ pub enum StartError {
     Unauthenticated(Vec<String>),
 }
 
+/// Raises the soft limit on open files to the hard limit and checks that every listener's
+/// `max_connections` fit in it with room for the log: running out of descriptors must refuse a
+/// connection, never fail a log segment roll.
+fn ensure_file_descriptors(config: &IngestConfig) -> Result<(), StartError> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    const RESERVED: u64 = 256;
+    let l = &config.listeners;
+    let need = (l.grpc.max_connections + l.http.max_connections) as u64
+        + l.syslog_tcp.as_ref().map_or(0, |s| s.max_connections as u64)
+        + RESERVED;
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit.clone()) {
+            tracing::warn!(%error, "cannot raise the open-files limit");
+        }
+        limit = getrlimit(Resource::Nofile);
+    }
+    match limit.current {
+        Some(have) if have < need => Err(StartError::Config(config::ConfigError::Invalid(format!(
+            "the listeners' max_connections add up to {} plus {RESERVED} for the log, more than the {have} files this process may open (ulimit -n); lower max_connections or raise the limit",
+            need - RESERVED
+        )))),
+        _ => Ok(()),
+    }
+}
+
 /// Opens and recovers the event log.
 pub fn open_log(config: &IngestConfig) -> Result<(Arc<LogWriter>, Recovery), StartError> {
     let log_dir = config.data_dir.join("log");
@@ -97,6 +125,7 @@ impl Daemon {
             }
             tracing::warn!(listeners = %exposed.join(", "), "serving routable listeners without authentication (allow_unauthenticated)");
         }
+        ensure_file_descriptors(&config)?;
         let auth = Arc::new(auth::Auth::load(&config.auth).map_err(StartError::Auth)?);
         let (log, recovery) = open_log(&config)?;
         let metrics = Arc::new(metrics::Metrics::new());

@@ -1,27 +1,31 @@
 //! Serving HTTP (and gRPC, which is HTTP/2) connections with the listener's limits: at most
 //! `max_connections` at once (one more is closed at once and counted), TLS when configured,
-//! a header-read timeout for HTTP/1, an idle timeout on every connection, HTTP/2 stream limits
-//! and keep-alive pings, and graceful shutdown.
+//! a header-read timeout for HTTP/1, request heads of at most 64 KiB, an idle timeout on every
+//! connection (no request in progress for `idle_timeout`; HTTP/2 pings are not traffic),
+//! HTTP/2 stream limits and keep-alive pings, and graceful shutdown.
 
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::tls::TlsHandle;
 
 /// Time a client has to complete the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request head (HTTP/1 buffer, HTTP/2 header list).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// How long shutdown waits for open connections to finish their requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -71,89 +75,105 @@ pub async fn handshake(
     }
 }
 
-/// A byte stream that fails with `TimedOut` once neither side moved a byte for `timeout`.
-pub struct IdleTimeout<T> {
-    inner: T,
-    timeout: Duration,
-    sleep: Pin<Box<Sleep>>,
+/// Requests in progress on one connection and when the last one ended: a connection is idle
+/// when none is in progress (HTTP/2 pings do not count as traffic).
+struct Activity {
+    start: Instant,
+    active: AtomicUsize,
+    last_ms: AtomicU64,
 }
 
-impl<T> IdleTimeout<T> {
-    /// Wraps `inner`.
-    pub fn new(inner: T, timeout: Duration) -> Self {
-        IdleTimeout {
-            inner,
-            timeout,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            start: Instant::now(),
+            active: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// When the connection becomes idle for `idle` if nothing happens meanwhile.
+    fn deadline(&self, idle: Duration) -> Instant {
+        if self.active.load(Ordering::Relaxed) > 0 {
+            return Instant::now() + idle;
         }
-    }
-
-    fn touch(&mut self) {
-        self.sleep.as_mut().reset(Instant::now() + self.timeout);
-    }
-
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.sleep.as_mut().poll(cx).is_ready()
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
     }
 }
 
-fn idle_error() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "connection idle past the listener's idle timeout")
-}
+struct InFlight(Arc<Activity>);
 
-impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                this.touch();
-                Poll::Ready(r)
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+impl InFlight {
+    fn begin(a: &Arc<Activity>) -> InFlight {
+        a.active.fetch_add(1, Ordering::Relaxed);
+        a.touch();
+        InFlight(a.clone())
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                this.touch();
-                Poll::Ready(r)
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Accepts connections until `stop`, each admitted against the connection cap.
+/// A service that records its connection's requests in an [`Activity`].
+#[derive(Clone)]
+struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Tracked<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let guard = InFlight::begin(&self.activity);
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let r = fut.await;
+            drop(guard);
+            r
+        })
+    }
+}
+
+/// Accepts connections until `stop`, each admitted against the connection cap; then waits up
+/// to [`SHUTDOWN_GRACE`] for the connections (which watch `stop` themselves) to end.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     max_connections: usize,
     name: &'static str,
     metrics: Arc<Metrics>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     mut on_connection: F,
 ) where
-    F: FnMut(TcpStream, std::net::SocketAddr, tokio::sync::OwnedSemaphorePermit) -> Fut,
+    F: FnMut(TcpStream, std::net::SocketAddr, tokio::sync::OwnedSemaphorePermit, tokio::sync::watch::Receiver<bool>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let max = max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max));
+    let mut watch = stop.clone();
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = watch.wait_for(|s| *s) => break,
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,
@@ -170,7 +190,12 @@ pub async fn accept_loop<F, Fut>(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(on_connection(stream, peer, slot));
+        tokio::spawn(on_connection(stream, peer, slot, stop.clone()));
+    }
+    drop(listener);
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+        tracing::warn!(listener = name, "connections still open after the shutdown grace period");
     }
 }
 
@@ -184,18 +209,18 @@ pub async fn serve_http(
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_timeout);
-    let ping = (opts.idle_timeout / 2).min(Duration::from_secs(30));
+        .header_read_timeout(opts.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(opts.max_concurrent_streams)
-        .keep_alive_interval(ping)
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
     if opts.http2_only {
         builder = builder.http2_only();
@@ -204,29 +229,45 @@ pub async fn serve_http(
     let name = opts.name;
     let idle = opts.idle_timeout;
     let m = metrics.clone();
-    accept_loop(listener, opts.max_connections, name, metrics, stop, |stream, _peer, slot| {
+    accept_loop(listener, opts.max_connections, name, metrics, stop, |stream, _peer, slot, mut stop| {
         let builder = builder.clone();
         let router = router.clone();
         let tls = tls.clone();
-        let watcher = graceful.watcher();
         let metrics = m.clone();
         async move {
             let _slot = slot;
             let Some(io) = handshake(stream, tls.as_ref(), &metrics, name).await else {
                 return;
             };
-            let io = TokioIo::new(IdleTimeout::new(io, idle));
-            let conn = builder.serve_connection(io, TowerToHyperService::new(router));
-            if let Err(error) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(error = %error, listener = name, "connection ended with an error");
+            let activity = Activity::new();
+            let service = Tracked {
+                inner: router,
+                activity: activity.clone(),
+            };
+            let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+            tokio::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(error) = r {
+                            tracing::debug!(error = %error, listener = name, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    _ = stop.wait_for(|s| *s), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    _ = tokio::time::sleep_until(activity.deadline(idle)), if !closing => {
+                        if activity.deadline(idle) <= Instant::now() {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                }
             }
         }
     })
     .await;
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            tracing::warn!(listener = name, "connections still open after the shutdown grace period");
-        }
-    }
 }

@@ -8,6 +8,14 @@ use cutover_schemas::{Event, EventKind};
 use crate::error::IngestError;
 use crate::metrics::Metrics;
 
+/// What one event costs while a request holds it: the struct, its attributes and strings in
+/// memory, and its encoded record (an upper bound; the admission budget charges this).
+pub fn event_cost(e: &Event) -> usize {
+    let encoded = prost::Message::encoded_len(e);
+    let attrs = (e.attributes.len() + e.resource_attributes.len()) * std::mem::size_of::<cutover_schemas::Attribute>();
+    std::mem::size_of::<Event>() + attrs + 2 * encoded + 24
+}
+
 /// The durable destination shared by all receivers.
 pub struct EventSink {
     log: Arc<LogWriter>,

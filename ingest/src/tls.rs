@@ -120,9 +120,11 @@ impl TlsHandle {
         if !force && *self.inner.stamp.read().expect("tls lock") == now {
             return false;
         }
-        *self.inner.stamp.write().expect("tls lock") = now;
+        // The stamp is kept only once the files load: a half-written file is tried again at
+        // the next check even if its final write keeps the same modification time.
         match build(&self.inner.config, &self.inner.alpn) {
             Ok(server) => {
+                *self.inner.stamp.write().expect("tls lock") = now;
                 *self.inner.current.write().expect("tls lock") = Arc::new(server);
                 tracing::warn!(listener = self.inner.name, "TLS certificates reloaded");
                 true
@@ -136,10 +138,9 @@ impl TlsHandle {
 }
 
 /// Reloads every handle on SIGHUP and when a file changes (checked every `poll`), until `stop`.
+/// Without TLS the SIGHUP handler is still installed, so that a HUP sent out of habit does not
+/// terminate the daemon.
 pub async fn watch(handles: Vec<TlsHandle>, poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    if handles.is_empty() {
-        return;
-    }
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(error) => {

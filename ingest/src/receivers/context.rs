@@ -78,7 +78,7 @@ impl HttpContext {
     /// Refuses a request whose events are over the per-request limits, and takes their size
     /// from the budget.
     pub fn admit_events(&self, events: &[Event], ticket: &mut Ticket) -> Result<(), IngestError> {
-        let bytes: usize = events.iter().map(prost::Message::encoded_len).sum();
+        let bytes: usize = events.iter().map(crate::sink::event_cost).sum();
         let l = &self.limits;
         if events.len() > l.max_request_events || bytes > l.max_request_event_bytes {
             return Err(IngestError::Exhausted(format!(
@@ -88,7 +88,7 @@ impl HttpContext {
                 l.max_request_event_bytes
             )));
         }
-        ticket.grow(2 * bytes as u64)
+        ticket.grow(bytes as u64)
     }
 
     /// Counts a request refused before storing and answers it.

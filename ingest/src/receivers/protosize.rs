@@ -176,10 +176,42 @@ fn walk(buf: &[u8], layout: &Layout, depth: u32) -> Option<u64> {
                     None => len as u64,
                 };
             }
+            3 => {
+                // A group (proto2): OTLP has none, but prost skips unknown groups, so does this;
+                // their bytes are charged.
+                let start = at;
+                skip_group(buf, &mut at, number, depth + 1)?;
+                cost += (at - start) as u64;
+            }
             _ => return None,
         }
     }
     Some(cost)
+}
+
+/// Skips to the end-group tag of field `number`, through nested groups.
+fn skip_group(buf: &[u8], at: &mut usize, number: u32, depth: u32) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    loop {
+        let tag = varint(buf, at)?;
+        let n = u32::try_from(tag >> 3).ok()?;
+        match tag & 7 {
+            0 => {
+                varint(buf, at)?;
+            }
+            1 => *at = at.checked_add(8).filter(|&a| a <= buf.len())?,
+            5 => *at = at.checked_add(4).filter(|&a| a <= buf.len())?,
+            2 => {
+                let len = usize::try_from(varint(buf, at)?).ok()?;
+                *at = at.checked_add(len).filter(|&e| e <= buf.len())?;
+            }
+            3 => skip_group(buf, at, n, depth + 1)?,
+            4 if n == number => return Some(()),
+            _ => return None,
+        }
+    }
 }
 
 /// Upper bound of the memory `buf` takes once decoded as `layout` (top-level struct
@@ -188,10 +220,19 @@ pub fn estimate(buf: &[u8], layout: &Layout) -> Option<u64> {
     walk(buf, layout, 0).map(|c| 2 * (c + layout.size as u64))
 }
 
-/// Upper bound of the memory an OTLP/JSON body takes once decoded.
+/// Upper bound of the memory an OTLP/JSON body takes once decoded: the largest struct per
+/// object or array, eight bytes per element separator (`[0,0,0]` decodes to 8-byte numbers)
+/// and the bytes themselves.
 pub fn estimate_json(buf: &[u8]) -> u64 {
-    let nested = buf.iter().filter(|&&b| b == b'{' || b == b'[').count() as u64;
-    2 * (buf.len() as u64 + nested * MAX_JSON_ELEMENT as u64)
+    let (mut nested, mut commas) = (0u64, 0u64);
+    for &b in buf {
+        match b {
+            b'{' | b'[' => nested += 1,
+            b',' => commas += 1,
+            _ => {}
+        }
+    }
+    2 * (buf.len() as u64 + nested * MAX_JSON_ELEMENT as u64 + commas * 8)
 }
 
 #[cfg(test)]
@@ -239,7 +280,12 @@ mod tests {
         let floor = 50 * (size_of::<trace::Span>() + size_of::<common::KeyValue>()) as u64;
         assert!(est >= floor, "{est} < {floor}");
         assert_eq!(estimate(&[0x0a, 0x05, 0x00], &TRACES), None, "length past the end");
-        assert_eq!(estimate(&[0x0b], &TRACES), None, "groups are not OTLP");
+        assert_eq!(estimate(&[0x0b], &TRACES), None, "a group that never ends");
+        // An unknown group after a bomb: prost skips it, the estimate still counts the bomb.
+        let mut grouped: Vec<u8> = std::iter::repeat_n([0x0a, 0x00], 1000).flatten().collect();
+        grouped.extend([0x9b, 0x06, 0x08, 0x01, 0x9c, 0x06]);
+        assert_eq!(ExportTraceServiceRequest::decode(grouped.as_slice()).unwrap().resource_spans.len(), 1000);
+        assert!(estimate(&grouped, &TRACES).unwrap() >= 1000 * size_of::<trace::ResourceSpans>() as u64);
         // Arrays nested past prost's recursion limit: both refuse.
         let mut v = common::AnyValue::default();
         for _ in 0..60 {

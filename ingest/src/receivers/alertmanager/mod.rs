@@ -127,6 +127,25 @@ async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Respon
         Ok(n) => n,
         Err(e) => return ctx.refuse(RECEIVER, e),
     };
+    // Every alert's event copies the receiver name: refuse before building what would not fit.
+    let estimate: usize = n
+        .alerts
+        .iter()
+        .map(|a| {
+            let labels: usize = a.labels.iter().map(|(k, v)| 2 * (k.len() + v.len()) + 64).sum();
+            let annotations: usize = a.annotations.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+            2 * (n.receiver.len() + a.fingerprint.len() + a.generator_url.len() + annotations + 512) + labels
+        })
+        .sum();
+    if estimate > ctx.limits.max_request_event_bytes || n.alerts.len() > ctx.limits.max_request_events {
+        let e = IngestError::Exhausted(format!(
+            "the webhook converts to {} alerts of about {estimate} bytes, more than {} events or {} bytes (limits.max_request_events, limits.max_request_event_bytes)",
+            n.alerts.len(),
+            ctx.limits.max_request_events,
+            ctx.limits.max_request_event_bytes
+        ));
+        return ctx.refuse(RECEIVER, e);
+    }
     let label = &ctx.receivers.alertmanager.region_label;
     let events = match to_events(&n, label, &ctx.default_region, now_unix_nano()) {
         Ok(e) => e,

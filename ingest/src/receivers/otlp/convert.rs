@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 pub struct Converted {
     /// Events to append.
     pub events: Vec<Event>,
-    /// Encoded size of `events`.
+    /// What `events` cost in memory and encoded ([`crate::sink::event_cost`]).
     pub event_bytes: usize,
     /// Items refused (spans, data points or log records).
     pub rejected: i64,
@@ -46,18 +46,28 @@ impl Converted {
         self.first_error.get_or_insert(reason);
     }
 
+    /// Whether the request has reached its limits: later items are rejected unbuilt.
+    fn full(&self) -> bool {
+        self.events.len() >= self.max_events || self.event_bytes >= self.max_event_bytes
+    }
+
+    fn reject_over_limit(&mut self) {
+        let (n, b) = (self.max_events, self.max_event_bytes);
+        self.reject(format!(
+            "the request converts to more than {n} events or {b} bytes of events (limits.max_request_events, limits.max_request_event_bytes); the items past the limit were not stored"
+        ));
+    }
+
     /// Keeps an event, or rejects its item when the request is over its limits: labels and
-    /// resource attributes are copied into every event, so the output is counted as it grows.
+    /// resource attributes are copied into every event, so the output is counted as it grows
+    /// (by [`crate::sink::event_cost`]: the event in memory and its encoded record).
     fn push(&mut self, e: Event) {
-        let len = prost::Message::encoded_len(&e);
-        if self.events.len() >= self.max_events || self.event_bytes + len > self.max_event_bytes {
-            let (n, b) = (self.max_events, self.max_event_bytes);
-            self.reject(format!(
-                "the request converts to more than {n} events or {b} bytes of events (limits.max_request_events, limits.max_request_event_bytes); the items past the limit were not stored"
-            ));
+        let cost = crate::sink::event_cost(&e);
+        if self.full() || self.event_bytes + cost > self.max_event_bytes {
+            self.reject_over_limit();
             return;
         }
-        self.event_bytes += len;
+        self.event_bytes += cost;
         self.events.push(e);
     }
 }
@@ -180,6 +190,10 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
         for ss in &rs.scope_spans {
             let scope = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
             for span in &ss.spans {
+                if out.full() {
+                    out.reject_over_limit();
+                    continue;
+                }
                 if span.trace_id.len() != 16 || span.trace_id.iter().all(|&b| b == 0) {
                     out.reject(format!("span {:?}: trace_id must be 16 bytes, not all zero", span.name));
                     continue;
@@ -227,6 +241,10 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                     is_stale: false,
                 };
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
+                    if out.full() {
+                        out.reject_over_limit();
+                        return;
+                    }
                     let mut e = envelope(EventKind::MetricPoint, &res, origin, ts(time), Body::Metric(body));
                     e.attributes = convert_attributes(attrs);
                     out.push(e);
@@ -303,6 +321,10 @@ pub fn logs(req: &ExportLogsServiceRequest, origin: &Origin<'_>) -> Converted {
         let res = resource_info(rl.resource.as_ref(), origin);
         for sl in &rl.scope_logs {
             for rec in &sl.log_records {
+                if out.full() {
+                    out.reject_over_limit();
+                    continue;
+                }
                 let time = match (rec.time_unix_nano, rec.observed_time_unix_nano) {
                     (0, 0) => origin.ingest_time_unix_nano,
                     (0, observed) => ts(observed),
@@ -476,9 +498,11 @@ mod tests {
         let by_count = traces(&req, &Origin { max_events: 10, ..origin() });
         assert_eq!((by_count.events.len(), by_count.rejected), (10, 5));
         assert!(by_count.first_error.unwrap().contains("limits.max_request_events"));
-        // The 10 kB resource attribute is copied into each event: 5 fit in 55 kB.
+        // The 10 kB resource attribute is copied into each event, which costs it twice (in
+        // memory and encoded): 2 fit in 55 kB.
         let by_bytes = traces(&req, &Origin { max_event_bytes: 55_000, ..origin() });
-        assert_eq!((by_bytes.events.len(), by_bytes.rejected), (5, 10));
+        assert_eq!((by_bytes.events.len(), by_bytes.rejected), (2, 13));
         assert!(by_bytes.event_bytes <= 55_000);
+        assert!(by_bytes.event_bytes >= 2 * 2 * 10_000, "memory and record both counted");
     }
 }

@@ -62,26 +62,59 @@ async fn export<S: Signal>(State(state): State<Arc<OtlpState>>, req: Request) ->
     .accept_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(state.limits.max_body_bytes)
     .max_encoding_message_size(usize::MAX);
+    let timeout = state.request_timeout;
+    let counter = state.clone();
     let service = tower::service_fn(move |r: tonic::Request<(S::Request, Ticket)>| {
         let state = state.clone();
         async move {
             let (msg, mut ticket) = r.into_inner();
-            let call = state.export::<S>(RECEIVER, Source::OtlpGrpc, msg, &mut ticket);
-            let result = match tokio::time::timeout(state.request_timeout, call).await {
-                Ok(r) => r,
-                Err(_) => Err(IngestError::Timeout(format!(
-                    "the request took longer than the listener's request timeout of {} s",
-                    state.request_timeout.as_secs()
-                ))),
-            };
-            result.map(tonic::Response::new).map_err(|e| {
-                state.count_refused(RECEIVER, &e);
-                e.grpc_status()
-            })
+            state
+                .export::<S>(RECEIVER, Source::OtlpGrpc, msg, &mut ticket)
+                .await
+                .map(tonic::Response::new)
+                .map_err(|e| {
+                    state.count_refused(RECEIVER, &e);
+                    e.grpc_status()
+                })
         }
     });
-    let resp = grpc.unary(service, req).await;
-    resp.map(axum::body::Body::new)
+    // The request timeout covers receiving the message as well as storing it. (A call cut
+    // short while its append is queued may still be stored: the client's retry then stores it
+    // twice, which the analyzer's de-duplication of spans absorbs.)
+    let resp = match tokio::time::timeout(timeout, grpc.unary(service, req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let e = IngestError::Timeout(format!(
+                "the call took longer than the listener's request timeout of {} s",
+                timeout.as_secs()
+            ));
+            counter.count_refused(RECEIVER, &e);
+            return grpc_error(e.grpc_status());
+        }
+    };
+    out_of_range_is_resource_exhausted(resp.map(axum::body::Body::new), &counter)
+}
+
+/// tonic refuses a message over the decoding limit with OUT_OF_RANGE, which OTLP clients
+/// retry; OTLP says RESOURCE_EXHAUSTED for a request too large.
+fn out_of_range_is_resource_exhausted(mut resp: Response, state: &OtlpState) -> Response {
+    let too_large = resp.headers().get("grpc-status").is_some_and(|v| v == "11")
+        && resp
+            .headers()
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if too_large {
+        resp.headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static("8"));
+        state.count_refused(
+            RECEIVER,
+            &IngestError::TooLarge {
+                limit_bytes: state.limits.max_body_bytes,
+            },
+        );
+    }
+    resp
 }
 
 /// The request body, taking each HTTP/2 data frame's bytes from the budget as it arrives.

@@ -185,7 +185,7 @@ impl OtlpState {
         drop(req);
         let metrics = self.sink.metrics();
         // The events and their encoded records.
-        ticket.grow(2 * converted.event_bytes as u64)?;
+        ticket.grow(converted.event_bytes as u64)?;
         let result = self.sink.store(receiver, converted.events).await;
         match result {
             Ok(()) => {

@@ -94,8 +94,13 @@ pub fn to_events(
     let samples: usize = req.timeseries.iter().map(|t| t.samples.len()).sum();
     let mut bytes = 0usize;
     for ts in &req.timeseries {
+        // As `crate::sink::event_cost` will count it: the event and its attributes in memory,
+        // and the encoded record.
         let labels: usize = ts.labels.iter().map(|l| l.name.len() + l.value.len() + 8).sum();
-        bytes = bytes.saturating_add((labels + 64).saturating_mul(ts.samples.len()));
+        let per_sample = std::mem::size_of::<Event>()
+            + ts.labels.len() * std::mem::size_of::<Attribute>()
+            + 2 * (labels + 64);
+        bytes = bytes.saturating_add(per_sample.saturating_mul(ts.samples.len()));
     }
     if samples > limits.max_events || bytes > limits.max_bytes {
         return Err(IngestError::Exhausted(format!(

@@ -77,6 +77,26 @@ fn convert_all(
     events
 }
 
+/// What one frame's event costs beyond twice the frame's bytes (struct, attributes, record).
+const FRAME_OVERHEAD: usize = 1024;
+
+/// Takes `bytes` from the admission budget, waiting (with backoff) while it is spent. A batch
+/// larger than the whole budget goes through uncharged rather than never.
+async fn admit_waiting(ctx: &HttpContext, bytes: u64) -> Option<crate::admission::Ticket> {
+    let mut delay = Duration::from_millis(5);
+    loop {
+        let mut ticket = ctx.admission.ticket();
+        match ticket.grow(bytes) {
+            Ok(()) => return Some(ticket),
+            Err(IngestError::Overloaded) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Stores a batch, waiting while the log is busy or full instead of dropping it: the
 /// connection is not read meanwhile, so TCP flow control slows the sender. False when the log
 /// cannot take data any more (the connection is then closed).
@@ -104,21 +124,33 @@ async fn store_with_backpressure(ctx: &HttpContext, receiver: &'static str, even
 
 /// Serves one TCP (or TLS) connection until EOF, a framing error, the idle timeout or a
 /// storage failure.
-async fn serve_connection(ctx: Arc<HttpContext>, mut stream: Box<dyn Io>, peer: SocketAddr, idle: Duration) {
+async fn serve_connection(
+    ctx: Arc<HttpContext>,
+    mut stream: Box<dyn Io>,
+    peer: SocketAddr,
+    idle: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     const RECEIVER: &str = "syslog_tcp";
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let n = match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(error)) => {
+        // On shutdown: read no more, store what is buffered, close.
+        let read = tokio::select! {
+            r = tokio::time::timeout(idle, stream.read(&mut chunk)) => Some(r),
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let n = match read {
+            Some(Ok(Ok(n))) => n,
+            Some(Ok(Err(error))) => {
                 tracing::debug!(%error, %peer, "syslog connection read failed");
                 0
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 tracing::debug!(%peer, "closing idle syslog connection");
                 0
             }
+            None => 0,
         };
         let eof = n == 0;
         buf.extend_from_slice(&chunk[..n]);
@@ -132,6 +164,14 @@ async fn serve_connection(ctx: Arc<HttpContext>, mut stream: Box<dyn Io>, peer: 
             frames.push(tail);
             consumed = buf.len();
         }
+        // The events this batch becomes are charged to the budget before they are built; while
+        // the budget is spent the connection waits (and is not read), like a busy log.
+        let estimate: u64 = frames
+            .iter()
+            .map(|f| (2 * f.len() + FRAME_OVERHEAD) as u64)
+            .sum::<u64>()
+            + if framed.error.is_some() { (2 * MAX_FRAME_BYTES + FRAME_OVERHEAD) as u64 } else { 0 };
+        let _ticket = admit_waiting(&ctx, estimate).await;
         let mut events = convert_all(&ctx, RECEIVER, &frames, &origin);
         let close = eof || framed.error.is_some();
         if let Some(e) = framed.error {
@@ -196,7 +236,7 @@ pub async fn serve_tcp(
 ) {
     const NAME: &str = "syslog_tcp";
     let metrics = ctx.sink.metrics_handle();
-    accept_loop(listener, opts.max_connections, NAME, metrics.clone(), stop, |stream, peer, slot| {
+    accept_loop(listener, opts.max_connections, NAME, metrics.clone(), stop, |stream, peer, slot, stop| {
         let ctx = ctx.clone();
         let tls = opts.tls.clone();
         let metrics = metrics.clone();
@@ -204,7 +244,7 @@ pub async fn serve_tcp(
         async move {
             let _slot = slot;
             if let Some(io) = handshake(stream, tls.as_ref(), &metrics, NAME).await {
-                serve_connection(ctx, io, peer, idle).await;
+                serve_connection(ctx, io, peer, idle, stop).await;
             }
         }
     })
@@ -280,14 +320,21 @@ fn drop_event(ctx: &HttpContext, dropped: u64, total: u64, addr: SocketAddr) -> 
     }
 }
 
-/// Receives UDP datagrams until `stop`, storing them in batches, and records the kernel's
-/// drops once a second.
+/// Receives UDP datagrams until `stop`, storing them in batches (at most 1024 datagrams or
+/// 4 MiB), and once a second records the datagrams lost: dropped by the kernel, or read but
+/// refused by the log.
 pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio::sync::watch::Receiver<bool>) {
     const RECEIVER: &str = "syslog_udp";
+    /// Bytes of datagrams read into one batch.
+    const BATCH_BYTES: usize = 4 << 20;
     let mut buf = vec![0u8; 65_536];
     let addr = socket.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let start = kernel_drops(&socket);
-    let mut seen = start.unwrap_or(0);
+    let start = kernel_drops(&socket).unwrap_or(0);
+    // Kernel drops are counted up to `recorded_kernel`; `pending` datagrams (dropped by the
+    // kernel, or read but refused by the log) are not yet in a log record.
+    let mut recorded_kernel = start;
+    let mut pending: u64 = 0;
+    let mut total: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -296,24 +343,38 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
             _ = tick.tick() => None,
             _ = stop.wait_for(|s| *s) => return,
         };
-        if let Some(now) = kernel_drops(&socket).filter(|&n| n > seen) {
-            let dropped = now - seen;
-            seen = now;
-            ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(dropped);
-            let total = now - start.unwrap_or(0);
-            tracing::warn!(dropped, total, "syslog UDP datagrams dropped by the kernel");
-            if let Err(error) = ctx.sink.store(RECEIVER, vec![drop_event(&ctx, dropped, total, addr)]).await {
-                tracing::warn!(%error, "could not record the dropped datagrams in the log");
+        let Some(first) = first else {
+            let kernel = kernel_drops(&socket).unwrap_or(recorded_kernel);
+            let new = kernel.saturating_sub(recorded_kernel);
+            recorded_kernel = kernel;
+            ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(new);
+            pending += new;
+            if pending > 0 {
+                tracing::warn!(dropped = pending, "syslog UDP datagrams lost before they were stored");
+                let record = drop_event(&ctx, pending, total + pending, addr);
+                match ctx.sink.store(RECEIVER, vec![record]).await {
+                    Ok(()) => {
+                        total += pending;
+                        pending = 0;
+                    }
+                    // Kept pending: the next second's record carries them.
+                    Err(error) => tracing::warn!(%error, "could not record the dropped datagrams in the log"),
+                }
             }
-        }
-        let Some(first) = first else { continue };
+            continue;
+        };
         let mut datagrams: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
+        let mut bytes = 0usize;
         if let Ok((n, peer)) = first {
             datagrams.push((buf[..n].to_vec(), peer));
+            bytes += n;
         }
-        while datagrams.len() < 1024 {
+        while datagrams.len() < 1024 && bytes < BATCH_BYTES {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => datagrams.push((buf[..n].to_vec(), peer)),
+                Ok((n, peer)) => {
+                    datagrams.push((buf[..n].to_vec(), peer));
+                    bytes += n;
+                }
                 Err(_) => break,
             }
         }
@@ -327,8 +388,11 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
                 &make_origin(&ctx, Source::SyslogUdp, *peer),
             ));
         }
-        if !events.is_empty() && ctx.store(RECEIVER, events).await.is_err() {
-            tracing::warn!("syslog udp batch not stored: the event log did not take it");
+        let n = events.len() as u64;
+        if n > 0 && ctx.store(RECEIVER, events).await.is_err() {
+            tracing::warn!(datagrams = n, "syslog UDP batch not stored: the event log did not take it");
+            ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(n);
+            pending += n;
         }
     }
 }
