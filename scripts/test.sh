@@ -50,10 +50,13 @@ cargo build --workspace --all-targets --locked
 
 fuzz_seconds="${CUTOVER_FUZZ_SECONDS:-10}"
 if [ "$fuzz_seconds" != 0 ]; then
-    step "fuzz smoke: ${fuzz_seconds}s per target (parsers and the log segment decoder)"
+    step "fuzz smoke: ${fuzz_seconds}s per target (parsers, request decoding and conversion, the log segment decoder)"
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-    for t in syslog cef framing remote_write log_segment; do
-        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
+    for t in syslog cef framing remote_write log_segment otlp_protobuf otlp_json alertmanager markers remote_write_convert; do
+        mkdir -p "fuzz/corpus/$t"
+        seeds=()
+        [ -d "fuzz/seeds/$t" ] && seeds=("seeds/$t")
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" "${seeds[@]}" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 3)
     done
 fi
 

@@ -3,7 +3,8 @@
 //!
 //! Kinds and their last, machine-readable line:
 //! - `otlp` (default): OTLP/gRPC trace export, batches of `--batch` spans with 10 attributes:
-//!   `spans_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
+//!   `spans_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`. With `--tls`, over TLS with a bearer
+//!   token.
 //! - `remote-write`: Prometheus remote_write requests of `--batch` samples:
 //!   `samples_per_sec=N p50_ms=N p99_ms=N peak_rss_mib=N`.
 //! - `syslog`: RFC 5424 lines over TCP, LF-framed; timed until the daemon reports every line
@@ -77,6 +78,51 @@ pub struct BenchArgs {
     /// `analyze`: runs of each core query (latency percentiles, gaps) in DataFusion; 0 skips.
     #[arg(long, default_value_t = 3)]
     sql_runs: usize,
+    /// `otlp`: serve gRPC over TLS with a bearer token (a throwaway CA and certificate are
+    /// generated), to measure what TLS and authentication cost.
+    #[arg(long)]
+    tls: bool,
+}
+
+/// What `--tls` generates: the CA the client trusts, the token it sends, the daemon's config.
+struct BenchTls {
+    ca_pem: String,
+    token: String,
+    config: PathBuf,
+}
+
+/// Writes a throwaway CA, a certificate for 127.0.0.1 signed by it, a token and a daemon
+/// config that serves both listeners over TLS and requires the token.
+fn bench_tls(dir: &std::path::Path) -> anyhow::Result<BenchTls> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    std::fs::create_dir_all(dir)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate()?;
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?
+        .signed_by(&leaf_key, &issuer)?;
+    let (cert, key, token_file) = (dir.join("server.crt"), dir.join("server.key"), dir.join("token"));
+    std::fs::write(&cert, leaf.pem())?;
+    std::fs::write(&key, leaf_key.serialize_pem())?;
+    let token = format!("bench-{:032x}", rand::random::<u128>());
+    std::fs::write(&token_file, &token)?;
+    let tls = format!("{{cert: {}, key: {}}}", cert.display(), key.display());
+    let config = dir.join("cutover.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listeners:\n  grpc: {{addr: 127.0.0.1:0, tls: {tls}}}\n  http: {{addr: 127.0.0.1:0, tls: {tls}}}\nauth:\n  tokens:\n    - {{name: bench, file: {}}}\n",
+            token_file.display()
+        ),
+    )?;
+    Ok(BenchTls {
+        ca_pem: ca_cert.pem(),
+        token,
+        config,
+    })
 }
 
 /// Measured results of one run.
@@ -179,10 +225,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             true,
         ),
     };
+    let tls = match args.tls {
+        false => None,
+        true if args.kind == BenchKind::Otlp => Some(bench_tls(&data_dir.join("bench-tls"))?),
+        true => bail!("--tls is supported with --kind otlp only"),
+    };
     let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    if let Some(t) = &tls {
+        command.arg("ingest").arg("--config").arg(&t.config);
+    } else {
+        command.arg("ingest");
+    }
+    let mut child = command
         .args([
-            "ingest",
             "--otlp-grpc",
             "127.0.0.1:0",
             "--otlp-http",
@@ -218,7 +274,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let figures = match args.kind {
-        BenchKind::Otlp => otlp(&args, addr("otlp_grpc")?).await?,
+        BenchKind::Otlp => otlp(&args, addr("otlp_grpc")?, tls.as_ref()).await?,
         BenchKind::RemoteWrite => {
             let (http, a) = (addr("otlp_http")?, args.clone_for_blocking());
             tokio::task::spawn_blocking(move || remote_write(&a, &http)).await??
@@ -276,7 +332,8 @@ impl BenchArgs {
     }
 }
 
-async fn otlp(args: &BenchArgs, grpc: String) -> anyhow::Result<Figures> {
+async fn otlp(args: &BenchArgs, grpc: String, tls: Option<&BenchTls>) -> anyhow::Result<Figures> {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig};
     let requests: Arc<Vec<ExportTraceServiceRequest>> = Arc::new((0..64).map(|n| request(n, args.batch)).collect());
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
     let interval = args
@@ -285,9 +342,21 @@ async fn otlp(args: &BenchArgs, grpc: String) -> anyhow::Result<Figures> {
     let mut tasks = Vec::new();
     for w in 0..args.concurrency {
         let requests = requests.clone();
-        let endpoint = format!("http://{grpc}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Channel::from_shared(format!("{scheme}://{grpc}"))?;
+        if let Some(t) = tls {
+            endpoint = endpoint.tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&t.ca_pem)))?;
+        }
+        let auth: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> =
+            tls.map(|t| format!("Bearer {}", t.token).parse()).transpose()?;
         tasks.push(tokio::spawn(async move {
-            let mut client = TraceServiceClient::connect(endpoint).await?;
+            let channel = endpoint.connect().await?;
+            let mut client = TraceServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+                if let Some(a) = &auth {
+                    req.metadata_mut().insert("authorization", a.clone());
+                }
+                Ok(req)
+            });
             let mut hist = new_hist()?;
             let (mut spans, mut failures) = (0u64, 0u64);
             let mut next = Instant::now();

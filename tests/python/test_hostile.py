@@ -128,6 +128,7 @@ def survived(d, before):
     d.watchdog.check()
     assert d.alive(), d.stderr_text()[-4000:]
     peak = proc_status_kib(d.proc.pid, "VmHWM")
+    print(f"peak RSS {peak} kB")  # shown with pytest -s: the figures of docs/benchmarks.md
     assert peak <= PEAK_RSS_LIMIT_KIB, f"peak RSS {peak} kB"
     after = before.replace("before", "after")
     ack(d, after)
@@ -315,6 +316,25 @@ def test_slow_headers_slow_bodies_and_idle_connections_are_disconnected(start):
     survived(d, "before-slow")
 
 
+def test_idle_grpc_connections_are_closed(start):
+    """HTTP/2: idle means no call in progress; the connection is closed (GOAWAY) after the
+    listener's idle timeout and the client reconnects for the next call."""
+    d = start({"listeners": {"grpc": {"addr": "127.0.0.1:0", "idle_timeout_secs": 2}}})
+    states = []
+    with grpc.insecure_channel(d.grpc) as channel:
+        channel.subscribe(states.append, try_to_connect=False)
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        stub.Export(spans_request(["idle-h2-1"]), timeout=10)
+        wait_until(lambda: grpc.ChannelConnectivity.READY in states, timeout=5, what="channel ready")
+        t0 = time.monotonic()
+        wait_until(lambda: states[-1] != grpc.ChannelConnectivity.READY, timeout=10,
+                   what="server closed the idle connection")
+        assert 1.0 <= time.monotonic() - t0 <= 8.0
+        stub.Export(spans_request(["idle-h2-2"]), timeout=10)
+    names = {r["name"] for r in query(d.data_dir, "SELECT name FROM spans")}
+    assert {"idle-h2-1", "idle-h2-2"} <= names, names
+
+
 def test_connections_over_max_connections_are_closed_and_counted(start):
     d = start({"listeners": {"http": {"addr": "127.0.0.1:0", "max_connections": 4}}})
     ack_grpc(d, "before-cap")  # on the other listener: no HTTP connection left behind
@@ -455,4 +475,9 @@ def test_syslog_udp_drops_are_counted(start):
     wait_until(lambda: sum(balance()) == sent, timeout=15, what=f"stored + dropped == {sent} sent")
     stored, dropped = balance()
     assert dropped > 0 and stored > 0, (stored, dropped)
+    # The loss is in the log too, as evidence a report can cite.
+    recorded_sql = ("SELECT sum(CAST(attributes['cutover.ingest.dropped_datagrams'] AS BIGINT)) AS n "
+                    "FROM logs WHERE service = 'cutover-ingest'")
+    wait_until(lambda: query(d.data_dir, recorded_sql)[0]["n"] == dropped, timeout=10,
+               what=f"{dropped} dropped datagrams recorded in the log")
     survived(d, "before-udp")

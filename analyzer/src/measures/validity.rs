@@ -27,6 +27,8 @@ use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `validity_ingest_lag.sql`.
 pub const INGEST_LAG: &str = include_str!("../../../queries/validity_ingest_lag.sql");
+/// `validity_ingest_losses.sql`.
+pub const INGEST_LOSSES: &str = include_str!("../../../queries/validity_ingest_losses.sql");
 /// `validity_samples.sql`.
 pub const SAMPLES: &str = include_str!("../../../queries/validity_samples.sql");
 /// `series_sli.sql`.
@@ -35,6 +37,7 @@ pub const SERIES_SLI: &str = include_str!("../../../queries/series_sli.sql");
 /// The SQL files of this section.
 pub const QUERIES: &[(&str, &str)] = &[
     ("validity_ingest_lag", INGEST_LAG),
+    ("validity_ingest_losses", INGEST_LOSSES),
     ("validity_samples", SAMPLES),
     ("series_sli", SERIES_SLI),
 ];
@@ -106,6 +109,24 @@ pub struct Validity {
     /// The evidence this report was computed from: the log's record range and head hash (as
     /// `cutover verify` prints it), and for a salvaged log the ranges its source lost.
     pub log: crate::tables::LogRange,
+    /// Data the ingest daemon recorded as lost before storing it (syslog datagrams over UDP),
+    /// per receiver and listener; empty when it lost none.
+    pub ingest_losses: Vec<IngestLoss>,
+}
+
+/// Datagrams one listener lost before they were stored.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct IngestLoss {
+    /// Receiver (`syslog_udp`).
+    pub receiver: String,
+    /// Listen address.
+    pub listener: String,
+    /// Datagrams lost: dropped by the kernel (receive buffer full) or refused by the log.
+    pub dropped_datagrams: u64,
+    /// First and last record of a loss, RFC 3339.
+    pub first_at: String,
+    /// See `first_at`.
+    pub last_at: String,
 }
 
 /// Ingest health of one region.
@@ -188,6 +209,17 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
                 lag_max_seconds: round3(f64_at(&b, "lag_max_s", row).unwrap_or(0.0)),
                 lag_min_seconds: round3(f64_at(&b, "lag_min_s", row).unwrap_or(0.0)),
                 lagging: p99 > v.max_ingest_lag_seconds,
+            });
+        }
+    }
+    if let Some(b) = one(analyzer.sql(INGEST_LOSSES).await?)? {
+        for row in 0..b.num_rows() {
+            out.ingest_losses.push(IngestLoss {
+                receiver: str_at(&b, "receiver", row).unwrap_or_default(),
+                listener: str_at(&b, "listener", row).unwrap_or_default(),
+                dropped_datagrams: int_at(&b, "dropped_datagrams", row).unwrap_or(0).max(0) as u64,
+                first_at: rfc3339(ts_at(&b, "first_at", row).unwrap_or(0)),
+                last_at: rfc3339(ts_at(&b, "last_at", row).unwrap_or(0)),
             });
         }
     }
@@ -279,6 +311,12 @@ impl Validity {
                 );
             }
             out += "\n";
+        }
+        for loss in &self.ingest_losses {
+            out += &format!(
+                "**Lost before storing:** {} datagrams on {} ({}), between {} and {}: telemetry that never reached the log.\n\n",
+                loss.dropped_datagrams, loss.listener, loss.receiver, loss.first_at, loss.last_at
+            );
         }
         if !self.pipeline.is_empty() {
             out += "| region | events | ingest lag p50 | p99 | max | min | pipeline |\n|---|---|---|---|---|---|---|\n";
