@@ -154,6 +154,23 @@ impl AsSql for Sql {
     }
 }
 
+/// Whether the end of `sql` is inside a quoted string (`--` comments and `''` escapes read
+/// as SQL reads them).
+fn in_string_literal(sql: &str) -> bool {
+    let (mut quoted, mut comment) = (false, false);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' if comment => comment = false,
+            _ if comment => {}
+            '\'' => quoted = !quoted,
+            '-' if !quoted && chars.peek() == Some(&'-') => comment = true,
+            _ => {}
+        }
+    }
+    quoted
+}
+
 /// Fills `{{name}}` placeholders in one pass over the template (inserted text is never scanned
 /// again); a placeholder without a value, or a string placeholder inside quotes, is an error.
 pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<Sql, crate::AnalyzeError> {
@@ -178,7 +195,7 @@ pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<Sql, crate::AnalyzeEr
             Param::Int(i) => text.push_str(&i.to_string()),
             Param::Time(ns) => text.push_str(&crate::report::rfc3339(*ns)),
             Param::Literal(s) => {
-                if text.ends_with('\'') {
+                if in_string_literal(&text) {
                     return Err(crate::AnalyzeError::Internal(format!(
                         "string placeholder {{{{{name}}}}} inside quotes cannot be bound"
                     )));
@@ -211,6 +228,9 @@ mod tests {
         assert_eq!(sql.params, vec![("b".to_string(), "it's".to_string())]);
         assert!(fill("{{missing}}", &[]).is_err());
         assert!(fill("r = '{{b}}'", &[("b", Param::Literal("x".into()))]).is_err());
+        assert!(fill("r LIKE '%{{b}}%'", &[("b", Param::Literal("x".into()))]).is_err());
+        assert!(fill("r = 'a' AND s = {{b}}", &[("b", Param::Literal("x".into()))]).is_ok());
+        assert!(fill("-- the primary's region\nr = {{b}}", &[("b", Param::Literal("x".into()))]).is_ok());
     }
 
     #[test]

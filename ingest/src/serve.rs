@@ -21,8 +21,12 @@ use tokio::time::Instant;
 use crate::metrics::Metrics;
 use crate::tls::TlsHandle;
 
-/// Time a client has to complete the TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to complete the TLS handshake (shorter than [`SHUTDOWN_GRACE`]).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Time a closing connection has to finish its responses before it is dropped (shorter than
+/// [`SHUTDOWN_GRACE`]).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(8);
 
 /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -246,8 +250,11 @@ pub async fn serve_http(
             };
             let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
             tokio::pin!(conn);
-            let mut closing = false;
+            // Once closing, the connection has a last deadline: a client that never reads its
+            // responses (an HTTP/2 window of 0, unread pipelined replies) cannot hold it open.
+            let mut closing: Option<Instant> = None;
             loop {
+                let hard_stop = closing.unwrap_or_else(|| Instant::now() + idle);
                 tokio::select! {
                     r = conn.as_mut() => {
                         if let Err(error) = r {
@@ -255,15 +262,19 @@ pub async fn serve_http(
                         }
                         return;
                     }
-                    _ = stop.wait_for(|s| *s), if !closing => {
+                    _ = stop.wait_for(|s| *s), if closing.is_none() => {
                         conn.as_mut().graceful_shutdown();
-                        closing = true;
+                        closing = Some(Instant::now() + CLOSE_GRACE);
                     }
-                    _ = tokio::time::sleep_until(activity.deadline(idle)), if !closing => {
+                    _ = tokio::time::sleep_until(activity.deadline(idle)), if closing.is_none() => {
                         if activity.deadline(idle) <= Instant::now() {
                             conn.as_mut().graceful_shutdown();
-                            closing = true;
+                            closing = Some(Instant::now() + CLOSE_GRACE);
                         }
+                    }
+                    _ = tokio::time::sleep_until(hard_stop), if closing.is_some() => {
+                        tracing::debug!(listener = name, "dropping a connection that did not close in time");
+                        return;
                     }
                 }
             }

@@ -447,6 +447,20 @@ def test_syslog_tcp_flood_is_slowed_down_not_dropped(start):
     survived(d, "before-flood")
 
 
+def test_syslog_tcp_lines_written_before_shutdown_are_stored(start):
+    """SIGTERM right after a sender wrote its lines: the connection drains what the kernel
+    already accepted, stores it, and only then closes; the daemon exits cleanly."""
+    d = start(extra=["--syslog-tcp", "127.0.0.1:0"])
+    lines = b"".join(b"<13>1 - late app - - - shutdown line %d\n" % i for i in range(10_000))
+    with socket.create_connection(host_port(d.fields["syslog_tcp"]), timeout=30) as s:
+        s.sendall(lines)
+        d.proc.terminate()
+        assert d.proc.wait(timeout=30) == 0, d.stderr_text()[-2000:]
+    d.watchdog.stopped.set()
+    n = query(d.data_dir, "SELECT count(*) AS n FROM siem WHERE message LIKE 'shutdown line %'")[0]["n"]
+    assert n == 10_000, n
+
+
 def test_syslog_udp_drops_are_counted(start):
     d = start({"listeners": {"syslog_udp": {"addr": "127.0.0.1:0", "receive_buffer_bytes": 4096}}})
     ack(d, "before-udp")

@@ -64,8 +64,11 @@ async fn export<S: Signal>(State(state): State<Arc<OtlpState>>, req: Request) ->
     .max_encoding_message_size(usize::MAX);
     let timeout = state.request_timeout;
     let counter = state.clone();
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let export_started = started.clone();
     let service = tower::service_fn(move |r: tonic::Request<(S::Request, Ticket)>| {
         let state = state.clone();
+        export_started.store(true, std::sync::atomic::Ordering::Relaxed);
         async move {
             let (msg, mut ticket) = r.into_inner();
             state
@@ -78,18 +81,24 @@ async fn export<S: Signal>(State(state): State<Arc<OtlpState>>, req: Request) ->
                 })
         }
     });
-    // The request timeout covers receiving the message as well as storing it. (A call cut
-    // short while its append is queued may still be stored: the client's retry then stores it
-    // twice, which the analyzer's de-duplication of spans absorbs.)
-    let resp = match tokio::time::timeout(timeout, grpc.unary(service, req)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            let e = IngestError::Timeout(format!(
-                "the call took longer than the listener's request timeout of {} s",
-                timeout.as_secs()
-            ));
-            counter.count_refused(RECEIVER, &e);
-            return grpc_error(e.grpc_status());
+    // The request timeout covers receiving and decoding the message. Once the export has
+    // started it runs to its answer: cut short while its records are queued, they would still
+    // be stored, and the client's retry would store them twice.
+    let call = grpc.unary(service, req);
+    tokio::pin!(call);
+    let resp = tokio::select! {
+        resp = &mut call => resp,
+        _ = tokio::time::sleep(timeout) => {
+            if started.load(std::sync::atomic::Ordering::Relaxed) {
+                call.await
+            } else {
+                let e = IngestError::Timeout(format!(
+                    "the request did not arrive within the listener's request timeout of {} s",
+                    timeout.as_secs()
+                ));
+                counter.count_refused(RECEIVER, &e);
+                return grpc_error(e.grpc_status());
+            }
         }
     };
     out_of_range_is_resource_exhausted(resp.map(axum::body::Body::new), &counter)

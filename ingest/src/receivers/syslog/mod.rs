@@ -83,6 +83,9 @@ const FRAME_OVERHEAD: usize = 1024;
 /// Takes `bytes` from the admission budget, waiting (with backoff) while it is spent. A batch
 /// larger than the whole budget goes through uncharged rather than never.
 async fn admit_waiting(ctx: &HttpContext, bytes: u64) -> Option<crate::admission::Ticket> {
+    if bytes == 0 {
+        return None;
+    }
     let mut delay = Duration::from_millis(5);
     loop {
         let mut ticket = ctx.admission.ticket();
@@ -134,11 +137,15 @@ async fn serve_connection(
     const RECEIVER: &str = "syslog_tcp";
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
+    // On shutdown the connection drains: what the sender already wrote (and the kernel
+    // acknowledged) is read until nothing arrives for DRAIN_QUIET, stored, then closed.
+    const DRAIN_QUIET: Duration = Duration::from_millis(200);
+    let mut draining = false;
     loop {
-        // On shutdown: read no more, store what is buffered, close.
+        let wait = if draining { DRAIN_QUIET } else { idle };
         let read = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read(&mut chunk)) => Some(r),
-            _ = stop.wait_for(|s| *s) => None,
+            r = tokio::time::timeout(wait, stream.read(&mut chunk)) => Some(r),
+            _ = stop.wait_for(|s| *s), if !draining => None,
         };
         let n = match read {
             Some(Ok(Ok(n))) => n,
@@ -147,10 +154,15 @@ async fn serve_connection(
                 0
             }
             Some(Err(_)) => {
-                tracing::debug!(%peer, "closing idle syslog connection");
+                if !draining {
+                    tracing::debug!(%peer, "closing idle syslog connection");
+                }
                 0
             }
-            None => 0,
+            None => {
+                draining = true;
+                continue;
+            }
         };
         let eof = n == 0;
         buf.extend_from_slice(&chunk[..n]);
@@ -181,6 +193,10 @@ async fn serve_connection(
             events.push(raw_event(raw, &e.to_string(), &origin));
             consumed = buf.len();
         }
+        // Structured data and CEF extensions can make events cost more than the estimate:
+        // the rest is charged (waiting like the first part) before they are stored.
+        let actual: u64 = events.iter().map(|e| crate::sink::event_cost(e) as u64).sum();
+        let _more = admit_waiting(&ctx, actual.saturating_sub(estimate)).await;
         if !events.is_empty() && !store_with_backpressure(&ctx, RECEIVER, events, peer).await {
             return;
         }
@@ -314,7 +330,7 @@ fn drop_event(ctx: &HttpContext, dropped: u64, total: u64, addr: SocketAddr) -> 
             severity_number: 13,
             severity_text: "WARN".into(),
             body: format!(
-                "the kernel dropped {dropped} syslog datagrams on {addr} before cutover read them ({total} since start)"
+                "{dropped} syslog datagrams on {addr} were lost before they were stored, dropped by the kernel (receive buffer full) or refused by the log ({total} since start)"
             ),
         })),
     }
@@ -337,11 +353,15 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
     let mut total: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
     loop {
         let first = tokio::select! {
             r = socket.recv_from(&mut buf) => Some(r),
             _ = tick.tick() => None,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => {
+                stopping = true;
+                None
+            }
         };
         let Some(first) = first else {
             let kernel = kernel_drops(&socket).unwrap_or(recorded_kernel);
@@ -360,6 +380,10 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
                     // Kept pending: the next second's record carries them.
                     Err(error) => tracing::warn!(%error, "could not record the dropped datagrams in the log"),
                 }
+            }
+            if stopping {
+                // The last check above recorded the drops up to now.
+                return;
             }
             continue;
         };
