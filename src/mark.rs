@@ -36,14 +36,18 @@ pub struct MarkArgs {
 /// The token from --token-file, else CUTOVER_TOKEN.
 fn token(args: &MarkArgs) -> anyhow::Result<Option<String>> {
     if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --token-file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read --token-file {}", path.display()))?;
         let t = text.lines().next().unwrap_or("").trim().to_string();
         if t.is_empty() {
             bail!("--token-file {} is empty", path.display());
         }
         return Ok(Some(t));
     }
-    Ok(std::env::var("CUTOVER_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+    Ok(std::env::var("CUTOVER_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty()))
 }
 
 fn tls_config(ca_file: Option<&std::path::Path>) -> anyhow::Result<ureq::tls::TlsConfig> {

@@ -56,7 +56,10 @@ fn query_refuses_statements_that_write_and_still_reads() {
         text.contains(r#""marker":"dns_cutover""#) && text.contains(r#""region":"us-west-2""#),
         "{text}"
     );
-    for read in ["EXPLAIN SELECT count(*) FROM spans", "WITH x AS (SELECT 1 AS a) SELECT a FROM x"] {
+    for read in [
+        "EXPLAIN SELECT count(*) FROM spans",
+        "WITH x AS (SELECT 1 AS a) SELECT a FROM x",
+    ] {
         let out = query(dir.path(), read);
         assert!(out.status.success(), "{read}: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -42,9 +42,7 @@ pub enum AnalyzeError {
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
     /// A statement that would change something (DDL, DML, COPY, SET) on a read-only surface.
-    #[error(
-        "only read-only SQL is allowed here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): {0}"
-    )]
+    #[error("only read-only SQL is allowed here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): {0}")]
     ReadOnly(String),
     /// A bug.
     #[error("internal error: {0}")]

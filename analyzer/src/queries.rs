@@ -187,9 +187,10 @@ pub fn fill(sql: &str, params: &[(&str, Param)]) -> Result<Sql, crate::AnalyzeEr
             )));
         };
         let name = &after[..end];
-        let value = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or_else(|| {
-            crate::AnalyzeError::Internal(format!("query placeholder {{{{{name}}}}} has no value"))
-        })?;
+        let value =
+            params.iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or_else(|| {
+                crate::AnalyzeError::Internal(format!("query placeholder {{{{{name}}}}} has no value"))
+            })?;
         match value {
             Param::Number(n) => text.push_str(&format!("{n:?}")),
             Param::Int(i) => text.push_str(&i.to_string()),
@@ -230,7 +231,13 @@ mod tests {
         assert!(fill("r = '{{b}}'", &[("b", Param::Literal("x".into()))]).is_err());
         assert!(fill("r LIKE '%{{b}}%'", &[("b", Param::Literal("x".into()))]).is_err());
         assert!(fill("r = 'a' AND s = {{b}}", &[("b", Param::Literal("x".into()))]).is_ok());
-        assert!(fill("-- the primary's region\nr = {{b}}", &[("b", Param::Literal("x".into()))]).is_ok());
+        assert!(
+            fill(
+                "-- the primary's region\nr = {{b}}",
+                &[("b", Param::Literal("x".into()))]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -63,7 +63,10 @@ async fn lost_datagrams_are_in_the_validity_section_and_not_a_stream() {
     );
     assert_eq!(report.validity.ingest_losses[0].first_at, "2026-11-26T12:00:10Z");
     let md = report.to_markdown(None);
-    assert!(md.contains("**Lost before storing:** 7 datagrams on 0.0.0.0:514 (syslog_udp)"), "{md}");
+    assert!(
+        md.contains("**Lost before storing:** 7 datagrams on 0.0.0.0:514 (syslog_udp)"),
+        "{md}"
+    );
     assert!(
         report.gaps.streams.iter().all(|s| s.service != "cutover-ingest"),
         "{:?}",

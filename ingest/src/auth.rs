@@ -153,7 +153,10 @@ mod tests {
             a.check(&headers("Bearer runbook-token-0123456789"), Scope::Otlp),
             Err(Denied::Forbidden)
         );
-        assert_eq!(a.check(&headers("Bearer wrong"), Scope::Markers), Err(Denied::Unauthenticated));
+        assert_eq!(
+            a.check(&headers("Bearer wrong"), Scope::Markers),
+            Err(Denied::Unauthenticated)
+        );
         assert_eq!(
             a.check(&headers("Basic cnVuYm9vaw=="), Scope::Markers),
             Err(Denied::Unauthenticated)

@@ -510,7 +510,10 @@ impl IngestConfig {
         if let Some(s) = &self.listeners.syslog_udp
             && exposed(&s.addr)
         {
-            out.push(format!("listeners.syslog_udp on {} (UDP cannot be authenticated)", s.addr));
+            out.push(format!(
+                "listeners.syslog_udp on {} (UDP cannot be authenticated)",
+                s.addr
+            ));
         }
         out
     }
@@ -562,6 +565,10 @@ mod tests {
             env: Some("X".into()),
             receivers: vec![],
         });
-        assert_eq!(c.unauthenticated_exposed().len(), 1, "tokens authenticate http, not udp");
+        assert_eq!(
+            c.unauthenticated_exposed().len(),
+            1,
+            "tokens authenticate http, not udp"
+        );
     }
 }

@@ -147,7 +147,10 @@ mod tests {
         otlp_json(&json);
         // The request converts to 100 events of ~2 kB: the limits cut it at 64 events or 64 kB.
         let c = convert::traces(&req, &origin(Source::OtlpGrpc));
-        assert!(c.events.len() < 64 && c.rejected == 100 - c.events.len() as i64, "{c:?}");
+        assert!(
+            c.events.len() < 64 && c.rejected == 100 - c.events.len() as i64,
+            "{c:?}"
+        );
         alertmanager(br#"{"version":"4","status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z"}]}"#);
         markers(br#"{"kind":"dns_cutover"}"#);
         remote_write_conversion(&[0x0a, 0x00, 0x0a, 0x02, 0x0a, 0x00]);

@@ -168,7 +168,12 @@ pub async fn accept_loop<F, Fut>(
     stop: tokio::sync::watch::Receiver<bool>,
     mut on_connection: F,
 ) where
-    F: FnMut(TcpStream, std::net::SocketAddr, tokio::sync::OwnedSemaphorePermit, tokio::sync::watch::Receiver<bool>) -> Fut,
+    F: FnMut(
+        TcpStream,
+        std::net::SocketAddr,
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::watch::Receiver<bool>,
+    ) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let max = max_connections.clamp(1, Semaphore::MAX_PERMITS);
@@ -198,8 +203,14 @@ pub async fn accept_loop<F, Fut>(
     }
     drop(listener);
     let all = u32::try_from(max).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
-        tracing::warn!(listener = name, "connections still open after the shutdown grace period");
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            listener = name,
+            "connections still open after the shutdown grace period"
+        );
     }
 }
 
@@ -233,52 +244,59 @@ pub async fn serve_http(
     let name = opts.name;
     let idle = opts.idle_timeout;
     let m = metrics.clone();
-    accept_loop(listener, opts.max_connections, name, metrics, stop, |stream, _peer, slot, mut stop| {
-        let builder = builder.clone();
-        let router = router.clone();
-        let tls = tls.clone();
-        let metrics = m.clone();
-        async move {
-            let _slot = slot;
-            let Some(io) = handshake(stream, tls.as_ref(), &metrics, name).await else {
-                return;
-            };
-            let activity = Activity::new();
-            let service = Tracked {
-                inner: router,
-                activity: activity.clone(),
-            };
-            let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-            tokio::pin!(conn);
-            // Once closing, the connection has a last deadline: a client that never reads its
-            // responses (an HTTP/2 window of 0, unread pipelined replies) cannot hold it open.
-            let mut closing: Option<Instant> = None;
-            loop {
-                let hard_stop = closing.unwrap_or_else(|| Instant::now() + idle);
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(error) = r {
-                            tracing::debug!(error = %error, listener = name, "connection ended with an error");
+    accept_loop(
+        listener,
+        opts.max_connections,
+        name,
+        metrics,
+        stop,
+        |stream, _peer, slot, mut stop| {
+            let builder = builder.clone();
+            let router = router.clone();
+            let tls = tls.clone();
+            let metrics = m.clone();
+            async move {
+                let _slot = slot;
+                let Some(io) = handshake(stream, tls.as_ref(), &metrics, name).await else {
+                    return;
+                };
+                let activity = Activity::new();
+                let service = Tracked {
+                    inner: router,
+                    activity: activity.clone(),
+                };
+                let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+                tokio::pin!(conn);
+                // Once closing, the connection has a last deadline: a client that never reads its
+                // responses (an HTTP/2 window of 0, unread pipelined replies) cannot hold it open.
+                let mut closing: Option<Instant> = None;
+                loop {
+                    let hard_stop = closing.unwrap_or_else(|| Instant::now() + idle);
+                    tokio::select! {
+                        r = conn.as_mut() => {
+                            if let Err(error) = r {
+                                tracing::debug!(error = %error, listener = name, "connection ended with an error");
+                            }
+                            return;
                         }
-                        return;
-                    }
-                    _ = stop.wait_for(|s| *s), if closing.is_none() => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = Some(Instant::now() + CLOSE_GRACE);
-                    }
-                    _ = tokio::time::sleep_until(activity.deadline(idle)), if closing.is_none() => {
-                        if activity.deadline(idle) <= Instant::now() {
+                        _ = stop.wait_for(|s| *s), if closing.is_none() => {
                             conn.as_mut().graceful_shutdown();
                             closing = Some(Instant::now() + CLOSE_GRACE);
                         }
-                    }
-                    _ = tokio::time::sleep_until(hard_stop), if closing.is_some() => {
-                        tracing::debug!(listener = name, "dropping a connection that did not close in time");
-                        return;
+                        _ = tokio::time::sleep_until(activity.deadline(idle)), if closing.is_none() => {
+                            if activity.deadline(idle) <= Instant::now() {
+                                conn.as_mut().graceful_shutdown();
+                                closing = Some(Instant::now() + CLOSE_GRACE);
+                            }
+                        }
+                        _ = tokio::time::sleep_until(hard_stop), if closing.is_some() => {
+                            tracing::debug!(listener = name, "dropping a connection that did not close in time");
+                            return;
+                        }
                     }
                 }
             }
-        }
-    })
+        },
+    )
     .await;
 }

@@ -76,9 +76,13 @@ fn build(config: &TlsConfig, alpn: &[Vec<u8>]) -> Result<ServerConfig, String> {
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut server = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("{} and {} do not make a usable pair: {e}", config.cert.display(), config.key.display()))?;
+    let mut server = builder.with_single_cert(certs, key).map_err(|e| {
+        format!(
+            "{} and {} do not make a usable pair: {e}",
+            config.cert.display(),
+            config.key.display()
+        )
+    })?;
     server.alpn_protocols = alpn.to_vec();
     Ok(server)
 }
@@ -95,7 +99,10 @@ impl TlsHandle {
     /// Loads the certificates of listener `name`; `alpn` lists the protocols it offers.
     pub fn load(name: &'static str, config: &TlsConfig, alpn: &[&[u8]]) -> Result<TlsHandle, TlsError> {
         let alpn: Vec<Vec<u8>> = alpn.iter().map(|p| p.to_vec()).collect();
-        let server = build(config, &alpn).map_err(|message| TlsError { listener: name, message })?;
+        let server = build(config, &alpn).map_err(|message| TlsError {
+            listener: name,
+            message,
+        })?;
         Ok(TlsHandle {
             inner: Arc::new(Inner {
                 name,

@@ -513,7 +513,10 @@ pub(crate) mod rows {
 
     impl Rows {
         /// Runs `sql` and collects its rows.
-        pub(crate) async fn query<Q: crate::queries::AsSql + ?Sized>(analyzer: &Analyzer, sql: &Q) -> Result<Rows, AnalyzeError> {
+        pub(crate) async fn query<Q: crate::queries::AsSql + ?Sized>(
+            analyzer: &Analyzer,
+            sql: &Q,
+        ) -> Result<Rows, AnalyzeError> {
             let batches = analyzer.sql(sql).await?;
             let Some(first) = batches.first() else {
                 return Ok(Rows(None));

@@ -76,7 +76,11 @@ pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries/golden")
 }
 
-pub async fn check<Q: cutover_analyzer::queries::AsSql + ?Sized>(analyzer: &Analyzer, name: &str, sql: &Q) -> Option<String> {
+pub async fn check<Q: cutover_analyzer::queries::AsSql + ?Sized>(
+    analyzer: &Analyzer,
+    name: &str,
+    sql: &Q,
+) -> Option<String> {
     let batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     let got = format!("{}\n", arrow::util::pretty::pretty_format_batches(&batches).unwrap());
     let path = golden_dir().join(format!("{name}.txt"));

@@ -147,7 +147,10 @@ mod tests {
             gunzip(&z, 9_999, None),
             Err(IngestError::TooLarge { limit_bytes: 9_999 })
         ));
-        assert!(matches!(gunzip(b"not gzip", 100, None), Err(IngestError::InvalidInput(_))));
+        assert!(matches!(
+            gunzip(b"not gzip", 100, None),
+            Err(IngestError::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -155,7 +158,10 @@ mod tests {
         let z = gz(&vec![b'a'; 300_000]);
         let a = Admission::new(200_000);
         let mut t = a.ticket();
-        assert!(matches!(gunzip(&z, 1 << 20, Some(&mut t)), Err(IngestError::Exhausted(_))));
+        assert!(matches!(
+            gunzip(&z, 1 << 20, Some(&mut t)),
+            Err(IngestError::Exhausted(_))
+        ));
         let a = Admission::new(1 << 20);
         let mut t = a.ticket();
         assert_eq!(gunzip(&z, 1 << 20, Some(&mut t)).unwrap().len(), 300_000);
@@ -175,7 +181,14 @@ mod tests {
         assert_eq!((body.len(), t.held()), (600, 600));
         // Without a length, the bytes are taken as they come: 500 more do not fit.
         let mut t2 = a.ticket();
-        let r = read_admitted(&HeaderMap::new(), Body::from(vec![1u8; 500]), &mut t2, 10_000, Duration::from_secs(5)).await;
+        let r = read_admitted(
+            &HeaderMap::new(),
+            Body::from(vec![1u8; 500]),
+            &mut t2,
+            10_000,
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(matches!(r, Err(IngestError::Overloaded)), "{r:?}");
         // Declared over the limit: refused before reading.
         h.insert(header::CONTENT_LENGTH, "20000".parse().unwrap());

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
+use crate::StartError;
 use crate::admission::Admission;
 use crate::auth::{Auth, Denied};
 use crate::config::{HttpListener, IngestConfig, Scope};
@@ -31,7 +32,6 @@ use crate::metrics::Metrics;
 use crate::serve::{ServeOptions, serve_http};
 use crate::sink::EventSink;
 use crate::tls::TlsHandle;
-use crate::StartError;
 
 /// The receivers cutover has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,9 +134,14 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     match g.auth.check(req.headers(), scope) {
         Ok(_) => next.run(req).await,
         Err(denied) => {
-            g.metrics.requests.with_label_values(&[receiver, denied.outcome()]).inc();
+            g.metrics
+                .requests
+                .with_label_values(&[receiver, denied.outcome()])
+                .inc();
             let message = match denied {
-                Denied::Unauthenticated => "missing or unknown bearer token (Authorization: Bearer <token>)".to_string(),
+                Denied::Unauthenticated => {
+                    "missing or unknown bearer token (Authorization: Bearer <token>)".to_string()
+                }
                 Denied::Forbidden => format!("this token may not use the {} receiver", scope.name()),
             };
             if g.grpc {
@@ -152,8 +157,10 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             };
             let mut resp = (code, format!("{message}\n")).into_response();
             if denied == Denied::Unauthenticated {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cutover\""));
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"cutover\""),
+                );
             }
             resp
         }
@@ -171,8 +178,14 @@ fn serve_options(name: &'static str, l: &HttpListener, http2_only: bool) -> Serv
     }
 }
 
-fn load_tls(name: &'static str, tls: Option<&crate::config::TlsConfig>, alpn: &[&[u8]]) -> Result<Option<TlsHandle>, StartError> {
-    tls.map(|t| TlsHandle::load(name, t, alpn)).transpose().map_err(StartError::Tls)
+fn load_tls(
+    name: &'static str,
+    tls: Option<&crate::config::TlsConfig>,
+    alpn: &[&[u8]],
+) -> Result<Option<TlsHandle>, StartError> {
+    tls.map(|t| TlsHandle::load(name, t, alpn))
+        .transpose()
+        .map_err(StartError::Tls)
 }
 
 /// Binds every configured receiver. Binding happens before serving so that the addresses
@@ -270,7 +283,16 @@ pub async fn build_receivers(
     out.push(BoundReceiver {
         kind: ReceiverKind::OtlpHttp,
         addr: http_listener.local_addr()?,
-        serve: Box::new(move |stop| tokio::spawn(serve_http(http_listener, http_tls, http_opts, http_router, metrics, stop))),
+        serve: Box::new(move |stop| {
+            tokio::spawn(serve_http(
+                http_listener,
+                http_tls,
+                http_opts,
+                http_router,
+                metrics,
+                stop,
+            ))
+        }),
     });
     Ok((out, handles))
 }

@@ -46,53 +46,156 @@ macro_rules! layout {
     };
 }
 
-layout!(ANY_VALUE, common::AnyValue, [(5, Inline(&ARRAY_VALUE)), (6, Inline(&KEY_VALUE_LIST))]);
+layout!(
+    ANY_VALUE,
+    common::AnyValue,
+    [(5, Inline(&ARRAY_VALUE)), (6, Inline(&KEY_VALUE_LIST))]
+);
 layout!(ARRAY_VALUE, common::ArrayValue, [(1, Repeated(&ANY_VALUE))]);
 layout!(KEY_VALUE_LIST, common::KeyValueList, [(1, Repeated(&KEY_VALUE))]);
 layout!(KEY_VALUE, common::KeyValue, [(2, Inline(&ANY_VALUE))]);
 layout!(SCOPE, common::InstrumentationScope, [(3, Repeated(&KEY_VALUE))]);
 layout!(ENTITY_REF, common::EntityRef, [(3, Strings), (4, Strings)]);
-layout!(RESOURCE, resource::Resource, [(1, Repeated(&KEY_VALUE)), (3, Repeated(&ENTITY_REF))]);
+layout!(
+    RESOURCE,
+    resource::Resource,
+    [(1, Repeated(&KEY_VALUE)), (3, Repeated(&ENTITY_REF))]
+);
 
-layout!(TRACES, opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest, [(1, Repeated(&RESOURCE_SPANS))]);
-layout!(RESOURCE_SPANS, trace::ResourceSpans, [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_SPANS))]);
-layout!(SCOPE_SPANS, trace::ScopeSpans, [(1, Inline(&SCOPE)), (2, Repeated(&SPAN))]);
-layout!(SPAN, trace::Span, [(9, Repeated(&KEY_VALUE)), (11, Repeated(&SPAN_EVENT)), (13, Repeated(&SPAN_LINK)), (15, Inline(&STATUS))]);
+layout!(
+    TRACES,
+    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    [(1, Repeated(&RESOURCE_SPANS))]
+);
+layout!(
+    RESOURCE_SPANS,
+    trace::ResourceSpans,
+    [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_SPANS))]
+);
+layout!(
+    SCOPE_SPANS,
+    trace::ScopeSpans,
+    [(1, Inline(&SCOPE)), (2, Repeated(&SPAN))]
+);
+layout!(
+    SPAN,
+    trace::Span,
+    [
+        (9, Repeated(&KEY_VALUE)),
+        (11, Repeated(&SPAN_EVENT)),
+        (13, Repeated(&SPAN_LINK)),
+        (15, Inline(&STATUS))
+    ]
+);
 layout!(SPAN_EVENT, trace::span::Event, [(3, Repeated(&KEY_VALUE))]);
 layout!(SPAN_LINK, trace::span::Link, [(4, Repeated(&KEY_VALUE))]);
 layout!(STATUS, trace::Status, []);
 
-layout!(METRICS, opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest, [(1, Repeated(&RESOURCE_METRICS))]);
-layout!(RESOURCE_METRICS, metrics::ResourceMetrics, [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_METRICS))]);
-layout!(SCOPE_METRICS, metrics::ScopeMetrics, [(1, Inline(&SCOPE)), (2, Repeated(&METRIC))]);
-layout!(METRIC, metrics::Metric, [
-    (5, Inline(&GAUGE)), (7, Inline(&SUM)), (9, Inline(&HISTOGRAM)), (10, Inline(&EXP_HISTOGRAM)),
-    (11, Inline(&SUMMARY)), (12, Repeated(&KEY_VALUE)),
-]);
+layout!(
+    METRICS,
+    opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+    [(1, Repeated(&RESOURCE_METRICS))]
+);
+layout!(
+    RESOURCE_METRICS,
+    metrics::ResourceMetrics,
+    [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_METRICS))]
+);
+layout!(
+    SCOPE_METRICS,
+    metrics::ScopeMetrics,
+    [(1, Inline(&SCOPE)), (2, Repeated(&METRIC))]
+);
+layout!(
+    METRIC,
+    metrics::Metric,
+    [
+        (5, Inline(&GAUGE)),
+        (7, Inline(&SUM)),
+        (9, Inline(&HISTOGRAM)),
+        (10, Inline(&EXP_HISTOGRAM)),
+        (11, Inline(&SUMMARY)),
+        (12, Repeated(&KEY_VALUE)),
+    ]
+);
 layout!(GAUGE, metrics::Gauge, [(1, Repeated(&NUMBER_POINT))]);
 layout!(SUM, metrics::Sum, [(1, Repeated(&NUMBER_POINT))]);
 layout!(HISTOGRAM, metrics::Histogram, [(1, Repeated(&HISTOGRAM_POINT))]);
-layout!(EXP_HISTOGRAM, metrics::ExponentialHistogram, [(1, Repeated(&EXP_HISTOGRAM_POINT))]);
+layout!(
+    EXP_HISTOGRAM,
+    metrics::ExponentialHistogram,
+    [(1, Repeated(&EXP_HISTOGRAM_POINT))]
+);
 layout!(SUMMARY, metrics::Summary, [(1, Repeated(&SUMMARY_POINT))]);
-layout!(NUMBER_POINT, metrics::NumberDataPoint, [(7, Repeated(&KEY_VALUE)), (5, Repeated(&EXEMPLAR))]);
-layout!(HISTOGRAM_POINT, metrics::HistogramDataPoint, [
-    (9, Repeated(&KEY_VALUE)), (6, Scalars(8)), (7, Scalars(8)), (8, Repeated(&EXEMPLAR)),
-]);
-layout!(EXP_HISTOGRAM_POINT, metrics::ExponentialHistogramDataPoint, [
-    (1, Repeated(&KEY_VALUE)), (8, Inline(&BUCKETS)), (9, Inline(&BUCKETS)), (11, Repeated(&EXEMPLAR)),
-]);
-layout!(BUCKETS, metrics::exponential_histogram_data_point::Buckets, [(2, Scalars(8))]);
-layout!(SUMMARY_POINT, metrics::SummaryDataPoint, [(7, Repeated(&KEY_VALUE)), (6, Repeated(&QUANTILE))]);
+layout!(
+    NUMBER_POINT,
+    metrics::NumberDataPoint,
+    [(7, Repeated(&KEY_VALUE)), (5, Repeated(&EXEMPLAR))]
+);
+layout!(
+    HISTOGRAM_POINT,
+    metrics::HistogramDataPoint,
+    [
+        (9, Repeated(&KEY_VALUE)),
+        (6, Scalars(8)),
+        (7, Scalars(8)),
+        (8, Repeated(&EXEMPLAR)),
+    ]
+);
+layout!(
+    EXP_HISTOGRAM_POINT,
+    metrics::ExponentialHistogramDataPoint,
+    [
+        (1, Repeated(&KEY_VALUE)),
+        (8, Inline(&BUCKETS)),
+        (9, Inline(&BUCKETS)),
+        (11, Repeated(&EXEMPLAR)),
+    ]
+);
+layout!(
+    BUCKETS,
+    metrics::exponential_histogram_data_point::Buckets,
+    [(2, Scalars(8))]
+);
+layout!(
+    SUMMARY_POINT,
+    metrics::SummaryDataPoint,
+    [(7, Repeated(&KEY_VALUE)), (6, Repeated(&QUANTILE))]
+);
 layout!(QUANTILE, metrics::summary_data_point::ValueAtQuantile, []);
 layout!(EXEMPLAR, metrics::Exemplar, [(7, Repeated(&KEY_VALUE))]);
 
-layout!(LOGS, opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest, [(1, Repeated(&RESOURCE_LOGS))]);
-layout!(RESOURCE_LOGS, logs::ResourceLogs, [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_LOGS))]);
-layout!(SCOPE_LOGS, logs::ScopeLogs, [(1, Inline(&SCOPE)), (2, Repeated(&LOG_RECORD))]);
-layout!(LOG_RECORD, logs::LogRecord, [(5, Inline(&ANY_VALUE)), (6, Repeated(&KEY_VALUE))]);
+layout!(
+    LOGS,
+    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest,
+    [(1, Repeated(&RESOURCE_LOGS))]
+);
+layout!(
+    RESOURCE_LOGS,
+    logs::ResourceLogs,
+    [(1, Inline(&RESOURCE)), (2, Repeated(&SCOPE_LOGS))]
+);
+layout!(
+    SCOPE_LOGS,
+    logs::ScopeLogs,
+    [(1, Inline(&SCOPE)), (2, Repeated(&LOG_RECORD))]
+);
+layout!(
+    LOG_RECORD,
+    logs::LogRecord,
+    [(5, Inline(&ANY_VALUE)), (6, Repeated(&KEY_VALUE))]
+);
 
-layout!(WRITE_REQUEST, cutover_parsers::remote_write::WriteRequest, [(1, Repeated(&TIME_SERIES))]);
-layout!(TIME_SERIES, cutover_parsers::remote_write::TimeSeries, [(1, Repeated(&LABEL)), (2, Repeated(&SAMPLE))]);
+layout!(
+    WRITE_REQUEST,
+    cutover_parsers::remote_write::WriteRequest,
+    [(1, Repeated(&TIME_SERIES))]
+);
+layout!(
+    TIME_SERIES,
+    cutover_parsers::remote_write::TimeSeries,
+    [(1, Repeated(&LABEL)), (2, Repeated(&SAMPLE))]
+);
 layout!(LABEL, cutover_parsers::remote_write::Label, []);
 layout!(SAMPLE, cutover_parsers::remote_write::Sample, []);
 
@@ -246,9 +349,19 @@ mod tests {
         let bomb: Vec<u8> = std::iter::repeat_n([0x0a, 0x00], 1000).flatten().collect();
         let est = estimate(&bomb, &TRACES).unwrap();
         assert!(est >= 1000 * size_of::<trace::ResourceSpans>() as u64, "{est}");
-        assert!(est > 20 * bomb.len() as u64, "amplification seen: {est} for {} bytes", bomb.len());
+        assert!(
+            est > 20 * bomb.len() as u64,
+            "amplification seen: {est} for {} bytes",
+            bomb.len()
+        );
         // Decoding agrees that these are 1000 elements.
-        assert_eq!(ExportTraceServiceRequest::decode(bomb.as_slice()).unwrap().resource_spans.len(), 1000);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(bomb.as_slice())
+                .unwrap()
+                .resource_spans
+                .len(),
+            1000
+        );
     }
 
     #[test]
@@ -284,13 +397,21 @@ mod tests {
         // An unknown group after a bomb: prost skips it, the estimate still counts the bomb.
         let mut grouped: Vec<u8> = std::iter::repeat_n([0x0a, 0x00], 1000).flatten().collect();
         grouped.extend([0x9b, 0x06, 0x08, 0x01, 0x9c, 0x06]);
-        assert_eq!(ExportTraceServiceRequest::decode(grouped.as_slice()).unwrap().resource_spans.len(), 1000);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(grouped.as_slice())
+                .unwrap()
+                .resource_spans
+                .len(),
+            1000
+        );
         assert!(estimate(&grouped, &TRACES).unwrap() >= 1000 * size_of::<trace::ResourceSpans>() as u64);
         // Arrays nested past prost's recursion limit: both refuse.
         let mut v = common::AnyValue::default();
         for _ in 0..60 {
             v = common::AnyValue {
-                value: Some(common::any_value::Value::ArrayValue(common::ArrayValue { values: vec![v] })),
+                value: Some(common::any_value::Value::ArrayValue(common::ArrayValue {
+                    values: vec![v],
+                })),
             };
         }
         let deep = v.encode_to_vec();

@@ -495,12 +495,24 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let by_count = traces(&req, &Origin { max_events: 10, ..origin() });
+        let by_count = traces(
+            &req,
+            &Origin {
+                max_events: 10,
+                ..origin()
+            },
+        );
         assert_eq!((by_count.events.len(), by_count.rejected), (10, 5));
         assert!(by_count.first_error.unwrap().contains("limits.max_request_events"));
         // The 10 kB resource attribute is copied into each event, which costs it twice (in
         // memory and encoded): 2 fit in 55 kB.
-        let by_bytes = traces(&req, &Origin { max_event_bytes: 55_000, ..origin() });
+        let by_bytes = traces(
+            &req,
+            &Origin {
+                max_event_bytes: 55_000,
+                ..origin()
+            },
+        );
         assert_eq!((by_bytes.events.len(), by_bytes.rejected), (2, 13));
         assert!(by_bytes.event_bytes <= 55_000);
         assert!(by_bytes.event_bytes >= 2 * 2 * 10_000, "memory and record both counted");

@@ -44,7 +44,8 @@ pub fn decode_admitted(
     ticket: &mut crate::admission::Ticket,
 ) -> Result<proto::WriteRequest, IngestError> {
     let limit = limits.max_body_bytes;
-    let len = snap::raw::decompress_len(body).map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))?;
+    let len =
+        snap::raw::decompress_len(body).map_err(|e| IngestError::InvalidInput(format!("invalid snappy body: {e}")))?;
     if len > limit {
         return Err(IngestError::TooLarge { limit_bytes: limit });
     }
@@ -97,9 +98,8 @@ pub fn to_events(
         // As `crate::sink::event_cost` will count it: the event and its attributes in memory,
         // and the encoded record.
         let labels: usize = ts.labels.iter().map(|l| l.name.len() + l.value.len() + 8).sum();
-        let per_sample = std::mem::size_of::<Event>()
-            + ts.labels.len() * std::mem::size_of::<Attribute>()
-            + 2 * (labels + 64);
+        let per_sample =
+            std::mem::size_of::<Event>() + ts.labels.len() * std::mem::size_of::<Attribute>() + 2 * (labels + 64);
         bytes = bytes.saturating_add(per_sample.saturating_mul(ts.samples.len()));
     }
     if samples > limits.max_events || bytes > limits.max_bytes {
@@ -306,7 +306,10 @@ mod tests {
             max_bytes: 64 << 20,
         };
         let e = to_events(&req, "region", "d", 0, limits).unwrap_err();
-        assert!(matches!(&e, IngestError::Exhausted(m) if m.contains("3000 samples")), "{e}");
+        assert!(
+            matches!(&e, IngestError::Exhausted(m) if m.contains("3000 samples")),
+            "{e}"
+        );
         let few = proto::WriteRequest {
             timeseries: vec![series(&[("__name__", "up"), ("big", &big)], &samples[..10])],
         };

@@ -103,7 +103,12 @@ async fn admit_waiting(ctx: &HttpContext, bytes: u64) -> Option<crate::admission
 /// Stores a batch, waiting while the log is busy or full instead of dropping it: the
 /// connection is not read meanwhile, so TCP flow control slows the sender. False when the log
 /// cannot take data any more (the connection is then closed).
-async fn store_with_backpressure(ctx: &HttpContext, receiver: &'static str, events: Vec<Event>, peer: SocketAddr) -> bool {
+async fn store_with_backpressure(
+    ctx: &HttpContext,
+    receiver: &'static str,
+    events: Vec<Event>,
+    peer: SocketAddr,
+) -> bool {
     let mut delay = Duration::from_millis(5);
     loop {
         match ctx.sink.store_slice(receiver, &events).await {
@@ -112,12 +117,20 @@ async fn store_with_backpressure(ctx: &HttpContext, receiver: &'static str, even
                 return true;
             }
             Err(e @ (IngestError::Overloaded | IngestError::NoSpace)) => {
-                ctx.sink.metrics().requests.with_label_values(&[receiver, e.outcome()]).inc();
+                ctx.sink
+                    .metrics()
+                    .requests
+                    .with_label_values(&[receiver, e.outcome()])
+                    .inc();
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(1));
             }
             Err(e) => {
-                ctx.sink.metrics().requests.with_label_values(&[receiver, e.outcome()]).inc();
+                ctx.sink
+                    .metrics()
+                    .requests
+                    .with_label_values(&[receiver, e.outcome()])
+                    .inc();
                 tracing::warn!(%peer, error = %e, "closing syslog connection: the event log cannot take data");
                 return false;
             }
@@ -182,7 +195,11 @@ async fn serve_connection(
             .iter()
             .map(|f| (2 * f.len() + FRAME_OVERHEAD) as u64)
             .sum::<u64>()
-            + if framed.error.is_some() { (2 * MAX_FRAME_BYTES + FRAME_OVERHEAD) as u64 } else { 0 };
+            + if framed.error.is_some() {
+                (2 * MAX_FRAME_BYTES + FRAME_OVERHEAD) as u64
+            } else {
+                0
+            };
         let _ticket = admit_waiting(&ctx, estimate).await;
         let mut events = convert_all(&ctx, RECEIVER, &frames, &origin);
         let close = eof || framed.error.is_some();
@@ -252,18 +269,25 @@ pub async fn serve_tcp(
 ) {
     const NAME: &str = "syslog_tcp";
     let metrics = ctx.sink.metrics_handle();
-    accept_loop(listener, opts.max_connections, NAME, metrics.clone(), stop, |stream, peer, slot, stop| {
-        let ctx = ctx.clone();
-        let tls = opts.tls.clone();
-        let metrics = metrics.clone();
-        let idle = opts.idle_timeout;
-        async move {
-            let _slot = slot;
-            if let Some(io) = handshake(stream, tls.as_ref(), &metrics, NAME).await {
-                serve_connection(ctx, io, peer, idle, stop).await;
+    accept_loop(
+        listener,
+        opts.max_connections,
+        NAME,
+        metrics.clone(),
+        stop,
+        |stream, peer, slot, stop| {
+            let ctx = ctx.clone();
+            let tls = opts.tls.clone();
+            let metrics = metrics.clone();
+            let idle = opts.idle_timeout;
+            async move {
+                let _slot = slot;
+                if let Some(io) = handshake(stream, tls.as_ref(), &metrics, NAME).await {
+                    serve_connection(ctx, io, peer, idle, stop).await;
+                }
             }
-        }
-    })
+        },
+    )
     .await;
 }
 
@@ -289,7 +313,9 @@ pub fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> Option<usize> {
 pub fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
     let inode = rustix::fs::fstat(socket).ok()?.st_ino;
     for table in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             if cols.len() >= 13 && cols[9].parse::<u64>().ok() == Some(inode as u64) {
@@ -344,7 +370,9 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
     /// Bytes of datagrams read into one batch.
     const BATCH_BYTES: usize = 4 << 20;
     let mut buf = vec![0u8; 65_536];
-    let addr = socket.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let addr = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let start = kernel_drops(&socket).unwrap_or(0);
     // Kernel drops are counted up to `recorded_kernel`; `pending` datagrams (dropped by the
     // kernel, or read but refused by the log) are not yet in a log record.
@@ -367,7 +395,11 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
             let kernel = kernel_drops(&socket).unwrap_or(recorded_kernel);
             let new = kernel.saturating_sub(recorded_kernel);
             recorded_kernel = kernel;
-            ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(new);
+            ctx.sink
+                .metrics()
+                .udp_dropped
+                .with_label_values(&[RECEIVER])
+                .inc_by(new);
             pending += new;
             if pending > 0 {
                 tracing::warn!(dropped = pending, "syslog UDP datagrams lost before they were stored");
@@ -414,7 +446,10 @@ pub async fn serve_udp(ctx: Arc<HttpContext>, socket: UdpSocket, mut stop: tokio
         }
         let n = events.len() as u64;
         if n > 0 && ctx.store(RECEIVER, events).await.is_err() {
-            tracing::warn!(datagrams = n, "syslog UDP batch not stored: the event log did not take it");
+            tracing::warn!(
+                datagrams = n,
+                "syslog UDP batch not stored: the event log did not take it"
+            );
             ctx.sink.metrics().udp_dropped.with_label_values(&[RECEIVER]).inc_by(n);
             pending += n;
         }
