@@ -542,6 +542,26 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses_and_every_listener_is_authenticated() {
+        let readme = include_str!("../../README.md");
+        let yaml = readme
+            .split("```yaml\ndata_dir: /var/lib/cutover\nauth:")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .map(|rest| format!("data_dir: /var/lib/cutover\nauth:{rest}"))
+            .expect("the two-region example in README.md");
+        let c = IngestConfig::parse(&yaml).unwrap();
+        assert_eq!(c.auth.tokens.len(), 3);
+        assert_eq!(c.receivers.alertmanager.region_label, "dc");
+        assert!(
+            c.unauthenticated_exposed().is_empty(),
+            "{:?}",
+            c.unauthenticated_exposed()
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_the_line() {
         let e = IngestConfig::parse("region: x\nlisteners:\n  htp:\n    addr: 127.0.0.1:1\n").unwrap_err();
         assert!(e.starts_with("line 3 "), "{e}");
