@@ -73,23 +73,19 @@ pub async fn read_admitted(
 /// Undoes `Content-Encoding: gzip` (OTLP); the limit applies after decompression and the
 /// decompressed bytes are taken from the ticket as they are produced.
 pub fn decompress(headers: &HeaderMap, raw: Bytes, ticket: &mut Ticket, limit: usize) -> Result<Bytes, IngestError> {
-    let coding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    match coding.as_str() {
-        "identity" | "" => Ok(raw),
-        "gzip" => gunzip(&raw, limit, Some(ticket)).map(Bytes::from),
-        other => Err(IngestError::UnsupportedMediaType(format!(
-            "unsupported content-encoding {other:?}; use gzip or none"
-        ))),
+    match gzipped(headers)? {
+        false => Ok(raw),
+        true => gunzip(&raw, limit, Some(ticket)).map(Bytes::from),
     }
 }
 
 /// Checks the content encoding before the body is read.
 pub fn check_encoding(headers: &HeaderMap) -> Result<(), IngestError> {
+    gzipped(headers).map(|_| ())
+}
+
+/// Whether the body is gzip (else identity); any other content encoding is refused.
+fn gzipped(headers: &HeaderMap) -> Result<bool, IngestError> {
     let coding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -97,7 +93,8 @@ pub fn check_encoding(headers: &HeaderMap) -> Result<(), IngestError> {
         .trim()
         .to_ascii_lowercase();
     match coding.as_str() {
-        "identity" | "" | "gzip" => Ok(()),
+        "identity" | "" => Ok(false),
+        "gzip" => Ok(true),
         other => Err(IngestError::UnsupportedMediaType(format!(
             "unsupported content-encoding {other:?}; use gzip or none"
         ))),
