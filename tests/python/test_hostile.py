@@ -142,13 +142,14 @@ def metrics(d):
     return body.decode()
 
 
-def read_until_closed(sock, timeout):
-    """What the peer sent before closing, or None if it was still open after `timeout`."""
+def _read(sock, timeout, until_head):
+    """What the peer sent until it closed (or, with `until_head`, until a response head was
+    complete); None if neither happened within `timeout`."""
     sock.settimeout(timeout)
     deadline = time.monotonic() + timeout
     data = b""
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (until_head and b"\r\n\r\n" in data):
             chunk = sock.recv(65536)
             if not chunk:
                 return data
@@ -157,26 +158,18 @@ def read_until_closed(sock, timeout):
         return data
     except socket.timeout:
         return None
-    return None
+    return data if until_head and b"\r\n\r\n" in data else None
+
+
+def read_until_closed(sock, timeout):
+    """What the peer sent before closing, or None if it was still open after `timeout`."""
+    return _read(sock, timeout, until_head=False)
 
 
 def closed_or_answered(sock, timeout):
     """b"" when the peer closes without answering, the answer's head once one arrives, or
     None if neither happened within `timeout`."""
-    sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    data = b""
-    try:
-        while time.monotonic() < deadline and b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-    except ConnectionResetError:
-        return data
-    except socket.timeout:
-        return None
-    return data if b"\r\n\r\n" in data else None
+    return _read(sock, timeout, until_head=True)
 
 
 def no_reply(sock, wait):
