@@ -10,6 +10,7 @@ mod demo;
 mod logtools;
 mod mark;
 mod output;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,6 +138,12 @@ struct IngestArgs {
     /// Start even when a listener on a routable address has no authentication.
     #[arg(long)]
     allow_unauthenticated: bool,
+    /// Also serve the drill over the PostgreSQL wire protocol on this address (as `cutover
+    /// serve` does, in this process): dashboards follow the log as it is written.
+    #[arg(long)]
+    pg_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pg: serve::PgArgs,
 }
 
 impl IngestArgs {
@@ -213,7 +220,8 @@ impl IngestArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the ingest daemon: OTLP gRPC and HTTP receivers writing to the durable event log.
+    /// Run the ingest daemon: every receiver (OTLP gRPC and HTTP, remote_write, Alertmanager,
+    /// syslog, markers) writing to the durable event log.
     ///
     /// Settings come from --config (YAML, docs/deployment.md), then these flags override
     /// them; unset, the defaults apply.
@@ -263,6 +271,10 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
+    /// Serve the drill over the PostgreSQL wire protocol (read only) for Grafana, psql and SQL
+    /// clients: the log's tables, the analyzer's views and every report section as tables,
+    /// following the log while a drill runs (docs/sql.md).
+    Serve(Box<serve::ServeArgs>),
     /// Simulate a two-region failover drill end to end and print the report beside the truth.
     Demo {
         /// Seed of the simulation; the same seed gives the same drill.
@@ -320,6 +332,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             let data_dir = config.data_dir.clone();
+            let allow_unauthenticated = config.auth.allow_unauthenticated;
             let daemon = Daemon::start(config).await?;
             let r = &daemon.recovery;
             // The ready line: tests and scripts read the bound addresses from it.
@@ -331,8 +344,24 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 r.records,
                 r.truncated_bytes
             );
+            let pg = match args.pg_listen {
+                Some(listen) => {
+                    let options = args.pg.options(&data_dir, listen, allow_unauthenticated)?;
+                    let server = cutover_sqlwire::Server::start(options).await?;
+                    println!(
+                        "cutover serve ready pg={} data_dir={}",
+                        server.addr(),
+                        data_dir.display()
+                    );
+                    Some(server)
+                }
+                None => None,
+            };
             shutdown_signal().await;
             eprintln!("cutover ingest: shutting down");
+            if let Some(pg) = pg {
+                pg.shutdown().await;
+            }
             daemon.shutdown().await;
             Ok(0)
         }
@@ -386,6 +415,28 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             let batches = analyzer.sql_read_only(&sql).await?;
             output::print(&batches, format)?;
             finish_cache(&mut analyzer);
+            Ok(0)
+        }
+        Command::Serve(args) => {
+            let options = args
+                .pg
+                .options(&args.data_dir, args.pg_listen, args.allow_unauthenticated)?;
+            eprintln!(
+                "cutover serve: reading {} ({} drill spec(s))",
+                args.data_dir.display(),
+                options.drills.len()
+            );
+            let server = cutover_sqlwire::Server::start(options).await?;
+            // The ready line: tests and scripts read the bound address from it.
+            println!(
+                "cutover serve ready pg={} data_dir={} next_seq={}",
+                server.addr(),
+                args.data_dir.display(),
+                server.snapshot().next_seq
+            );
+            shutdown_signal().await;
+            eprintln!("cutover serve: shutting down");
+            server.shutdown().await;
             Ok(0)
         }
         Command::Demo { seed, data_dir, format } => {

@@ -48,7 +48,14 @@ async fn analyze(s: &Scenario) -> Report {
     w.close();
     let spec = DrillSpec::parse(&s.spec).unwrap_or_else(|e| panic!("{}: spec: {e}\n{}", s.name, s.spec));
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
-    measures::measure(&analyzer, &spec).await.unwrap()
+    let report = measures::measure(&analyzer, &spec).await.unwrap();
+    // `CUTOVER_SCENARIO_REPORTS=DIR` keeps each report as JSON (the SQL endpoint's section
+    // tables are checked against these).
+    if let Ok(out) = std::env::var("CUTOVER_SCENARIO_REPORTS") {
+        let path = std::path::Path::new(&out).join(format!("{}.json", s.name.replace(' ', "_")));
+        std::fs::write(path, report.to_json()).unwrap();
+    }
+    report
 }
 
 /// Generates and analyzes `scenario` for every seed; checks the common truths and returns the
@@ -60,6 +67,14 @@ async fn run(scenario: library::Generator) -> Vec<(Scenario, Report)> {
         let r = analyze(&s).await;
         let ctx = format!("{} seed {seed}", s.name);
         scenario_checks::all(&ctx, &s, &r);
+        // The SQL endpoint's report tables declare every field of this report, typed right.
+        let json = serde_json::to_value(&r).unwrap();
+        let tables = cutover_sqlwire::sections::tables(&[(s.name.to_string(), json)]);
+        assert!(
+            tables.problems.is_empty(),
+            "{ctx}: report tables: {:?}",
+            tables.problems
+        );
         out.push((s, r));
     }
     out

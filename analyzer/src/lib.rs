@@ -216,6 +216,42 @@ impl Analyzer {
         } else {
             TablesFrom::Replay
         };
+        let (ctx, view_key) = Self::context_for(&tables, spec, loaded.as_mut()).await?;
+        let mut analyzer = Analyzer {
+            ctx,
+            stats: tables.stats.clone(),
+            from,
+            cache_writer: None,
+        };
+        if let (Some(root), Some(stamp)) = (options.cache_root, stamp) {
+            // Anything wrong with the cache is never an error of the analysis.
+            match analyzer.start_cache_writer(root, stamp, tables, view_key).await {
+                Ok(writer) => analyzer.cache_writer = Some(writer),
+                Err(e) => tracing::warn!(error = %e, "could not write the replay cache"),
+            }
+        }
+        Ok(analyzer)
+    }
+
+    /// An analyzer over tables already read (by a [`tables::Tail`] that follows a live log):
+    /// the views are computed from them, nothing is cached.
+    pub async fn from_tables(tables: &tables::Tables, spec: Option<&DrillSpec>) -> Result<Analyzer, AnalyzeError> {
+        let (ctx, _) = Self::context_for(tables, spec, None).await?;
+        Ok(Analyzer {
+            ctx,
+            stats: tables.stats.clone(),
+            from: TablesFrom::Replay,
+            cache_writer: None,
+        })
+    }
+
+    /// A session with `tables`, the SLI selection of `spec` and every view (taken from a
+    /// loaded cache when it has them for this selection); returns the views' key too.
+    async fn context_for(
+        tables: &tables::Tables,
+        spec: Option<&DrillSpec>,
+        mut loaded: Option<&mut cache::Loaded>,
+    ) -> Result<(SessionContext, String), AnalyzeError> {
         let ctx = session();
         udf::register(&ctx);
         let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -239,7 +275,7 @@ impl Analyzer {
             let usable =
                 |l: &cache::Loaded| !queries::SPEC_VIEWS.contains(name) || l.view_keys.get(*name) == Some(&view_key);
             let cached = loaded
-                .as_mut()
+                .as_deref_mut()
                 .filter(|l| usable(l))
                 .and_then(|l| l.tables.remove(*name));
             match cached {
@@ -253,20 +289,7 @@ impl Analyzer {
                 }
             }
         }
-        let mut analyzer = Analyzer {
-            ctx,
-            stats: tables.stats.clone(),
-            from,
-            cache_writer: None,
-        };
-        if let (Some(root), Some(stamp)) = (options.cache_root, stamp) {
-            // Anything wrong with the cache is never an error of the analysis.
-            match analyzer.start_cache_writer(root, stamp, tables, view_key).await {
-                Ok(writer) => analyzer.cache_writer = Some(writer),
-                Err(e) => tracing::warn!(error = %e, "could not write the replay cache"),
-            }
-        }
-        Ok(analyzer)
+        Ok((ctx, view_key))
     }
 
     /// Saves the replayed tables and every view table (`requests` with its SLI selection) in a

@@ -445,7 +445,12 @@ impl Collector {
 
 /// Reads the whole log in `log_dir` into tables, reporting progress after each segment
 /// file when asked.
-pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, AnalyzeError> {
+pub fn replay(log_dir: &Path, progress: Option<Progress>) -> Result<Tables, AnalyzeError> {
+    replay_keeping(log_dir, progress).map(|(t, _)| t)
+}
+
+/// [`replay`], also returning the dedup keys of the spans kept (for [`Tail`]).
+fn replay_keeping(log_dir: &Path, mut progress: Option<Progress>) -> Result<(Tables, SeenSpans), AnalyzeError> {
     let reader = LogReader::open(log_dir)?;
     let plan = reader.plan()?;
     let total = plan.size_bytes(&cutover_eventlog::OsStorage)?;
@@ -501,7 +506,7 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
         batches,
     };
     let s = schemas.all();
-    Ok(Tables {
+    let tables = Tables {
         spans: table(s[0], spans),
         metric_points: table(s[1], metric_points),
         logs: table(s[2], logs),
@@ -509,7 +514,97 @@ pub fn replay(log_dir: &Path, mut progress: Option<Progress>) -> Result<Tables, 
         alerts: table(s[4], alerts),
         siem: table(s[5], siem),
         stats: c.stats,
-    })
+    };
+    Ok((tables, c.seen))
+}
+
+/// Follows a log that is still being written: [`Tail::start`] replays it like [`replay`],
+/// then each [`Tail::advance`] reads only the durable records after the last one read (the
+/// sealed segments before them are checked by their seals, the newest segment is read and
+/// checked again) and appends their rows, dropping spans already seen, so that the tables
+/// always equal a full replay of the durable log as it was at the last advance.
+pub struct Tail {
+    dir: std::path::PathBuf,
+    schemas: Schemas,
+    tables: Tables,
+    seen: SeenSpans,
+}
+
+impl Tail {
+    /// Replays the log in `log_dir`.
+    pub fn start(log_dir: &Path, progress: Option<Progress>) -> Result<Tail, AnalyzeError> {
+        let (tables, seen) = replay_keeping(log_dir, progress)?;
+        Ok(Tail {
+            dir: log_dir.to_path_buf(),
+            schemas: Schemas::new(),
+            tables,
+            seen,
+        })
+    }
+
+    /// The tables as of the last read.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Sequence number after the last record read.
+    pub fn next_seq(&self) -> u64 {
+        self.tables.stats.log.next_seq
+    }
+
+    /// Whether the log's durable mark is past the last record read (cheap: reads the mark
+    /// and lists the segments).
+    pub fn has_more(&self) -> Result<bool, AnalyzeError> {
+        let plan = LogReader::open(&self.dir)?.plan()?;
+        // A log without a durable mark (version 1) is read to its end each time.
+        Ok(plan.bound().is_none_or(|b| b > self.next_seq()))
+    }
+
+    /// Reads the durable records after the last one read; returns how many were read.
+    pub fn advance(&mut self) -> Result<u64, AnalyzeError> {
+        let reader = LogReader::open(&self.dir)?;
+        let from = self.next_seq();
+        let mut part = build::Part::default();
+        let digest = reader.read(from, |rec| {
+            let mut attrs = Vec::new();
+            part.push(rec.seq, rec.payload, &mut attrs);
+        })?;
+        let read = digest.next_seq.saturating_sub(from);
+        if read == 0 {
+            return Ok(0);
+        }
+        let finished = part.finish(&self.schemas)?;
+        let [spans, rest @ ..] = finished.batches;
+        let keep: Vec<bool> = finished.span_keys.iter().map(|k| self.seen.insert(*k)).collect();
+        let dropped = keep.iter().filter(|k| !**k).count();
+        let spans = if dropped == 0 {
+            spans
+        } else {
+            filter_record_batch(&spans, &BooleanArray::from(keep))
+                .map_err(|e| AnalyzeError::Internal(format!("dropping duplicate spans: {e}")))?
+        };
+        let t = &mut self.tables;
+        t.stats.add(&finished.stats);
+        t.stats.duplicate_spans += dropped as u64;
+        let salvage_lost = std::mem::take(&mut t.stats.log.salvage_lost);
+        t.stats.log = digest.into();
+        t.stats.log.first_seq = 0;
+        t.stats.log.salvage_lost = salvage_lost;
+        let all = [
+            &mut t.spans,
+            &mut t.metric_points,
+            &mut t.logs,
+            &mut t.markers,
+            &mut t.alerts,
+            &mut t.siem,
+        ];
+        for (table, b) in all.into_iter().zip(std::iter::once(spans).chain(rest)) {
+            if b.num_rows() > 0 {
+                table.batches.push(b);
+            }
+        }
+        Ok(read)
+    }
 }
 
 type SegmentResult = (
