@@ -414,9 +414,8 @@ impl QueryParser for Parser {
 /// The value of parameter `i` of `portal`, as the type the plan expects (text when the plan
 /// does not say).
 fn param_value(portal: &Portal<Stmt>, i: usize, want: Option<&DataType>) -> PgWireResult<ScalarValue> {
-    let want = want.cloned().unwrap_or(DataType::Utf8);
     let Some(Some(raw)) = portal.parameters.get(i) else {
-        return ScalarValue::try_from(&want).map_err(df_error);
+        return ScalarValue::try_from(want.unwrap_or(&DataType::Utf8)).map_err(df_error);
     };
     let given = portal
         .statement
@@ -425,39 +424,60 @@ fn param_value(portal: &Portal<Stmt>, i: usize, want: Option<&DataType>) -> PgWi
         .cloned()
         .flatten()
         .unwrap_or(Type::UNKNOWN);
-    let v = if portal.parameter_format.is_binary(i) {
-        let ty = &given;
-        if *ty == Type::INT2 {
-            ScalarValue::Int16(portal.parameter::<i16>(i, ty)?)
-        } else if *ty == Type::INT4 {
-            ScalarValue::Int32(portal.parameter::<i32>(i, ty)?)
-        } else if *ty == Type::INT8 {
-            ScalarValue::Int64(portal.parameter::<i64>(i, ty)?)
-        } else if *ty == Type::FLOAT4 {
-            ScalarValue::Float32(portal.parameter::<f32>(i, ty)?)
-        } else if *ty == Type::FLOAT8 {
-            ScalarValue::Float64(portal.parameter::<f64>(i, ty)?)
-        } else if *ty == Type::BOOL {
-            ScalarValue::Boolean(portal.parameter::<bool>(i, ty)?)
-        } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME, Type::UNKNOWN].contains(ty) {
-            ScalarValue::Utf8(Some(String::from_utf8_lossy(raw).into_owned()))
+    let v =
+        if portal.parameter_format.is_binary(i) {
+            let ty = &given;
+            if *ty == Type::INT2 {
+                ScalarValue::Int16(portal.parameter::<i16>(i, ty)?)
+            } else if *ty == Type::INT4 {
+                ScalarValue::Int32(portal.parameter::<i32>(i, ty)?)
+            } else if *ty == Type::INT8 {
+                ScalarValue::Int64(portal.parameter::<i64>(i, ty)?)
+            } else if *ty == Type::FLOAT4 {
+                ScalarValue::Float32(portal.parameter::<f32>(i, ty)?)
+            } else if *ty == Type::FLOAT8 {
+                ScalarValue::Float64(portal.parameter::<f64>(i, ty)?)
+            } else if *ty == Type::BOOL {
+                ScalarValue::Boolean(portal.parameter::<bool>(i, ty)?)
+            } else if *ty == Type::TIMESTAMPTZ || *ty == Type::TIMESTAMP {
+                // Microseconds since 2000-01-01 00:00 UTC.
+                let us = i64::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
+                    user_error("22P03", format!("parameter ${}: a binary timestamp has 8 bytes", i + 1))
+                })?);
+                let ns = us
+                    .checked_add(946_684_800_000_000)
+                    .and_then(|u| u.checked_mul(1000))
+                    .ok_or_else(|| user_error("22008", format!("parameter ${}: timestamp out of range", i + 1)))?;
+                let tz = (*ty == Type::TIMESTAMPTZ).then(|| Arc::from("UTC"));
+                ScalarValue::TimestampNanosecond(Some(ns), tz)
+            } else if *ty == Type::DATE {
+                let days =
+                    i32::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
+                        user_error("22P03", format!("parameter ${}: a binary date has 4 bytes", i + 1))
+                    })?);
+                ScalarValue::Date32(Some(days.saturating_add(10_957)))
+            } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME, Type::UNKNOWN].contains(ty) {
+                ScalarValue::Utf8(Some(String::from_utf8_lossy(raw).into_owned()))
+            } else {
+                return Err(user_error(
+                    "0A000",
+                    format!(
+                        "parameter ${}: binary {} is not supported; send it as text",
+                        i + 1,
+                        ty.name()
+                    ),
+                ));
+            }
         } else {
-            return Err(user_error(
-                "0A000",
-                format!(
-                    "parameter ${}: binary {} is not supported; send it as text",
-                    i + 1,
-                    ty.name()
-                ),
-            ));
-        }
-    } else {
-        ScalarValue::Utf8(Some(String::from_utf8_lossy(raw).into_owned()))
-    };
-    if v.data_type() == want {
+            ScalarValue::Utf8(Some(String::from_utf8_lossy(raw).into_owned()))
+        };
+    // Where the plan does not say (a LIMIT, a bare `SELECT $1`), the value keeps the type the
+    // client sent.
+    let Some(want) = want else { return Ok(v) };
+    if v.data_type() == *want {
         return Ok(v);
     }
-    v.cast_to(&want).map_err(|e| {
+    v.cast_to(want).map_err(|e| {
         user_error(
             "22P02",
             format!(

@@ -111,3 +111,21 @@ def daemon():
         dm = Daemon(d)
         yield dm
         dm.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    """A demo drill (seed 1) written once per session; its spec is DATA_DIR/drill.yaml."""
+    from pgserve import write_demo
+    d = str(tmp_path_factory.mktemp("demo") / "data")
+    write_demo(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def served(demo_dir):
+    """`cutover serve` over the demo drill, no password (loopback), for the whole session."""
+    from pgserve import Serve
+    s = Serve(demo_dir)
+    yield s
+    s.stop()

@@ -518,6 +518,15 @@ fn replay_keeping(log_dir: &Path, mut progress: Option<Progress>) -> Result<(Tab
     Ok((tables, c.seen))
 }
 
+/// Whether `dir` holds at least one segment file.
+fn has_segments(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "seg"))
+    })
+}
+
 /// Follows a log that is still being written: [`Tail::start`] replays it like [`replay`],
 /// then each [`Tail::advance`] reads only the durable records after the last one read (the
 /// sealed segments before them are checked by their seals, the newest segment is read and
@@ -531,8 +540,32 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// Replays the log in `log_dir`.
+    /// Replays the log in `log_dir`; a directory that holds no log yet (a daemon not started
+    /// yet) gives empty tables, and the log is read once it appears.
     pub fn start(log_dir: &Path, progress: Option<Progress>) -> Result<Tail, AnalyzeError> {
+        if !has_segments(log_dir) {
+            let schemas = Schemas::new();
+            let empty = |s: &SchemaRef| Table {
+                schema: s.clone(),
+                batches: vec![],
+            };
+            let s = schemas.all();
+            let tables = Tables {
+                spans: empty(s[0]),
+                metric_points: empty(s[1]),
+                logs: empty(s[2]),
+                markers: empty(s[3]),
+                alerts: empty(s[4]),
+                siem: empty(s[5]),
+                stats: ReplayStats::default(),
+            };
+            return Ok(Tail {
+                dir: log_dir.to_path_buf(),
+                schemas,
+                tables,
+                seen: SeenSpans::default(),
+            });
+        }
         let (tables, seen) = replay_keeping(log_dir, progress)?;
         Ok(Tail {
             dir: log_dir.to_path_buf(),
@@ -555,6 +588,9 @@ impl Tail {
     /// Whether the log's durable mark is past the last record read (cheap: reads the mark
     /// and lists the segments).
     pub fn has_more(&self) -> Result<bool, AnalyzeError> {
+        if !has_segments(&self.dir) {
+            return Ok(false);
+        }
         let plan = LogReader::open(&self.dir)?.plan()?;
         // A log without a durable mark (version 1) is read to its end each time.
         Ok(plan.bound().is_none_or(|b| b > self.next_seq()))
