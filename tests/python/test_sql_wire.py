@@ -160,7 +160,7 @@ def test_password_is_required_when_set(demo_dir):
                 psycopg.connect(s.conninfo(user=user, password=pw)).close()
             assert "password authentication failed" in str(e.value).lower(), str(e.value)
         r = s.psql("SELECT 1", password="wrong password!", check=False)
-        assert r.returncode != 0 and "password" in r.stderr
+        assert r.returncode != 0 and "password authentication failed" in r.stderr.lower()
         assert s.psql("SELECT 1", password="correct horse battery").stdout.strip() == "1"
     finally:
         s.stop()
