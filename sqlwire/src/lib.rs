@@ -417,18 +417,29 @@ async fn refresher(
         };
         match read {
             Ok(0) => {}
-            Ok(n) => match build(&t, &drills).await {
-                Ok(s) => {
-                    tracing::info!(
-                        records = n,
-                        build_ms = s.build_ms,
-                        next_seq = s.next_seq,
-                        "snapshot refreshed"
-                    );
-                    *shared.snapshot.write().expect("snapshot lock") = Arc::new(s);
+            Ok(n) => {
+                let started = Instant::now();
+                match build(&t, &drills).await {
+                    Ok(s) => {
+                        tracing::info!(
+                            records = n,
+                            build_ms = s.build_ms,
+                            next_seq = s.next_seq,
+                            "snapshot refreshed"
+                        );
+                        *shared.snapshot.write().expect("snapshot lock") = Arc::new(s);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not rebuild the snapshot; serving the previous one"),
                 }
-                Err(e) => tracing::warn!(error = %e, "could not rebuild the snapshot; serving the previous one"),
-            },
+                // A rebuild costs more as the log grows (views and reports over all rows): rest
+                // as long as it took, so that following a large drill takes at most about half
+                // of the CPU from the daemon writing it.
+                let rest = started.elapsed().saturating_sub(every);
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(rest) => {}
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "could not read the log's new records; trying again"),
         }
         tail = Some(t);
