@@ -396,6 +396,9 @@ async fn refresher(
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    // Records read but not yet in a served snapshot (a rebuild failed): rebuild at the next
+    // tick even if nothing new arrives.
+    let mut pending = 0u64;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -416,31 +419,38 @@ async fn refresher(
             return;
         };
         match read {
-            Ok(0) => {}
-            Ok(n) => {
-                let started = Instant::now();
-                match build(&t, &drills).await {
-                    Ok(s) => {
-                        tracing::info!(
-                            records = n,
-                            build_ms = s.build_ms,
-                            next_seq = s.next_seq,
-                            "snapshot refreshed"
-                        );
-                        *shared.snapshot.write().expect("snapshot lock") = Arc::new(s);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "could not rebuild the snapshot; serving the previous one"),
+            Ok(n) => pending += n,
+            Err(e) => tracing::warn!(error = %e, "could not read the log's new records; trying again"),
+        }
+        if pending > 0 {
+            let started = Instant::now();
+            let built = tokio::select! {
+                _ = stop.changed() => return,
+                b = build(&t, &drills) => b,
+            };
+            match built {
+                Ok(s) => {
+                    tracing::info!(
+                        records = pending,
+                        build_ms = s.build_ms,
+                        next_seq = s.next_seq,
+                        "snapshot refreshed"
+                    );
+                    *shared.snapshot.write().expect("snapshot lock") = Arc::new(s);
+                    pending = 0;
                 }
-                // A rebuild costs more as the log grows (views and reports over all rows): rest
-                // as long as it took, so that following a large drill takes at most about half
-                // of the CPU from the daemon writing it.
-                let rest = started.elapsed().saturating_sub(every);
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    _ = tokio::time::sleep(rest) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not rebuild the snapshot; serving the previous one, trying again")
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the log's new records; trying again"),
+            // A rebuild costs more as the log grows (views and reports over all rows): rest as
+            // long as it took before the next check, so that following a large drill takes at
+            // most about half of the CPU from the daemon writing it.
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(started.elapsed()) => {}
+            }
+            tick.reset();
         }
         tail = Some(t);
     }

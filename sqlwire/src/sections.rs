@@ -138,7 +138,6 @@ pub static TABLES: &[TableDef] = &[
             ("reason", Col::Text),
             ("estimate_seconds", Col::Float),
             ("estimate_reason", Col::Text),
-            ("lost_orders-db", Col::Json),
         ],
     },
     TableDef {

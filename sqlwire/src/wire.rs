@@ -7,11 +7,12 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, MapArray, RecordBatch, StringBuilder};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -66,8 +67,10 @@ fn df_error(e: datafusion::error::DataFusionError) -> PgWireError {
 /// What a parsed statement is.
 #[derive(Debug, Clone)]
 pub enum Stmt {
-    /// A query, planned (with `$n` placeholders for the extended protocol).
-    Plan(Box<LogicalPlan>),
+    /// A query: the parsed statement and its plan (with `$n` placeholders for the extended
+    /// protocol). A prepared statement is planned again at each execution, against the
+    /// snapshot served then, so that it sees the log's new records like any other query.
+    Plan(Box<DfStatement>, Box<LogicalPlan>),
     /// `BEGIN` / `START TRANSACTION` (accepted; every statement reads one snapshot anyway).
     Begin,
     /// `COMMIT` / `END`.
@@ -114,8 +117,11 @@ impl Engine {
     /// memory pool of the per-query limit.
     fn session(&self) -> PgWireResult<SessionContext> {
         let snap = self.shared.current();
+        // No disk manager: a statement over its memory limit fails (53200) rather than
+        // spilling into a temp directory that may share the log's file system.
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(self.shared.limits.query_memory_bytes, 1.0)
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
             .build_arc()
             .map_err(df_error)?;
         let state = SessionStateBuilder::new_from_existing(snap.ctx.state())
@@ -152,41 +158,49 @@ impl Engine {
         } else if !matches!(stmt, DfStatement::Explain(_)) {
             return Err(refuse("this statement"));
         }
-        let plan = ctx.state().statement_to_plan(stmt).await.map_err(df_error)?;
+        let plan = ctx.state().statement_to_plan(stmt.clone()).await.map_err(df_error)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
         options.verify_plan(&plan).map_err(|e| refuse(&e.strip_backtrace()))?;
-        Ok(Stmt::Plan(Box::new(plan)))
+        Ok(Stmt::Plan(Box::new(stmt), Box::new(plan)))
     }
 
-    /// Runs a planned query within the limits and encodes its rows in `format`.
+    /// Runs a planned query within the limits and encodes its rows in `format`: the time limit
+    /// covers execution and encoding, and the result limit counts the encoded rows (what is
+    /// held until it is sent).
     async fn run_plan(&self, ctx: SessionContext, plan: LogicalPlan, format: &Format) -> PgWireResult<Response> {
         let limits: Limits = self.shared.limits;
         let work = async {
             let df = ctx.execute_logical_plan(plan).await.map_err(df_error)?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let wire = wire_schema(df.schema().as_arrow());
+            let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(&wire, format, None)?);
             let mut stream = df.execute_stream().await.map_err(df_error)?;
-            let mut batches = Vec::new();
+            let mut rows = Vec::new();
             let mut bytes = 0usize;
             while let Some(b) = stream.next().await {
-                let b = b.map_err(df_error)?;
-                bytes += b.get_array_memory_size();
-                if bytes > limits.result_bytes {
-                    return Err(user_error(
-                        "54000",
-                        format!(
-                            "the result is larger than the server's limit of {} MiB; add a LIMIT or aggregate",
-                            limits.result_bytes >> 20
-                        ),
-                    ));
+                let b = wire_batch(&wire, b.map_err(df_error)?)?;
+                for row in arrow_pg::datatypes::encode_recordbatch(fields.clone(), b) {
+                    let row = row?;
+                    bytes += row.data.len() + 8;
+                    if bytes > limits.result_bytes {
+                        return Err(user_error(
+                            "54000",
+                            format!(
+                                "the result is larger than the server's limit of {} MiB; add a LIMIT or aggregate",
+                                limits.result_bytes >> 20
+                            ),
+                        ));
+                    }
+                    rows.push(Ok(row));
                 }
-                batches.push(b);
+                // Encoding is CPU work on a runtime worker: let other tasks (and the timeout) run.
+                tokio::task::yield_now().await;
             }
-            Ok::<_, PgWireError>((schema, batches))
+            Ok::<_, PgWireError>((fields, rows))
         };
-        let (schema, batches) = match tokio::time::timeout(limits.query_timeout, work).await {
+        let (fields, rows) = match tokio::time::timeout(limits.query_timeout, work).await {
             Ok(r) => r?,
             Err(_) => {
                 self.shared.count_timeout();
@@ -199,17 +213,6 @@ impl Engine {
                 ));
             }
         };
-        let wire_schema = wire_schema(&schema);
-        let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-            &wire_schema,
-            format,
-            None,
-        )?);
-        let mut rows = Vec::new();
-        for b in batches {
-            let b = wire_batch(&wire_schema, b)?;
-            rows.extend(arrow_pg::datatypes::encode_recordbatch(fields.clone(), b));
-        }
         Ok(Response::Query(QueryResponse::new(fields, futures::stream::iter(rows))))
     }
 
@@ -241,7 +244,7 @@ impl Engine {
                     futures::stream::iter([Ok(row)]),
                 )))
             }
-            Stmt::Plan(plan) => self.run_plan(ctx, *plan, format).await,
+            Stmt::Plan(_, plan) => self.run_plan(ctx, *plan, format).await,
         }
     }
 }
@@ -339,6 +342,9 @@ pub struct Parser {
     engine: Arc<Engine>,
 }
 
+/// The protocol's limit (parameter counts are 16-bit on the wire).
+const MAX_PARAMS: usize = 65_535;
+
 fn param_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
     let types = plan.get_parameter_types().map_err(df_error)?;
     let mut out: Vec<(usize, Option<DataType>)> = types
@@ -347,6 +353,12 @@ fn param_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
         .collect();
     out.sort_by_key(|(i, _)| *i);
     let n = out.last().map_or(0, |(i, _)| *i);
+    if n > MAX_PARAMS {
+        return Err(user_error(
+            "54023",
+            format!("${n}: a statement has at most {MAX_PARAMS} parameters"),
+        ));
+    }
     let mut v = vec![None; n];
     for (i, t) in out {
         if i >= 1 {
@@ -381,7 +393,7 @@ impl QueryParser for Parser {
 
     fn get_parameter_types(&self, stmt: &Stmt) -> PgWireResult<Vec<Type>> {
         match stmt {
-            Stmt::Plan(plan) => Ok(param_types(plan)?
+            Stmt::Plan(_, plan) => Ok(param_types(plan)?
                 .into_iter()
                 .map(|t| {
                     t.and_then(|t| arrow_pg::datatypes::into_pg_type(&t).ok())
@@ -395,7 +407,7 @@ impl QueryParser for Parser {
     fn get_result_schema(&self, stmt: &Stmt, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         let format = format.cloned().unwrap_or(Format::UnifiedText);
         match stmt {
-            Stmt::Plan(plan) => {
+            Stmt::Plan(_, plan) => {
                 let schema = wire_schema(plan.schema().as_arrow());
                 arrow_pg::datatypes::arrow_schema_to_pg_fields(&schema, &format, None)
             }
@@ -417,12 +429,16 @@ fn param_value(portal: &Portal<Stmt>, i: usize, want: Option<&DataType>) -> PgWi
     let Some(Some(raw)) = portal.parameters.get(i) else {
         return ScalarValue::try_from(want.unwrap_or(&DataType::Utf8)).map_err(df_error);
     };
+    // The type the client named at Parse; when it named none (pgx, asyncpg: they take the
+    // server's ParameterDescription), the type the plan wants, which is what was described.
     let given = portal
         .statement
         .parameter_types
         .get(i)
         .cloned()
         .flatten()
+        .filter(|t| *t != Type::UNKNOWN)
+        .or_else(|| want.and_then(|w| arrow_pg::datatypes::into_pg_type(w).ok()))
         .unwrap_or(Type::UNKNOWN);
     let v =
         if portal.parameter_format.is_binary(i) {
@@ -513,8 +529,21 @@ impl ExtendedQueryHandler for Engine {
         let ctx = self.session()?;
         let stmt = portal.statement.statement.clone();
         let stmt = match stmt {
-            Stmt::Plan(plan) => {
+            Stmt::Plan(parsed, _) => {
+                let Stmt::Plan(parsed, plan) = self.prepare(&ctx, *parsed).await? else {
+                    return Err(PgWireError::ApiError("a query planned as another statement".into()));
+                };
                 let want = param_types(&plan)?;
+                if portal.parameter_len() < want.len() {
+                    return Err(user_error(
+                        "08P01",
+                        format!(
+                            "the statement has {} parameters but {} were bound",
+                            want.len(),
+                            portal.parameter_len()
+                        ),
+                    ));
+                }
                 let n = want.len().max(portal.parameter_len());
                 let values = (0..n)
                     .map(|i| param_value(portal, i, want.get(i).and_then(|t| t.as_ref())))
@@ -525,7 +554,7 @@ impl ExtendedQueryHandler for Engine {
                     plan.replace_params_with_values(&ParamValues::List(values.into_iter().map(Into::into).collect()))
                         .map_err(df_error)?
                 };
-                Stmt::Plan(Box::new(plan))
+                Stmt::Plan(parsed, Box::new(plan))
             }
             other => other,
         };
@@ -555,6 +584,9 @@ pub struct Credentials {
     user: String,
     salt: Vec<u8>,
     salted: Vec<u8>,
+    /// Keys of the salts answered for unknown users, and their (random) stored key.
+    decoy_keys: std::collections::hash_map::RandomState,
+    decoy: Vec<u8>,
 }
 
 const SCRAM_ITERATIONS: usize = 4096;
@@ -563,10 +595,13 @@ impl Credentials {
     /// Credentials of `user` with `password`.
     pub fn new(user: &str, password: &str) -> Credentials {
         let salt: [u8; 16] = rand::random();
+        let decoy: [u8; 32] = rand::random();
         Credentials {
             user: user.to_string(),
             salted: gen_salted_password(password, &salt, SCRAM_ITERATIONS),
             salt: salt.to_vec(),
+            decoy_keys: std::collections::hash_map::RandomState::new(),
+            decoy: decoy.to_vec(),
         }
     }
 }
@@ -576,21 +611,27 @@ impl AuthSource for Credentials {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
         let user = login.user().unwrap_or_default();
         if user != self.user {
-            // Checked against a random password, so the answer is the same wrong-password
-            // error and nobody learns which user names exist.
-            let salt: [u8; 16] = rand::random();
-            let nobody: [u8; 16] = rand::random();
-            return Ok(Password::new(
-                Some(salt.to_vec()),
-                gen_salted_password(&hex_of(&nobody), &salt, SCRAM_ITERATIONS),
-            ));
+            // The same salt for a name each time and no key derivation, like the real user:
+            // neither the salt nor the timing tells which user names exist. The stored key is
+            // random, so the proof fails with the same error as a wrong password.
+            return Ok(Password::new(Some(self.decoy_salt(user)), self.decoy.clone()));
         }
         Ok(Password::new(Some(self.salt.clone()), self.salted.clone()))
     }
 }
 
-fn hex_of(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+impl Credentials {
+    fn decoy_salt(&self, user: &str) -> Vec<u8> {
+        use std::hash::{BuildHasher, Hasher};
+        let mut out = Vec::with_capacity(16);
+        for part in [0u8, 1] {
+            let mut h = self.decoy_keys.build_hasher();
+            h.write_u8(part);
+            h.write(user.as_bytes());
+            out.extend(h.finish().to_le_bytes());
+        }
+        out
+    }
 }
 
 /// The parameters every client gets at startup.

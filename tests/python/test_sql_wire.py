@@ -139,6 +139,16 @@ def test_session_statements_clients_send_are_accepted(served):
             assert conn.execute("SELECT count(*) FROM markers").fetchone()[0] > 0
 
 
+def test_parameter_numbers_are_bounded(served):
+    with psycopg.connect(served.conninfo(), autocommit=True) as conn:
+        assert conn.pgconn.prepare(b"huge", b"SELECT $4000000000 AS x").status == psycopg.pq.ExecStatus.COMMAND_OK
+        # Describing it would allocate one slot per number up to $4000000000: refused.
+        res = conn.pgconn.describe_prepared(b"huge")
+        assert res.status == psycopg.pq.ExecStatus.FATAL_ERROR
+        assert res.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == b"54023"
+        assert conn.execute("SELECT count(*) FROM report_drills").fetchone()[0] == 1
+
+
 def test_errors_have_postgres_codes_and_one_message(served):
     with psycopg.connect(served.conninfo(), autocommit=True) as conn:
         with pytest.raises(psycopg.Error) as e:
@@ -226,6 +236,11 @@ def test_live_section_tables_grow_while_spans_are_still_sent(demo_dir, tmp_path)
             return int(r.strip())
 
         assert events() == 0
+        # A prepared statement (psycopg prepares on request; JDBC and pgx after a few runs)
+        # is planned again at each execution: it follows the log too.
+        watcher = psycopg.connect(s.conninfo(), autocommit=True)
+        prepared = "SELECT count(*) FROM spans WHERE name = %s"
+        assert watcher.execute(prepared, ["GET /"], prepare=True).fetchone()[0] == 0
         for wave, total in [(20, 20), (30, 50)]:
             for _ in range(wave):
                 with tracer.start_as_current_span("GET /", kind=SpanKind.SERVER):
@@ -234,7 +249,66 @@ def test_live_section_tables_grow_while_spans_are_still_sent(demo_dir, tmp_path)
             # The drill is still going (the next wave is not sent yet) and the section table
             # already has this wave.
             wait_until(lambda: events() == total, timeout=30, what=f"{total} events in report_validity_pipeline")
+            assert watcher.execute(prepared, ["GET /"], prepare=True).fetchone()[0] == total
+        watcher.close()
         provider.shutdown()
         assert s.psql("SELECT log_next_seq FROM serve_status").stdout.strip() == "50"
     finally:
         s.stop()
+
+
+# Grafana's table and column browsers (postgresMetaQuery.ts), as its frontend sends them.
+_SEARCH_PATH = """
+          quote_ident(table_schema) IN (
+          SELECT
+            CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END
+          FROM
+            generate_series(
+              array_lower(string_to_array(current_setting('search_path'),','),1),
+              array_upper(string_to_array(current_setting('search_path'),','),1)
+            ) as i,
+            string_to_array(current_setting('search_path'),',') s
+          )"""
+GRAFANA_TABLES = f"""SELECT
+    CASE WHEN {_SEARCH_PATH}
+      THEN quote_ident(table_name)
+      ELSE quote_ident(table_schema) || '.' || quote_ident(table_name)
+    END AS "table"
+    FROM information_schema.tables
+    WHERE quote_ident(table_schema) NOT IN ('information_schema',
+                             'pg_catalog',
+                             '_timescaledb_cache',
+                             '_timescaledb_catalog',
+                             '_timescaledb_internal',
+                             '_timescaledb_config',
+                             'timescaledb_information',
+                             'timescaledb_experimental')
+    ORDER BY CASE WHEN {_SEARCH_PATH} THEN 0 ELSE 1 END, 1"""
+GRAFANA_COLUMNS = f"""SELECT quote_ident(column_name) AS "column", data_type AS "type"
+    FROM information_schema.columns
+    WHERE
+      CASE WHEN array_length(parse_ident('report_rto_phases'),1) = 2
+        THEN quote_ident(table_schema) = (parse_ident('report_rto_phases'))[1]
+          AND quote_ident(table_name) = (parse_ident('report_rto_phases'))[2]
+        ELSE quote_ident(table_name) = 'report_rto_phases'
+          AND {_SEARCH_PATH}
+      END"""
+
+
+def test_grafana_table_and_column_browsers_answer(served):
+    with psycopg.connect(served.conninfo()) as conn:
+        res = conn.pgconn.exec_(GRAFANA_TABLES.encode())
+        assert res.status == psycopg.pq.ExecStatus.TUPLES_OK, res.error_message
+        tables = [res.get_value(r, 0).decode() for r in range(res.ntuples)]
+        assert "spans" in tables and "report_rto_phases" in tables and "serve_status" in tables
+        res = conn.pgconn.exec_(GRAFANA_COLUMNS.encode())
+        assert res.status == psycopg.pq.ExecStatus.TUPLES_OK, res.error_message
+        columns = [res.get_value(r, 0).decode() for r in range(res.ntuples)]
+        assert columns[:2] == ["drill", "name"] and "time" in columns, columns
+        schemas = conn.execute("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name "
+                               "NOT IN ('information_schema','pg_catalog','pg_toast') ORDER BY schema_name").fetchall()
+        assert ("public",) in schemas
+        # Grafana's newer schema API: extended protocol with $1.
+        names = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                             "AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY table_name", ["public"]).fetchall()
+        assert ("report_drills",) in names

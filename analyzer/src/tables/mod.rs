@@ -606,6 +606,19 @@ impl Tail {
             part.push(rec.seq, rec.payload, &mut attrs);
         })?;
         let read = digest.next_seq.saturating_sub(from);
+        let t = &mut self.tables;
+        if from == 0 {
+            // The log appeared after the tail started: its salvage report too.
+            if let Some(s) = cutover_eventlog::read_salvage_report(&self.dir)? {
+                t.stats.log.salvage_lost = s.lost;
+            }
+        }
+        let salvage_lost = std::mem::take(&mut t.stats.log.salvage_lost);
+        // The range and segment counts as a replay would give them now, even when no record
+        // was added (a segment sealed and rolled after its last record).
+        t.stats.log = digest.into();
+        t.stats.log.first_seq = 0;
+        t.stats.log.salvage_lost = salvage_lost;
         if read == 0 {
             return Ok(0);
         }
@@ -622,10 +635,6 @@ impl Tail {
         let t = &mut self.tables;
         t.stats.add(&finished.stats);
         t.stats.duplicate_spans += dropped as u64;
-        let salvage_lost = std::mem::take(&mut t.stats.log.salvage_lost);
-        t.stats.log = digest.into();
-        t.stats.log.first_seq = 0;
-        t.stats.log.salvage_lost = salvage_lost;
         let all = [
             &mut t.spans,
             &mut t.metric_points,
