@@ -14,7 +14,6 @@ pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -107,22 +106,12 @@ pub struct Snapshot {
 pub struct Shared {
     snapshot: RwLock<Arc<Snapshot>>,
     pub(crate) limits: Limits,
-    queries: AtomicU64,
-    timeouts: AtomicU64,
 }
 
 impl Shared {
     /// The snapshot queries run against now.
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.read().expect("snapshot lock").clone()
-    }
-
-    pub(crate) fn count_query(&self) {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn count_timeout(&self) {
-        self.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -275,8 +264,6 @@ impl Server {
         let shared = Arc::new(Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             limits: options.limits,
-            queries: AtomicU64::new(0),
-            timeouts: AtomicU64::new(0),
         });
         let listener = TcpListener::bind(options.listen)
             .await

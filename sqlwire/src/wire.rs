@@ -100,8 +100,8 @@ fn parse(sql: &str) -> PgWireResult<Vec<DfStatement>> {
     let mut parser = DFParserBuilder::new(sql)
         .with_dialect(&dialect)
         .build()
-        .map_err(|e| df_error(e.into()))?;
-    let stmts = parser.parse_statements().map_err(|e| df_error(e.into()))?;
+        .map_err(df_error)?;
+    let stmts = parser.parse_statements().map_err(df_error)?;
     Ok(stmts.into_iter().collect())
 }
 
@@ -203,7 +203,6 @@ impl Engine {
         let (fields, rows) = match tokio::time::timeout(limits.query_timeout, work).await {
             Ok(r) => r?,
             Err(_) => {
-                self.shared.count_timeout();
                 return Err(user_error(
                     "57014",
                     format!(
@@ -321,7 +320,6 @@ impl SimpleQueryHandler for Engine {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.shared.count_query();
         let sql = compat::rewrite(query);
         let stmts = parse(&sql)?;
         if stmts.is_empty() {
@@ -525,7 +523,6 @@ impl ExtendedQueryHandler for Engine {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.shared.count_query();
         let ctx = self.session()?;
         let stmt = portal.statement.statement.clone();
         let stmt = match stmt {
