@@ -5,7 +5,7 @@ import os
 import subprocess
 import tempfile
 
-from conftest import BIN
+from conftest import BIN, Daemon
 
 
 class Serve:
@@ -37,9 +37,7 @@ class Serve:
         self.host, port = self.fields["pg"].rsplit(":", 1)
         self.port = int(port)
 
-    def stderr_text(self):
-        with open(self.stderr_path, errors="replace") as f:
-            return f.read()
+    stderr_text = Daemon.stderr_text
 
     def conninfo(self, user="cutover", password=None, **kw):
         parts = [f"host={self.host}", f"port={self.port}", f"user={user}", "dbname=cutover",
@@ -61,15 +59,8 @@ class Serve:
             raise AssertionError(f"psql failed ({r.returncode}): {r.stderr}")
         return r
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if os.path.exists(self.stderr_path):
-            os.unlink(self.stderr_path)
+    # A process with `proc` and `stderr_path`, stopped and read like the ingest daemon.
+    stop = Daemon.stop
 
 
 def write_demo(data_dir, seed=1):

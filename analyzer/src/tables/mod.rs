@@ -419,18 +419,24 @@ struct Collector {
     read: u64,
 }
 
+/// `spans` without the rows whose key is already in `seen` (which then holds every key);
+/// returns how many were dropped.
+fn drop_seen(spans: RecordBatch, keys: &[SpanKey], seen: &mut SeenSpans) -> Result<(RecordBatch, usize), AnalyzeError> {
+    seen.reserve(keys.len());
+    let keep: Vec<bool> = keys.iter().map(|k| seen.insert(*k)).collect();
+    let dropped = keep.iter().filter(|k| !**k).count();
+    if dropped == 0 {
+        return Ok((spans, 0));
+    }
+    let kept = filter_record_batch(&spans, &BooleanArray::from(keep))
+        .map_err(|e| AnalyzeError::Internal(format!("dropping duplicate spans: {e}")))?;
+    Ok((kept, dropped))
+}
+
 impl Collector {
     fn take(&mut self, part: build::Finished) -> Result<(), AnalyzeError> {
         let [spans, rest @ ..] = part.batches;
-        self.seen.reserve(part.span_keys.len());
-        let keep: Vec<bool> = part.span_keys.iter().map(|k| self.seen.insert(*k)).collect();
-        let dropped = keep.iter().filter(|k| !**k).count();
-        let spans = if dropped == 0 {
-            spans
-        } else {
-            filter_record_batch(&spans, &BooleanArray::from(keep))
-                .map_err(|e| AnalyzeError::Internal(format!("dropping duplicate spans: {e}")))?
-        };
+        let (spans, dropped) = drop_seen(spans, &part.span_keys, &mut self.seen)?;
         self.stats.add(&part.stats);
         self.stats.duplicate_spans += dropped as u64;
         self.read += part.bytes;
@@ -624,14 +630,7 @@ impl Tail {
         }
         let finished = part.finish(&self.schemas)?;
         let [spans, rest @ ..] = finished.batches;
-        let keep: Vec<bool> = finished.span_keys.iter().map(|k| self.seen.insert(*k)).collect();
-        let dropped = keep.iter().filter(|k| !**k).count();
-        let spans = if dropped == 0 {
-            spans
-        } else {
-            filter_record_batch(&spans, &BooleanArray::from(keep))
-                .map_err(|e| AnalyzeError::Internal(format!("dropping duplicate spans: {e}")))?
-        };
+        let (spans, dropped) = drop_seen(spans, &finished.span_keys, &mut self.seen)?;
         let t = &mut self.tables;
         t.stats.add(&finished.stats);
         t.stats.duplicate_spans += dropped as u64;
