@@ -74,6 +74,16 @@ pub struct TableDef {
     pub columns: &'static [(&'static str, Col)],
 }
 
+/// Columns of a log's lost ranges (`validity.log` and `replay.log` carry the same list).
+const SALVAGE_LOST: &[(&str, Col)] = &[
+    ("segment", Col::Text),
+    ("from_offset", Col::Int),
+    ("to_offset", Col::Int),
+    ("from_seq", Col::Int),
+    ("to_seq", Col::Int),
+    ("acknowledged", Col::Bool),
+];
+
 /// Every report table.
 pub static TABLES: &[TableDef] = &[
     TableDef {
@@ -885,28 +895,14 @@ pub static TABLES: &[TableDef] = &[
         path: &["validity", "log", "salvage_lost"],
         shape: Shape::Rows,
         link: None,
-        columns: &[
-            ("segment", Col::Text),
-            ("from_offset", Col::Int),
-            ("to_offset", Col::Int),
-            ("from_seq", Col::Int),
-            ("to_seq", Col::Int),
-            ("acknowledged", Col::Bool),
-        ],
+        columns: SALVAGE_LOST,
     },
     TableDef {
         name: "report_replay_log_salvage_lost",
         path: &["replay", "log", "salvage_lost"],
         shape: Shape::Rows,
         link: None,
-        columns: &[
-            ("segment", Col::Text),
-            ("from_offset", Col::Int),
-            ("to_offset", Col::Int),
-            ("from_seq", Col::Int),
-            ("to_seq", Col::Int),
-            ("acknowledged", Col::Bool),
-        ],
+        columns: SALVAGE_LOST,
     },
     TableDef {
         name: "report_validity_ingest_losses",
