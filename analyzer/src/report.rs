@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// Version of the JSON report layout; raised only for incompatible changes.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 /// Renders ns since the epoch as RFC 3339 UTC (`2026-11-26T10:00:00.123Z`).
 pub fn rfc3339(ns: i64) -> String {

@@ -118,6 +118,10 @@ async fn queries_match_their_golden_rows() {
         ("spike_factor", Param::Number(3.0)),
         ("spike_floor_ms", Param::Number(100.0)),
         ("min_samples", Param::Int(3)),
+        ("region", Param::Literal(WEST.into())),
+        ("service", Param::Literal("frontend".into())),
+        ("edges_from", Param::Time(T0 + 20 * S)),
+        ("edges_to", Param::Time(T0 + 60 * S)),
     ];
     let failures = check_all(&analyzer, latency::QUERIES, &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -175,11 +179,16 @@ async fn phases_spikes_and_series_as_worked_out() {
     );
     // East 30–40 s: p99 960 > 3 × 40 and > 100 with 3 requests. West frontend 30–40 s (p99 480)
     // and 40–50 s (p99 240) against the frontend baseline of all regions (40): one spike.
-    let spike = |region: &str, start: &str, end: &str, w: u64, n: u64, peak: f64, scope| Spike {
+    // Edges (slow above 120 ms = 3 × 40): east 30.5 s to the end of its window (no east request
+    // follows); west 34 s (33 s is exactly 120) over 36 s (fast) to 41 s (slow), ended by 43 s.
+    let spike = |region: &str, edges: [&str; 2], windows: [&str; 2], w: u64, n: u64, peak: f64, scope| Spike {
         region: region.into(),
         service: "frontend".into(),
-        start: start.into(),
-        end: end.into(),
+        start: edges[0].into(),
+        end: edges[1].into(),
+        windows_start: windows[0].into(),
+        windows_end: windows[1].into(),
+        slow_threshold_ms: 120.0,
         windows: w,
         requests: n,
         peak_p99_ms: peak,
@@ -191,8 +200,8 @@ async fn phases_spikes_and_series_as_worked_out() {
         vec![
             spike(
                 EAST,
-                "2026-11-26T12:00:30Z",
-                "2026-11-26T12:00:40Z",
+                ["2026-11-26T12:00:30.500Z", "2026-11-26T12:00:40Z"],
+                ["2026-11-26T12:00:30Z", "2026-11-26T12:00:40Z"],
                 1,
                 3,
                 960.0,
@@ -200,8 +209,8 @@ async fn phases_spikes_and_series_as_worked_out() {
             ),
             spike(
                 WEST,
-                "2026-11-26T12:00:30Z",
-                "2026-11-26T12:00:50Z",
+                ["2026-11-26T12:00:34Z", "2026-11-26T12:00:43Z"],
+                ["2026-11-26T12:00:30Z", "2026-11-26T12:00:50Z"],
                 2,
                 7,
                 480.0,
@@ -253,7 +262,7 @@ async fn phases_spikes_and_series_as_worked_out() {
         md.contains("| us-east-1 | frontend | outage | 3 | 3 | 960 | 960 | 960 | 960 | 960 |"),
         "{md}"
     );
-    assert!(md.contains("| us-west-2 | frontend | 2026-11-26T12:00:30Z | 2026-11-26T12:00:50Z | 2 | 7 | 480 | 40 | service (all regions) |"), "{md}");
+    assert!(md.contains("| us-west-2 | frontend | 2026-11-26T12:00:34Z | 2026-11-26T12:00:43Z | 120 | 2 | 2026-11-26T12:00:30Z | 2026-11-26T12:00:50Z | 7 | 480 | 40 | service (all regions) |"), "{md}");
 }
 
 fn close(got: Option<f64>, want: f64) -> bool {
@@ -387,13 +396,14 @@ async fn min_samples_invalidates_and_unspikes() {
             (true, None),
         ]
     );
-    // The east window has 3 requests and the west 40–50 s window too: one spike left.
-    let spikes: Vec<(&str, &str, u64)> = l
+    // The east window has 3 requests and the west 40–50 s window too: one spike left. Its
+    // edges still follow the slow requests, the one at 41 s included.
+    let spikes: Vec<(&str, &str, &str, u64)> = l
         .spikes
         .iter()
-        .map(|s| (s.region.as_str(), s.end.as_str(), s.windows))
+        .map(|s| (s.region.as_str(), s.windows_end.as_str(), s.end.as_str(), s.windows))
         .collect();
-    assert_eq!(spikes, vec![(WEST, "2026-11-26T12:00:40Z", 1)]);
+    assert_eq!(spikes, vec![(WEST, "2026-11-26T12:00:40Z", "2026-11-26T12:00:43Z", 1)]);
 }
 
 #[tokio::test]

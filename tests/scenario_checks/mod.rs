@@ -185,7 +185,14 @@ pub fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
         .iter()
         .map(|x| {
             let at = |v: &String| ns(ctx, "spike", Some(v));
-            (x.region.clone(), x.service.clone(), at(&x.start), at(&x.end), x.windows)
+            // The edges lie within a window of the merged windows, and in order.
+            let (start, end, ws, we) = (at(&x.start), at(&x.end), at(&x.windows_start), at(&x.windows_end));
+            let width = traffic_truth::SpikeRule::default().window;
+            assert!(
+                ws - width <= start && start < end && end <= we + width,
+                "{ctx}: spike edges {x:?}"
+            );
+            (x.region.clone(), x.service.clone(), ws, we, x.windows)
         })
         .collect();
     let want: Vec<_> = want

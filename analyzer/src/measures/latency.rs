@@ -20,6 +20,17 @@
 //!   request before the fault (e.g. the secondary), that of the service over all regions, and
 //!   the row says so (`baseline_scope`). Adjacent spike windows of one region × service merge
 //!   into one spike.
+//! - Spike edges: the windows decide *whether* there is a spike (the p99 test above); its
+//!   `start` and `end` are then found at the resolution of the requests themselves
+//!   ([`refine_edges`]). A request is slow when its duration exceeds the spike's threshold,
+//!   max(`spike_factor` × baseline p99, `spike_floor_ms`). Over the requests of the spike's
+//!   region × service starting from one window before its first window to one window after its
+//!   last (`latency_spike_edges.sql`), each slow request scores +1 and each other −1; the spike
+//!   is the run of consecutive requests with the largest total (the change points of a
+//!   two-level slow/fast sequence; ties as [`refine_edges`] says). `start` is the start of its
+//!   first request, `end` the start of the first request after its last (when none follows,
+//!   the end of the window that last request is in).
+//!   `windows_start` and `windows_end` keep the bounds of the merged windows.
 //! - Comparison: each non-baseline phase of a region × service against the baseline of the
 //!   same scope rule, by the two-sided Mann–Whitney U test ([`crate::udf::stats`]) with the
 //!   rank-biserial correlation as effect size (positive: the phase is slower) and the
@@ -47,6 +58,8 @@ pub const LATENCY_WINDOWS: &str = include_str!("../../../queries/latency_windows
 pub const LATENCY_SERIES: &str = include_str!("../../../queries/latency_series.sql");
 /// `latency_samples.sql`.
 pub const LATENCY_SAMPLES: &str = include_str!("../../../queries/latency_samples.sql");
+/// `latency_spike_edges.sql`.
+pub const LATENCY_SPIKE_EDGES: &str = include_str!("../../../queries/latency_spike_edges.sql");
 
 /// The SQL files of this section: (file stem, SQL). Each has a golden file in
 /// `queries/golden/`.
@@ -55,6 +68,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("latency_windows", LATENCY_WINDOWS),
     ("latency_series", LATENCY_SERIES),
     ("latency_samples", LATENCY_SAMPLES),
+    ("latency_spike_edges", LATENCY_SPIKE_EDGES),
 ];
 
 /// The `latency` section of the drill spec.
@@ -167,17 +181,23 @@ pub struct LatencyWindow {
     pub spike: bool,
 }
 
-/// Adjacent spike windows of one region × service, merged.
+/// Adjacent spike windows of one region × service, merged, with edges at request resolution.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Spike {
     /// Region.
     pub region: String,
     /// Service.
     pub service: String,
-    /// Start of the first spike window.
+    /// Start of the first slow request of the spike (see the module doc).
     pub start: String,
-    /// End of the last spike window.
+    /// Start of the first request after the spike's last slow one (exclusive end).
     pub end: String,
+    /// Start of the first spike window.
+    pub windows_start: String,
+    /// End of the last spike window.
+    pub windows_end: String,
+    /// A request above this duration counts as slow when the edges are found, ms.
+    pub slow_threshold_ms: f64,
     /// Spike windows merged.
     pub windows: u64,
     /// Requests in them.
@@ -335,6 +355,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     out.phases = phase_rows(analyzer, &params).await?;
     out.windows = windows(analyzer, &params).await?;
     out.spikes = merge_spikes(&out.windows, ls.window_ms() * 1_000_000);
+    for spike in &mut out.spikes {
+        spike.slow_threshold_ms = (ls.spike_factor * spike.baseline_p99_ms).max(ls.spike_floor_ms);
+        spike_edges(analyzer, spike, ls.window_ms() * 1_000_000).await?;
+    }
     out.comparisons = comparisons(analyzer, &params, ls.min_samples).await?;
     if !out.phases.iter().any(|p| p.phase == "baseline") {
         out.reason = Some("no SLI request before the fault: nothing to compare with".into());
@@ -425,6 +449,7 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
             && *last_end == start
         {
             last.end = rfc3339(end);
+            last.windows_end = rfc3339(end);
             last.windows += 1;
             last.requests += w.requests;
             last.peak_p99_ms = last.peak_p99_ms.max(p99);
@@ -436,6 +461,9 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
             service: w.service.clone(),
             start: w.window_start.clone(),
             end: rfc3339(end),
+            windows_start: w.window_start.clone(),
+            windows_end: rfc3339(end),
+            slow_threshold_ms: 0.0,
             windows: 1,
             requests: w.requests,
             peak_p99_ms: p99,
@@ -445,6 +473,70 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
         spikes.push((spike, end));
     }
     spikes.into_iter().map(|(s, _)| s).collect()
+}
+
+/// Finds `spike`'s start and end among the requests around its windows (`width_ns` wide).
+async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> Result<(), AnalyzeError> {
+    let (Some(from), Some(to)) = (parse_time(&spike.windows_start), parse_time(&spike.windows_end)) else {
+        return Ok(());
+    };
+    let (lo, hi) = (from.saturating_sub(width_ns), to.saturating_add(width_ns));
+    let params = [
+        ("region", Param::Literal(spike.region.clone())),
+        ("service", Param::Literal(spike.service.clone())),
+        ("edges_from", Param::Time(lo)),
+        ("edges_to", Param::Time(hi)),
+    ];
+    let Some(b) = rows(analyzer, LATENCY_SPIKE_EDGES, &params).await? else {
+        return Ok(());
+    };
+    let requests: Vec<(i64, f64)> = (0..b.num_rows())
+        .filter_map(|r| Some((ts_at(&b, "start_time", r)?, f64_at(&b, "duration_ms", r)?)))
+        .collect();
+    if let Some(e) = refine_edges(&requests, spike.slow_threshold_ms) {
+        // With no request after the last slow one, the spike ends with the window it is in.
+        let window_end = from + ((e.last_slow - from).div_euclid(width_ns) + 1) * width_ns;
+        spike.start = rfc3339(e.start);
+        spike.end = rfc3339(e.next.unwrap_or(window_end));
+    }
+    Ok(())
+}
+
+/// The spike among `requests` ((start ns, duration ms), in start order): the run of
+/// consecutive requests where slow ones (duration > `threshold_ms`) most outnumber the others
+/// (+1 per slow request, −1 per other). Among runs of equal total the first wins, and a run is
+/// extended over a stretch that nets zero when a slow request ends it. `None` when no request
+/// is slow.
+pub fn refine_edges(requests: &[(i64, f64)], threshold_ms: f64) -> Option<SpikeEdges> {
+    let (mut best, mut best_at) = (0i64, None::<(usize, usize)>);
+    let (mut sum, mut from) = (0i64, 0usize);
+    for (i, (_, d)) in requests.iter().enumerate() {
+        if sum < 0 {
+            (sum, from) = (0, i);
+        }
+        sum += if *d > threshold_ms { 1 } else { -1 };
+        if sum > best || (sum == best && best_at.is_some_and(|(f, _)| f == from)) {
+            (best, best_at) = (sum, Some((from, i)));
+        }
+    }
+    let (first, last) = best_at?;
+    let last_slow = requests[last].0;
+    Some(SpikeEdges {
+        start: requests[first].0,
+        last_slow,
+        next: requests[last..].iter().map(|(t, _)| *t).find(|t| *t > last_slow),
+    })
+}
+
+/// What [`refine_edges`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpikeEdges {
+    /// Start of the spike's first (slow) request, ns.
+    pub start: i64,
+    /// Start of its last slow request, ns.
+    pub last_slow: i64,
+    /// Start of the first request after that one, ns, if any.
+    pub next: Option<i64>,
 }
 
 /// Sorted durations per (region, service, phase).
@@ -594,20 +686,26 @@ impl Latency {
                 );
             }
         }
-        out += &format!("\nSpikes ({} s windows):", self.window_seconds);
+        out += &format!(
+            "\nSpikes ({} s windows decide a spike; start and end are its first slow request and the first request after its last):",
+            self.window_seconds
+        );
         if self.spikes.is_empty() {
             out += " none.\n";
         } else {
-            out += "\n\n| region | service | start | end | windows | requests | peak p99 ms | baseline p99 ms | baseline of |\n";
-            out += "|---|---|---|---|---|---|---|---|---|\n";
+            out += "\n\n| region | service | start | end | slow above ms | windows | windows from | windows to | requests | peak p99 ms | baseline p99 ms | baseline of |\n";
+            out += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
             for s in &self.spikes {
                 out += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     s.region,
                     s.service,
                     s.start,
                     s.end,
+                    s.slow_threshold_ms,
                     s.windows,
+                    s.windows_start,
+                    s.windows_end,
                     s.requests,
                     s.peak_p99_ms,
                     s.baseline_p99_ms,
@@ -687,6 +785,43 @@ mod tests {
                 ("2026-11-26T12:00:30Z", "2026-11-26T12:00:40Z", 1, 5, 40.0),
             ]
         );
+    }
+
+    #[test]
+    fn spike_edges_follow_the_slow_requests() {
+        const S: i64 = 1_000_000_000;
+        // One request a second; slow (500 ms) from 12 s to 31 s, an outlier at 3 s, a fast
+        // request at 20 s inside the spike.
+        let reqs: Vec<(i64, f64)> = (0..50)
+            .map(|i| {
+                let slow = (12..=31).contains(&i) && i != 20 || i == 3;
+                (i * S, if slow { 500.0 } else { 10.0 })
+            })
+            .collect();
+        let edges = |start, last_slow, next| Some(SpikeEdges { start, last_slow, next });
+        assert_eq!(refine_edges(&reqs, 100.0), edges(12 * S, 31 * S, Some(32 * S)));
+        // Slow to the end: nothing follows.
+        let tail: Vec<(i64, f64)> = (0..10).map(|i| (i * S, if i >= 6 { 500.0 } else { 1.0 })).collect();
+        assert_eq!(refine_edges(&tail, 100.0), edges(6 * S, 9 * S, None));
+        // Requests sharing the last slow one's start do not end it.
+        let same = [(0, 1.0), (S, 500.0), (S, 1.0), (2 * S, 1.0)];
+        assert_eq!(refine_edges(&same, 100.0), edges(S, S, Some(2 * S)));
+        // S F S: the run goes on over the fast request; S F F S: the first run wins.
+        let d = |v: &[f64]| {
+            v.iter()
+                .enumerate()
+                .map(|(i, d)| (i as i64 * S, *d))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            refine_edges(&d(&[500.0, 1.0, 500.0, 1.0]), 100.0),
+            edges(0, 2 * S, Some(3 * S))
+        );
+        assert_eq!(refine_edges(&d(&[500.0, 1.0, 1.0, 500.0]), 100.0), edges(0, 0, Some(S)));
+        // Nothing slow: no edges.
+        assert_eq!(refine_edges(&[(0, 1.0), (S, 2.0)], 100.0), None);
+        // At exactly the threshold a request is not slow (the window test is strict too).
+        assert_eq!(refine_edges(&[(0, 100.0)], 100.0), None);
     }
 
     #[test]
