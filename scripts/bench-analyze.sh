@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 events=${1:-10000000}
 dir=${BENCH_DIR:-$HOME/.cache/cutover-bench}
 venv=$HOME/.cache/cutover-bench-venv
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/cutover-target}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet
 rm -rf "$dir" && mkdir -p "$dir"
 # A copy: the target dir is shared, another build may replace the binary while this runs.

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 events=${1:-10000000}
 dir=${BENCH_DIR:-$HOME/.cache/cutover-bench}
 venv=${CUTOVER_VENV:-$HOME/.cache/cutover-venv}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/cutover-target}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet
 mkdir -p "$dir"
 cp "$CARGO_TARGET_DIR/release/cutover" "$dir/cutover-serve-bench"

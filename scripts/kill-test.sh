@@ -6,5 +6,5 @@
 #   ./scripts/kill-test.sh [CYCLES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cutover-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 CUTOVER_KILL_CYCLES="${1:-1000}" cargo test --locked --test kill -- --nocapture

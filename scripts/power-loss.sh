@@ -6,5 +6,5 @@
 #   ./scripts/power-loss.sh [SEEDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cutover-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 CUTOVER_POWER_LOSS_SEEDS="${1:-1000}" cargo test --locked -p cutover-eventlog --test power_loss -- --nocapture

@@ -7,13 +7,14 @@
 #   ./scripts/test.sh            # everything
 #
 # Environment:
-#   CARGO_TARGET_DIR   build directory (default: $HOME/.cache/cutover-target, reused across runs)
+#   CARGO_TARGET_DIR   build directory (default: ./target, the one `cargo run` builds into;
+#                      .ci/run sets $HOME/.cache/cutover-target, kept across runs)
 #   CUTOVER_VENV       Python venv for the real-client tests (default: $HOME/.cache/cutover-venv)
 #   CUTOVER_FUZZ_SECONDS  seconds per fuzz target in the smoke run (default 10; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cutover-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 venv="${CUTOVER_VENV:-$HOME/.cache/cutover-venv}"
 # Replay caches of the tests' throwaway logs go to a directory removed at the end, not to

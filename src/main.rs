@@ -317,10 +317,29 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each cause once: many of our errors already quote their source
+/// in their own message, so a cause whose text (or its text after a `kind: ` prefix) is
+/// already printed is skipped.
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
+        if out.contains(&text) || out.contains(detail) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 async fn run(command: Command) -> anyhow::Result<u8> {

@@ -39,14 +39,35 @@ pub enum AnalyzeError {
     #[error("cannot read the event log: {0}")]
     Log(#[from] cutover_eventlog::LogError),
     /// A query failed.
-    #[error("query failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    /// (Not a `source`: the message already says all of it, and a CLI that prints the chain
+    /// would print it twice.)
+    #[error("query failed: {}", query_message(.0))]
+    Query(datafusion::error::DataFusionError),
     /// A statement that would change something (DDL, DML, COPY, SET) on a read-only surface.
     #[error("only read-only SQL is allowed here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): {0}")]
     ReadOnly(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<datafusion::error::DataFusionError> for AnalyzeError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        AnalyzeError::Query(e)
+    }
+}
+
+/// DataFusion's message without its Rust debug dressing: a SQL syntax error reads
+/// `SQL syntax error: Expected: …`, not `SQL error: ParserError("Expected: …")`.
+fn query_message(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    match e {
+        datafusion::error::DataFusionError::SQL(p, _) => match p.as_ref() {
+            ParserError::ParserError(m) | ParserError::TokenizerError(m) => format!("SQL syntax error: {m}"),
+            ParserError::RecursionLimitExceeded => "SQL syntax error: statement nested too deeply".into(),
+        },
+        other => other.strip_backtrace(),
+    }
 }
 
 /// Where the event log lives inside a data directory.

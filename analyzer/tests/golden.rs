@@ -197,9 +197,15 @@ async fn every_query_matches_its_golden_rows() {
         .map(|(n, _)| format!("view_{n}.sql"))
         .chain(queries::all_measures().iter().map(|(n, _)| format!("{n}.sql")))
         .collect();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries")).unwrap() {
+    let queries_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
+    let readme = std::fs::read_to_string(queries_dir.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(&queries_dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".sql") {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "queries/README.md does not list {name}"
+            );
             assert!(
                 covered.contains(&name),
                 "queries/{name} is not embedded in the analyzer"

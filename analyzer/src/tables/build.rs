@@ -130,7 +130,15 @@ impl Default for Common {
             ingest_time: TimestampNanosecondBuilder::new(),
             source: StringBuilder::new(),
             seq: UInt64Builder::new(),
-            attributes: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
+            attributes: MapBuilder::new(
+                Some(arrow::array::MapFieldNames {
+                    entry: "entries".into(),
+                    key: "key".into(),
+                    value: "value".into(),
+                }),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            ),
         }
     }
 }

@@ -184,13 +184,15 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
+/// `Map<Utf8, Utf8>` with the field names DataFusion's map functions expect (`key`, `value`:
+/// arrow's default `keys`/`values` made `map_entries` panic).
 fn attr_type() -> DataType {
     let entries = Field::new(
         "entries",
         DataType::Struct(
             vec![
-                Field::new("keys", DataType::Utf8, false),
-                Field::new("values", DataType::Utf8, true),
+                Field::new("key", DataType::Utf8, false),
+                Field::new("value", DataType::Utf8, true),
             ]
             .into(),
         ),
