@@ -503,10 +503,25 @@ async fn the_replay_cache_gives_the_same_report_and_follows_the_log() {
     // Another SLI selection with the same cache: requests is recomputed from the spec, not
     // taken from the cache.
     let mut other = spec.clone();
-    other.sli.services = vec!["no-such-service".into()];
+    other.sli.services = vec!["inventory".into()];
     let (r, from) = analyze_cached(dir.path(), root.path(), &other).await;
     assert_eq!(from, cutover_analyzer::TablesFrom::Cache);
-    assert_eq!(r.rto.actual_seconds, None, "no SLI requests: nothing recovers");
+    assert!(
+        r.rto.requests > 0 && r.rto.requests < first.rto.requests,
+        "inventory's requests, not frontend's: {} vs {}",
+        r.rto.requests,
+        first.rto.requests
+    );
+    // A misspelled SLI service is an error naming the services the log has, before any
+    // section runs.
+    other.sli.services = vec!["frontnd".into()];
+    let analyzer = Analyzer::open(dir.path(), Some(&other)).await.unwrap();
+    let err = measures::measure(&analyzer, &other).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("drill spec: sli matches no span: services [frontnd] with span_kinds [server]; the log has spans of frontend (server ")
+            && err.contains("inventory (server "),
+        "{err}"
+    );
 
     // A corrupt cache file is a miss (the log is replayed and the cache rewritten), not an error.
     let spans = cache.join("spans.arrow");

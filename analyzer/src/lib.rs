@@ -46,6 +46,9 @@ pub enum AnalyzeError {
     /// A statement that would change something (DDL, DML, COPY, SET) on a read-only surface.
     #[error("only read-only SQL is allowed here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): {0}")]
     ReadOnly(String),
+    /// The drill spec does not fit the log (e.g. an SLI selection that matches no span).
+    #[error("drill spec: {0}")]
+    Spec(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),

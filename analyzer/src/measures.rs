@@ -82,19 +82,10 @@ pub async fn measure_with_progress(
             p(name)
         }
     };
+    announce("timeline");
+    let timeline = build_timeline(analyzer, spec).await?;
     announce("rto and rpo");
-    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
-    let fault_at = fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0));
-    let mut timeline = Timeline {
-        fault_at,
-        ..Default::default()
-    };
-    fill_bounds(analyzer, &mut timeline).await?;
-    if timeline.fault_at.is_none() {
-        timeline.fault_at = infer_fault(analyzer, spec).await?;
-        timeline.fault_inferred = timeline.fault_at.is_some();
-    }
-    let rto = measure_rto(analyzer, spec, &mut timeline).await?;
+    let rto = measure_rto(analyzer, spec, &timeline).await?;
     let rpo = measure_rpo(analyzer, spec, timeline.fault_at).await?;
     let regions = [
         ("primary", &spec.regions.primary),
@@ -183,8 +174,99 @@ async fn fill_bounds(analyzer: &Analyzer, t: &mut Timeline) -> Result<(), Analyz
     Ok(())
 }
 
-async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timeline) -> Result<Rto, AnalyzeError> {
-    let fault_at = timeline.fault_at;
+/// The drill's timeline, built before any section (every section splits its data at these
+/// moments): the fault (marker, else inferred), the log's bounds, recovery (the RTO
+/// definition) and the phase boundaries of `rto_phases.sql`. Fails when the log has spans but
+/// none is an SLI request ([`check_sli`]).
+pub async fn build_timeline(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Timeline, AnalyzeError> {
+    check_sli(analyzer, spec).await?;
+    let fault = one(analyzer.sql(queries::FAULT_AT).await?)?;
+    let mut t = Timeline {
+        fault_at: fault.as_ref().and_then(|b| ts_at(b, "fault_at", 0)),
+        ..Default::default()
+    };
+    fill_bounds(analyzer, &mut t).await?;
+    if t.fault_at.is_none() {
+        t.fault_at = infer_fault(analyzer, spec).await?;
+        t.fault_inferred = t.fault_at.is_some();
+    }
+    let Some(fault_at) = t.fault_at else {
+        return Ok(t);
+    };
+    let sql = queries::fill(
+        queries::RECOVERED_AT,
+        &[
+            ("fault_at", Param::Time(fault_at)),
+            (
+                "stable_ms",
+                Param::Int((spec.recovery.stable_seconds * 1000.0).round() as i64),
+            ),
+            ("success_ratio", Param::Number(spec.recovery.success_ratio)),
+        ],
+    )?;
+    let recovered = one(analyzer.sql(&sql).await?)?;
+    t.recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
+    let sql = queries::fill(
+        queries::RTO_PHASES,
+        &[
+            ("fault_at", Param::Time(fault_at)),
+            ("secondary", Param::Literal(spec.regions.secondary.clone())),
+        ],
+    )?;
+    let row = one(analyzer.sql(&sql).await?)?;
+    let at = |col: &str| row.as_ref().and_then(|b| ts_at(b, col, 0));
+    (t.detected_at, t.detected_by) = match (at("alert_detected_at"), at("breach_detected_at")) {
+        (Some(a), _) => (Some(a), Some("alert")),
+        (None, Some(b)) => (Some(b), Some("sli_breach")),
+        (None, None) => (None, None),
+    };
+    t.declared_at = at("declared_at");
+    t.cutover_at = at("cutover_at");
+    t.first_good_secondary_at = at("first_good_secondary_at");
+    Ok(t)
+}
+
+/// An SLI selection that matches no span of a log that has spans is a mistake in the spec (a
+/// misspelled service, a wrong span kind): an error naming what the log does have. A log
+/// without spans is not an error (its sections say what they cannot measure).
+pub async fn check_sli(analyzer: &Analyzer, spec: &DrillSpec) -> Result<(), AnalyzeError> {
+    let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
+    if counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) > 0 {
+        return Ok(());
+    }
+    let Some(b) = one(analyzer
+        .sql("SELECT service, kind, COUNT(*) AS n FROM spans GROUP BY service, kind ORDER BY service, kind")
+        .await?)?
+    else {
+        return Ok(());
+    };
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in 0..b.num_rows() {
+        let service = str_at(&b, "service", row).unwrap_or_default();
+        let kind = str_at(&b, "kind", row).unwrap_or_default();
+        let n = int_at(&b, "n", row).unwrap_or(0);
+        seen.entry(service).or_default().push(format!("{kind} {n}"));
+    }
+    let listed: Vec<String> = seen
+        .iter()
+        .take(20)
+        .map(|(service, kinds)| format!("{service} ({})", kinds.join(", ")))
+        .collect();
+    let more = seen.len().saturating_sub(listed.len());
+    Err(AnalyzeError::Spec(format!(
+        "sli matches no span: services [{}] with span_kinds [{}]; the log has spans of {}{}",
+        spec.sli.services.join(", "),
+        spec.sli.span_kinds.join(", "),
+        listed.join(", "),
+        if more > 0 {
+            format!(" and {more} more services")
+        } else {
+            String::new()
+        }
+    )))
+}
+
+async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline) -> Result<Rto, AnalyzeError> {
     let mut rto = Rto {
         actual_seconds: None,
         fault_at: None,
@@ -199,7 +281,7 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
     };
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
-    let Some(fault_at) = fault_at else {
+    let Some(fault_at) = timeline.fault_at else {
         rto.reason =
             Some("no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into());
         return Ok(rto);
@@ -214,22 +296,9 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
         ));
         return Ok(rto);
     }
-    let sql = queries::fill(
-        queries::RECOVERED_AT,
-        &[
-            ("fault_at", Param::Time(fault_at)),
-            (
-                "stable_ms",
-                Param::Int((spec.recovery.stable_seconds * 1000.0).round() as i64),
-            ),
-            ("success_ratio", Param::Number(spec.recovery.success_ratio)),
-        ],
-    )?;
-    let recovered = one(analyzer.sql(&sql).await?)?;
-    let recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
-    timeline.recovered_at = recovered_at;
-    (rto.detected_by, rto.phases) = phases(analyzer, spec, timeline).await?;
-    let Some(recovered_at) = recovered_at else {
+    rto.detected_by = timeline.detected_by.map(str::to_string);
+    rto.phases = phases(timeline);
+    let Some(recovered_at) = timeline.recovered_at else {
         rto.reason = Some(format!(
             "no recovery observed: after the fault, no good request opens a {} s window with at least {} good requests that ends within the data",
             spec.recovery.stable_seconds, spec.recovery.success_ratio
@@ -243,57 +312,32 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &mut Timel
     Ok(rto)
 }
 
-/// Splits the outage at its phase boundaries (`rto_phases.sql`).
-async fn phases(
-    analyzer: &Analyzer,
-    spec: &DrillSpec,
-    timeline: &mut Timeline,
-) -> Result<(Option<String>, Vec<Phase>), AnalyzeError> {
-    let (Some(fault_at), recovered_at) = (timeline.fault_at, timeline.recovered_at) else {
-        return Ok((None, Vec::new()));
+/// Splits the outage at the timeline's phase boundaries.
+fn phases(t: &Timeline) -> Vec<Phase> {
+    let Some(fault_at) = t.fault_at else {
+        return Vec::new();
     };
-    let sql = queries::fill(
-        queries::RTO_PHASES,
-        &[
-            ("fault_at", Param::Time(fault_at)),
-            ("secondary", Param::Literal(spec.regions.secondary.clone())),
-        ],
-    )?;
-    let row = one(analyzer.sql(&sql).await?)?;
-    let at = |col: &str| row.as_ref().and_then(|b| ts_at(b, col, 0));
-    let (detected, detected_by) = match (at("alert_detected_at"), at("breach_detected_at")) {
-        (Some(a), _) => (Some(a), Some("alert".to_string())),
-        (None, Some(b)) => (Some(b), Some("sli_breach".to_string())),
-        (None, None) => (None, None),
-    };
-    timeline.detected_at = detected;
-    timeline.declared_at = at("declared_at");
-    timeline.cutover_at = at("cutover_at");
     let bounds: [(&str, Option<i64>, &str); 6] = [
         ("fault", Some(fault_at), "no fault_injected marker"),
         (
             "detection",
-            detected,
+            t.detected_at,
             "no firing alert for an SLI service and no bad request after the fault",
         ),
-        (
-            "declared",
-            at("declared_at"),
-            "no failover_declared marker after the fault",
-        ),
+        ("declared", t.declared_at, "no failover_declared marker after the fault"),
         (
             "cutover",
-            at("cutover_at"),
+            t.cutover_at,
             "no dns_cutover or traffic_shifted marker after the fault",
         ),
         (
             "first_good_secondary",
-            at("first_good_secondary_at"),
+            t.first_good_secondary_at,
             "no good request served by the secondary region after the fault",
         ),
-        ("recovered", recovered_at, "no recovery observed"),
+        ("recovered", t.recovered_at, "no recovery observed"),
     ];
-    let phases = bounds
+    bounds
         .windows(2)
         .map(|w| {
             let ((from, start, why_start), (to, end, why_end)) = (w[0], w[1]);
@@ -314,8 +358,7 @@ async fn phases(
                 reason,
             }
         })
-        .collect();
-    Ok((detected_by, phases))
+        .collect()
 }
 
 /// Writes accepted in two regions over overlapping time (`split_brain.sql`).

@@ -1,7 +1,7 @@
 //! The drill's timeline: the moments every measure splits its data at.
 //!
-//! Built once per analysis by [`crate::measures::measure`] from the markers, the SLI requests
-//! and the RTO measure, then handed to every section. Times are ns since the epoch.
+//! Built once per analysis by [`crate::measures::build_timeline`] from the markers, the SLI
+//! requests and the alerts, before any section, then handed to every section. Times are ns since the epoch.
 //!
 //! Phases used by the per-phase measures (latency, traces, …):
 //! - `baseline`: from the first event (or `drill_started`) to `fault_at`;
@@ -28,10 +28,14 @@ pub struct Timeline {
     pub fault_inferred: bool,
     /// Detection (first firing SLI alert, else first bad request) after the fault.
     pub detected_at: Option<i64>,
+    /// What `detected_at` is: `alert` or `sli_breach`.
+    pub detected_by: Option<&'static str>,
     /// First `failover_declared` after the fault.
     pub declared_at: Option<i64>,
     /// First `dns_cutover` or `traffic_shifted` after the fault.
     pub cutover_at: Option<i64>,
+    /// First good SLI request served by the secondary after the fault.
+    pub first_good_secondary_at: Option<i64>,
     /// Recovery (the RTO definition).
     pub recovered_at: Option<i64>,
 }
