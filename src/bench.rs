@@ -441,7 +441,10 @@ fn remote_write(args: &BlockingArgs, http: &str) -> anyhow::Result<Figures> {
                             .collect(),
                     })
                     .collect();
-                encode(&WriteRequest { timeseries })
+                encode(&WriteRequest {
+                    timeseries,
+                    metadata: Vec::new(),
+                })
             })
             .collect(),
     );

@@ -104,6 +104,21 @@ fn fixture() -> Vec<Event> {
             received,
         }));
     }
+    // Alertmanager left alerts out of three notifications (max_alerts): a1's before the fault
+    // (not counted), a2's first (2 left out) and d1's (1).
+    for e in &mut ev {
+        let at = (e.event_time_unix_nano - T0) / S;
+        if let Some(Body::Alert(b)) = &mut e.body {
+            let (n, key) = match (b.fingerprint.as_str(), at) {
+                ("a1", 51) => (5, "g-frontend"),
+                ("a2", 76) => (2, "g-frontend"),
+                ("d1", 97) => (1, "g-api"),
+                _ => continue,
+            };
+            b.truncated_alerts = n;
+            b.group_key = key.into();
+        }
+    }
     ev
 }
 
@@ -163,6 +178,18 @@ async fn expected_alerts_have_delay_delivery_and_resolution() {
     let (_dir, spec, analyzer) = open().await;
     let a = alerts::measure(&analyzer, &spec, &timeline()).await.unwrap();
     assert_eq!((a.reason.clone(), a.expected_reason.clone()), (None, None));
+    assert_eq!((a.truncated_notifications, a.truncated_alerts), (2, 3));
+    assert!(
+        a.truncated_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("Alertmanager left 3 alert(s) out of 2 notification(s) after the fault")),
+        "{:?}",
+        a.truncated_reason
+    );
+    assert!(
+        a.markdown()
+            .contains("**Truncated notifications:** Alertmanager left 3")
+    );
     let got: Vec<_> = a
         .expected
         .iter()

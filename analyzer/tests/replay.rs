@@ -158,3 +158,146 @@ async fn a_tail_equals_a_full_replay_after_every_append() {
     assert_eq!(tail.tables().stats.duplicate_spans, 400);
     assert_eq!(tail.tables().metric_points.num_rows(), 600);
 }
+
+/// Every field the receivers keep reaches its table column (issue: telemetry dropped without
+/// a word): span `trace_state`; metric start time, temporality, histogram buckets, min/max,
+/// exponential buckets, exemplars, instance and resource attributes; alert group fields and
+/// truncated alerts; remote_write metadata.
+#[tokio::test]
+async fn kept_telemetry_fields_reach_the_tables() {
+    use cutover_schemas::{AlertBody, Exemplar, ExponentialBuckets, MetricMetadataBody};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sp = span(1, "r1", "frontend", 2, T0, 200, vec![]);
+    if let Some(Body::Span(b)) = &mut sp.body {
+        b.trace_state = "ot=th:e;rv:0123456789abcd".into();
+    }
+    let mut hist = event(
+        EventKind::MetricPoint,
+        "r1",
+        "frontend",
+        T0 + S,
+        vec![Attribute::str("route", "/")],
+        Body::Metric(MetricBody {
+            name: "http.server.request.duration".into(),
+            metric_type: "histogram".into(),
+            value: 1.75,
+            count: 4,
+            start_time_unix_nano: T0 - 60 * S,
+            temporality: 2,
+            bucket_bounds: vec![0.1, 0.5],
+            bucket_counts: vec![1, 2, 1],
+            min: Some(0.05),
+            max: Some(0.9),
+            exemplars: vec![Exemplar {
+                time_unix_nano: T0 + 500 * MS,
+                value: 0.9,
+                trace_id: vec![1; 16],
+                span_id: vec![1; 8],
+                attributes: vec![Attribute::str("user", "u1")],
+            }],
+            ..Default::default()
+        }),
+    );
+    hist.resource_attributes = vec![
+        Attribute::str("service.instance.id", "pod-a"),
+        Attribute::str("host.name", "node-1"),
+    ];
+    let exp = event(
+        EventKind::MetricPoint,
+        "r1",
+        "frontend",
+        T0 + 2 * S,
+        vec![],
+        Body::Metric(MetricBody {
+            name: "latency.exp".into(),
+            metric_type: "exponential_histogram".into(),
+            temporality: 1,
+            exponential: Some(ExponentialBuckets {
+                scale: -1,
+                zero_count: 2,
+                zero_threshold: 0.0,
+                positive_offset: -3,
+                positive_counts: vec![4, 5],
+                negative_offset: 0,
+                negative_counts: vec![],
+            }),
+            ..Default::default()
+        }),
+    );
+    let alert = event(
+        EventKind::Alert,
+        "r1",
+        "frontend",
+        T0 + 3 * S,
+        vec![Attribute::str("alertname", "HighErrorRate")],
+        Body::Alert(AlertBody {
+            status: "firing".into(),
+            alertname: "HighErrorRate".into(),
+            group_key: "{}:{alertname=\"HighErrorRate\"}".into(),
+            group_labels_json: r#"{"alertname":"HighErrorRate"}"#.into(),
+            truncated_alerts: 3,
+            ..Default::default()
+        }),
+    );
+    let metadata = event(
+        EventKind::MetricMetadata,
+        "r1",
+        "",
+        T0 + 4 * S,
+        vec![],
+        Body::MetricMetadata(MetricMetadataBody {
+            name: "http_requests_total".into(),
+            metric_type: "counter".into(),
+            unit: String::new(),
+            help: "Requests served.".into(),
+        }),
+    );
+    write_log(dir.path(), &[sp, hist, exp, alert, metadata]).await;
+    let analyzer = Analyzer::open(dir.path(), None).await.unwrap();
+    let mut got = Vec::new();
+    for sql in [
+        "SELECT trace_state FROM spans",
+        "SELECT name, start_time, temporality, bucket_bounds, bucket_counts, min, max, instance, \
+         resource_attributes['host.name'] AS host FROM metric_points ORDER BY time",
+        "SELECT exponential FROM metric_points WHERE exponential IS NOT NULL",
+        "SELECT unnest(exemplars) AS x FROM metric_points WHERE exemplars IS NOT NULL",
+        "SELECT group_key, group_labels, truncated_alerts FROM alerts",
+        "SELECT time, name, metric_type, unit, help FROM metric_metadata",
+    ] {
+        let b = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        got.push(arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string());
+    }
+    let got = got.join("\n");
+    let want = r#"+---------------------------+
+| trace_state               |
++---------------------------+
+| ot=th:e;rv:0123456789abcd |
++---------------------------+
++------------------------------+----------------------+-------------+---------------+---------------+------+-----+----------+--------+
+| name                         | start_time           | temporality | bucket_bounds | bucket_counts | min  | max | instance | host   |
++------------------------------+----------------------+-------------+---------------+---------------+------+-----+----------+--------+
+| http.server.request.duration | 2026-11-26T11:59:00Z | cumulative  | [0.1, 0.5]    | [1, 2, 1]     | 0.05 | 0.9 | pod-a    | node-1 |
+| latency.exp                  |                      | delta       |               |               |      |     |          |        |
++------------------------------+----------------------+-------------+---------------+---------------+------+-----+----------+--------+
++------------------------------------------------------------------------------------------------------------------------------+
+| exponential                                                                                                                  |
++------------------------------------------------------------------------------------------------------------------------------+
+| {"negative":{"counts":[],"offset":0},"positive":{"counts":[4,5],"offset":-3},"scale":-1,"zero_count":2,"zero_threshold":0.0} |
++------------------------------------------------------------------------------------------------------------------------------+
++---------------------------------------------------------------------------------------------------------------------+
+| x                                                                                                                   |
++---------------------------------------------------------------------------------------------------------------------+
+| {time: 2026-11-26T12:00:00.500Z, value: 0.9, trace_id: 01010101010101010101010101010101, span_id: 0101010101010101} |
++---------------------------------------------------------------------------------------------------------------------+
++--------------------------------+-------------------------------+------------------+
+| group_key                      | group_labels                  | truncated_alerts |
++--------------------------------+-------------------------------+------------------+
+| {}:{alertname="HighErrorRate"} | {"alertname":"HighErrorRate"} | 3                |
++--------------------------------+-------------------------------+------------------+
++----------------------+---------------------+-------------+------+------------------+
+| time                 | name                | metric_type | unit | help             |
++----------------------+---------------------+-------------+------+------------------+
+| 2026-11-26T12:00:04Z | http_requests_total | counter     |      | Requests served. |
++----------------------+---------------------+-------------+------+------------------+"#;
+    assert_eq!(got, want, "\n{got}");
+}

@@ -1,8 +1,8 @@
 //! Prometheus remote_write 1.0 bodies: a snappy block-compressed protobuf `WriteRequest`.
 //!
 //! The messages are prost derives with the field numbers of Prometheus' published
-//! `remote.proto` / `types.proto`. Fields cutover does not use (metadata, exemplars, native
-//! histograms) are not declared, so decoding skips them.
+//! `remote.proto` / `types.proto`. Fields cutover does not use (exemplars, native histograms)
+//! are not declared, so decoding skips them.
 
 /// The NaN bit pattern Prometheus uses as a staleness marker.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -52,6 +52,44 @@ pub struct WriteRequest {
     /// The series.
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
+    /// Metadata of metric families (Prometheus sends it in requests of its own, by default
+    /// every minute).
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.MetricMetadata`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadata {
+    /// `MetricType` number: 0 unknown, 1 counter, 2 gauge, 3 histogram, 4 gaugehistogram,
+    /// 5 summary, 6 info, 7 stateset.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// Metric family name.
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    /// Help text.
+    #[prost(string, tag = "4")]
+    pub help: String,
+    /// Unit.
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+impl MetricMetadata {
+    /// The type's lowercase name (`unknown` for numbers outside the enumeration).
+    pub fn type_name(&self) -> &'static str {
+        match self.r#type {
+            1 => "counter",
+            2 => "gauge",
+            3 => "histogram",
+            4 => "gaugehistogram",
+            5 => "summary",
+            6 => "info",
+            7 => "stateset",
+            _ => "unknown",
+        }
+    }
 }
 
 /// `prometheus.TimeSeries`.
@@ -109,14 +147,27 @@ mod tests {
                     },
                 ],
             }],
+            metadata: vec![MetricMetadata {
+                r#type: 1,
+                metric_family_name: "http_requests_total".into(),
+                help: "Requests served.".into(),
+                unit: String::new(),
+            }],
         }
     }
 
     #[test]
-    fn round_trip_keeps_staleness_bits() {
+    fn round_trip_keeps_staleness_bits_and_metadata() {
         let back = decode(&encode(&req()), 1 << 20).unwrap();
         assert_eq!(back.timeseries[0].samples[1].value.to_bits(), STALE_NAN_BITS);
         assert_eq!(back.timeseries[0].labels[0].value, "up");
+        assert_eq!(back.metadata, req().metadata);
+        assert_eq!(back.metadata[0].type_name(), "counter");
+        let other = MetricMetadata {
+            r#type: 42,
+            ..back.metadata[0].clone()
+        };
+        assert_eq!(other.type_name(), "unknown");
     }
 
     #[test]

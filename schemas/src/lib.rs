@@ -26,6 +26,11 @@
 //! | `resource_attributes` | the emitting resource's attributes |
 //! | `source` | [`Source`]: which receiver and protocol accepted it |
 //! | `body` | kind-specific payload ([`Body`]) |
+//!
+//! Fields added since schema version 1 without raising it (older events read them as empty):
+//! span `trace_state`; metric point `temporality`, `bucket_bounds`, `bucket_counts`, `min`,
+//! `max`, `exponential`, `exemplars`; alert `group_key`, `group_labels_json`,
+//! `truncated_alerts`; the kind `metric_metadata` with its body.
 
 use std::fmt;
 
@@ -69,7 +74,7 @@ pub struct Event {
     #[prost(enumeration = "Source", tag = "11")]
     pub source: i32,
     /// Kind-specific payload.
-    #[prost(oneof = "Body", tags = "20, 21, 22, 23, 24, 25")]
+    #[prost(oneof = "Body", tags = "20, 21, 22, 23, 24, 25, 26")]
     pub body: Option<Body>,
 }
 
@@ -91,6 +96,8 @@ pub enum EventKind {
     Siem = 5,
     /// An alert notification.
     Alert = 6,
+    /// Metadata of a metric family (type, unit, help), as Prometheus remote_write sends it.
+    MetricMetadata = 7,
 }
 
 /// Which receiver and protocol accepted an event.
@@ -128,6 +135,7 @@ impl EventKind {
             EventKind::Marker => "marker",
             EventKind::Siem => "siem",
             EventKind::Alert => "alert",
+            EventKind::MetricMetadata => "metric_metadata",
         }
     }
 }
@@ -173,6 +181,28 @@ pub enum Body {
     /// For [`EventKind::Siem`].
     #[prost(message, tag = "25")]
     Siem(SiemBody),
+    /// For [`EventKind::MetricMetadata`].
+    #[prost(message, tag = "26")]
+    MetricMetadata(MetricMetadataBody),
+}
+
+/// What a remote_write sender says about one metric family. Its event time is the receive
+/// time; `service` is the `job` of the listener's default (metadata carries no labels).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadataBody {
+    /// Metric family name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// `counter`, `gauge`, `histogram`, `gaugehistogram`, `summary`, `info`, `stateset` or
+    /// `unknown`.
+    #[prost(string, tag = "2")]
+    pub metric_type: String,
+    /// Unit.
+    #[prost(string, tag = "3")]
+    pub unit: String,
+    /// Help text.
+    #[prost(string, tag = "4")]
+    pub help: String,
 }
 
 /// A security event from a syslog / SIEM feed. Parsed syslog header fields and CEF header
@@ -265,6 +295,16 @@ pub struct AlertBody {
     /// Annotations as a JSON object.
     #[prost(string, tag = "8")]
     pub annotations_json: String,
+    /// The notification's `groupKey`.
+    #[prost(string, tag = "9")]
+    pub group_key: String,
+    /// The notification's `groupLabels` as a JSON object (empty when absent).
+    #[prost(string, tag = "10")]
+    pub group_labels_json: String,
+    /// The notification's `truncatedAlerts`: alerts of the group Alertmanager left out of it
+    /// (`max_alerts`). Every alert event of the notification carries it.
+    #[prost(uint64, tag = "11")]
+    pub truncated_alerts: u64,
 }
 
 /// A span; its start time is the event time.
@@ -291,6 +331,9 @@ pub struct SpanBody {
     /// Instrumentation scope name.
     #[prost(string, tag = "7")]
     pub scope: String,
+    /// W3C `tracestate` (carries the OpenTelemetry sampling threshold `ot=th:`), as sent.
+    #[prost(string, tag = "8")]
+    pub trace_state: String,
 }
 
 /// One metric data point.
@@ -320,6 +363,74 @@ pub struct MetricBody {
     /// A Prometheus staleness marker (the series ended); `value` keeps the marker's NaN bits.
     #[prost(bool, tag = "8")]
     pub is_stale: bool,
+    /// OTLP aggregation temporality of sums and histograms: 1 delta, 2 cumulative, 0 not
+    /// given (gauges, summaries, remote_write samples).
+    #[prost(int32, tag = "9")]
+    pub temporality: i32,
+    /// Explicit bucket upper bounds of a histogram (the last bucket has no bound).
+    #[prost(double, repeated, tag = "10")]
+    pub bucket_bounds: Vec<f64>,
+    /// Per-bucket counts of a histogram (not cumulative; one more than `bucket_bounds`).
+    #[prost(uint64, repeated, tag = "11")]
+    pub bucket_counts: Vec<u64>,
+    /// Smallest value recorded (histograms), when sent.
+    #[prost(double, optional, tag = "12")]
+    pub min: Option<f64>,
+    /// Largest value recorded (histograms), when sent.
+    #[prost(double, optional, tag = "13")]
+    pub max: Option<f64>,
+    /// The buckets of an exponential histogram.
+    #[prost(message, optional, tag = "14")]
+    pub exponential: Option<ExponentialBuckets>,
+    /// Exemplars: sampled measurements with the trace and span they were made in.
+    #[prost(message, repeated, tag = "15")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// The buckets of an OTLP exponential histogram point (base = 2^(2^-scale)).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExponentialBuckets {
+    /// Resolution.
+    #[prost(sint32, tag = "1")]
+    pub scale: i32,
+    /// Values in the zero bucket.
+    #[prost(uint64, tag = "2")]
+    pub zero_count: u64,
+    /// Width of the zero bucket.
+    #[prost(double, tag = "3")]
+    pub zero_threshold: f64,
+    /// Index of the first positive bucket.
+    #[prost(sint32, tag = "4")]
+    pub positive_offset: i32,
+    /// Positive bucket counts.
+    #[prost(uint64, repeated, tag = "5")]
+    pub positive_counts: Vec<u64>,
+    /// Index of the first negative bucket.
+    #[prost(sint32, tag = "6")]
+    pub negative_offset: i32,
+    /// Negative bucket counts.
+    #[prost(uint64, repeated, tag = "7")]
+    pub negative_counts: Vec<u64>,
+}
+
+/// One exemplar of a metric point.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    /// When it was measured, ns since the epoch.
+    #[prost(int64, tag = "1")]
+    pub time_unix_nano: i64,
+    /// The measurement.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Trace id (16 bytes) or empty.
+    #[prost(bytes = "vec", tag = "3")]
+    pub trace_id: Vec<u8>,
+    /// Span id (8 bytes) or empty.
+    #[prost(bytes = "vec", tag = "4")]
+    pub span_id: Vec<u8>,
+    /// Attributes the aggregation filtered out.
+    #[prost(message, repeated, tag = "5")]
+    pub attributes: Vec<Attribute>,
 }
 
 /// A log record.

@@ -367,6 +367,9 @@ pub static TABLES: &[TableDef] = &[
             ("suppressed_firing", Col::Int),
             ("silences_after_drill_end", Col::Int),
             ("silences_reason", Col::Text),
+            ("truncated_notifications", Col::Int),
+            ("truncated_alerts", Col::Int),
+            ("truncated_reason", Col::Text),
         ],
     },
     TableDef {

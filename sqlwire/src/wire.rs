@@ -248,38 +248,74 @@ impl Engine {
     }
 }
 
-/// Result columns as they go over the wire: map columns (`attributes`) become JSON text,
-/// since PostgreSQL has no map type.
+/// Whether a column goes over the wire as JSON text: maps (`attributes`), lists
+/// (`bucket_bounds`) and structs (`exemplars`), which have no PostgreSQL type here.
+fn as_json(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Map(..) | DataType::List(..) | DataType::LargeList(..) | DataType::Struct(..)
+    )
+}
+
+/// Result columns as they go over the wire: map, list and struct columns become JSON text.
 pub fn wire_schema(schema: &Schema) -> Schema {
     Schema::new(
         schema
             .fields()
             .iter()
-            .map(|f| match f.data_type() {
-                DataType::Map(..) => Arc::new(Field::new(f.name(), DataType::Utf8, f.is_nullable())),
-                _ => f.clone(),
+            .map(|f| {
+                if as_json(f.data_type()) {
+                    Arc::new(Field::new(f.name(), DataType::Utf8, f.is_nullable()))
+                } else {
+                    f.clone()
+                }
             })
             .collect::<Vec<_>>(),
     )
 }
 
 fn wire_batch(schema: &Schema, batch: RecordBatch) -> PgWireResult<RecordBatch> {
-    if !batch
-        .columns()
-        .iter()
-        .any(|c| matches!(c.data_type(), DataType::Map(..)))
-    {
+    if !batch.columns().iter().any(|c| as_json(c.data_type())) {
         return Ok(batch);
     }
-    let cols: Vec<ArrayRef> = batch
+    let cols = batch
         .columns()
         .iter()
         .map(|c| match c.as_any().downcast_ref::<MapArray>() {
-            Some(m) => map_to_json(m),
-            None => c.clone(),
+            Some(m) => Ok(map_to_json(m)),
+            None if as_json(c.data_type()) => nested_to_json(c),
+            None => Ok(c.clone()),
         })
-        .collect();
+        .collect::<PgWireResult<Vec<ArrayRef>>>()?;
     RecordBatch::try_new(Arc::new(schema.clone()), cols).map_err(|e| PgWireError::ApiError(Box::new(e)))
+}
+
+/// A list or struct column as JSON text per row (arrow's JSON writer; null stays null).
+fn nested_to_json(c: &ArrayRef) -> PgWireResult<ArrayRef> {
+    let err = |e: arrow::error::ArrowError| PgWireError::ApiError(Box::new(e));
+    let one = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("v", c.data_type().clone(), true)])),
+        vec![c.clone()],
+    )
+    .map_err(err)?;
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::LineDelimited>(&mut buf);
+        w.write(&one).map_err(err)?;
+        w.finish().map_err(err)?;
+    }
+    let mut b = StringBuilder::new();
+    for line in buf.split(|c| *c == b'\n').filter(|l| !l.is_empty()) {
+        let mut row: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(line).map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        match row.remove("v") {
+            None | Some(serde_json::Value::Null) => b.append_null(),
+            Some(v) => b.append_value(v.to_string()),
+        }
+    }
+    Ok(Arc::new(b.finish()))
 }
 
 /// `{"key":"value",...}` per row (values as text, null when absent).

@@ -289,6 +289,7 @@ impl Gen {
                 },
                 end_time_unix_nano: end,
                 scope: "io.opentelemetry.http".into(),
+                ..Default::default()
             }),
         );
         e.ingest_time_unix_nano = end + 300 * MS;
@@ -403,6 +404,7 @@ impl Gen {
                 is_monotonic: metric_type == "sum",
                 start_time_unix_nano: 0,
                 is_stale: false,
+                ..Default::default()
             }),
         );
         e.attributes = vec![
@@ -563,6 +565,7 @@ impl Gen {
                 generator_url: "http://prometheus:9090/graph".into(),
                 receiver: "oncall".into(),
                 annotations_json: r#"{"summary":"drill"}"#.into(),
+                ..Default::default()
             }),
         );
         e.attributes = vec![

@@ -33,7 +33,7 @@
 //! - **Silences** still active after `drill_ended`: not measurable. The Alertmanager webhook
 //!   does not carry silences and cutover does not ingest them.
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
 
 use super::{int_at, one, seconds, str_at, ts_at};
@@ -48,6 +48,8 @@ pub const FIRINGS: &str = include_str!("../../../queries/alerts_firings.sql");
 pub const WINDOW: &str = include_str!("../../../queries/alerts_window.sql");
 /// `alerts_suppressed.sql`.
 pub const SUPPRESSED: &str = include_str!("../../../queries/alerts_suppressed.sql");
+/// `alerts_truncated.sql`.
+pub const TRUNCATED: &str = include_str!("../../../queries/alerts_truncated.sql");
 
 /// The SQL files of this section: (file stem, SQL). Each has a golden file in
 /// `queries/golden/`.
@@ -55,6 +57,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("alerts_firings", FIRINGS),
     ("alerts_window", WINDOW),
     ("alerts_suppressed", SUPPRESSED),
+    ("alerts_truncated", TRUNCATED),
 ];
 
 /// Why silences are not audited.
@@ -276,6 +279,13 @@ pub struct Alerts {
     pub silences_after_drill_end: Option<u64>,
     /// Why silences are not measurable.
     pub silences_reason: Option<String>,
+    /// Notifications received at or after the fault from which Alertmanager left alerts out
+    /// (`truncatedAlerts` > 0, webhook `max_alerts`).
+    pub truncated_notifications: u64,
+    /// Alerts those notifications left out: they never reached cutover.
+    pub truncated_alerts: u64,
+    /// What truncation means for this audit (null when nothing was truncated).
+    pub truncated_reason: Option<String>,
 }
 
 fn firings_of(b: &RecordBatch) -> Vec<(Firing, i64, i64)> {
@@ -415,6 +425,19 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.expected_reason = Some(why);
         return Ok(out);
     };
+    let sql = queries::fill(TRUNCATED, &[("fault_at", Param::Time(fault_at))])?;
+    if let Some(b) = one(analyzer.sql(&sql).await?)? {
+        out.truncated_notifications = b.num_rows() as u64;
+        let counts = b
+            .column_by_name("truncated_alerts")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+            .ok_or_else(|| AnalyzeError::Internal("alerts_truncated: truncated_alerts is not UInt64".into()))?;
+        out.truncated_alerts = counts.iter().flatten().sum();
+        out.truncated_reason = Some(format!(
+            "Alertmanager left {} alert(s) out of {} notification(s) after the fault (webhook max_alerts): an expected alert reported as not fired, late or unresolved may be among them",
+            out.truncated_alerts, out.truncated_notifications
+        ));
+    }
     let sql = queries::fill(FIRINGS, &[("fault_at", Param::Time(fault_at))])?;
     let firings = match one(analyzer.sql(&sql).await?)? {
         Some(b) => firings_of(&b),
@@ -483,6 +506,9 @@ impl Alerts {
             out += "| alert | fired | startsAt | delay s | max s | region | delivery s | resolved |\n";
             out += "|---|---|---|---|---|---|---|---|\n";
             out += &self.expected.iter().map(expected_row).collect::<String>();
+        }
+        if let Some(r) = &self.truncated_reason {
+            out += &format!("\n**Truncated notifications:** {r}.\n");
         }
         if !self.unexpected.is_empty() {
             out += "\nFiring after the fault but not expected:\n\n";

@@ -5,13 +5,16 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, MapBuilder, RecordBatch, StringBuilder,
-    TimestampNanosecondBuilder, UInt64Builder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
+    StructBuilder, TimestampNanosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::SchemaRef;
 use cutover_schemas::{EventKind, Source};
 
-use super::wire::{self, AlertRef, AttrRef, BodyRef, EventRef, LogRef, MetricRef, SiemRef, SpanRef, ValueRef};
+use super::wire::{
+    self, AlertRef, AttrRef, BodyRef, EventRef, ExponentialRef, LogRef, MetadataRef, MetricRef, SiemRef, SpanRef,
+    ValueRef,
+};
 use super::{ReplayStats, Schemas, SpanKey};
 use crate::AnalyzeError;
 
@@ -122,6 +125,31 @@ struct Common {
     attributes: MapBuilder<StringBuilder, StringBuilder>,
 }
 
+/// A builder of `Map<Utf8, Utf8>` columns with the tables' field names.
+fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(
+        Some(arrow::array::MapFieldNames {
+            entry: "entries".into(),
+            key: "key".into(),
+            value: "value".into(),
+        }),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    )
+}
+
+/// Appends one map of `attrs` to `m`.
+fn push_map(m: &mut MapBuilder<StringBuilder, StringBuilder>, attrs: &[AttrRef<'_>], scratch: &mut Scratch) {
+    for (key, value) in attrs {
+        m.keys().append_value(key);
+        match value {
+            Some(v) => m.values().append_value(scratch.value(v)),
+            None => m.values().append_null(),
+        }
+    }
+    m.append(true).expect("keys and values have equal length");
+}
+
 impl Default for Common {
     fn default() -> Self {
         Common {
@@ -130,15 +158,7 @@ impl Default for Common {
             ingest_time: TimestampNanosecondBuilder::new(),
             source: StringBuilder::new(),
             seq: UInt64Builder::new(),
-            attributes: MapBuilder::new(
-                Some(arrow::array::MapFieldNames {
-                    entry: "entries".into(),
-                    key: "key".into(),
-                    value: "value".into(),
-                }),
-                StringBuilder::new(),
-                StringBuilder::new(),
-            ),
+            attributes: map_builder(),
         }
     }
 }
@@ -150,14 +170,7 @@ impl Common {
         self.ingest_time.append_value(e.ingest_time);
         self.source.append_value(source_name(e.source));
         self.seq.append_value(seq);
-        for (key, value) in attrs {
-            self.attributes.keys().append_value(key);
-            match value {
-                Some(v) => self.attributes.values().append_value(scratch.value(v)),
-                None => self.attributes.values().append_null(),
-            }
-        }
-        self.attributes.append(true).expect("keys and values have equal length");
+        push_map(&mut self.attributes, attrs, scratch);
     }
     fn finish(&mut self) -> [ArrayRef; 6] {
         [
@@ -183,10 +196,10 @@ struct SpanCols {
     start: TimestampNanosecondBuilder,
     end: TimestampNanosecondBuilder,
     duration_ms: Float64Builder,
+    trace_state: StringBuilder,
     common: Common,
 }
 
-#[derive(Default)]
 struct MetricCols {
     time: TimestampNanosecondBuilder,
     name: StringBuilder,
@@ -196,6 +209,56 @@ struct MetricCols {
     count: UInt64Builder,
     monotonic: BooleanBuilder,
     stale: BooleanBuilder,
+    start_time: TimestampNanosecondBuilder,
+    temporality: StringBuilder,
+    bucket_bounds: ListBuilder<Float64Builder>,
+    bucket_counts: ListBuilder<UInt64Builder>,
+    min: Float64Builder,
+    max: Float64Builder,
+    exponential: StringBuilder,
+    exemplars: ListBuilder<StructBuilder>,
+    instance: StringBuilder,
+    resource: MapBuilder<StringBuilder, StringBuilder>,
+    /// Resource attributes of the current record (space reused across records).
+    resource_attrs: Vec<(String, Option<String>)>,
+    common: Common,
+}
+
+impl Default for MetricCols {
+    fn default() -> Self {
+        let exemplar = StructBuilder::from_fields(super::exemplar_fields(), 0);
+        MetricCols {
+            time: Default::default(),
+            name: Default::default(),
+            unit: Default::default(),
+            metric_type: Default::default(),
+            value: Default::default(),
+            count: Default::default(),
+            monotonic: Default::default(),
+            stale: Default::default(),
+            start_time: Default::default(),
+            temporality: Default::default(),
+            bucket_bounds: ListBuilder::new(Float64Builder::new()),
+            bucket_counts: ListBuilder::new(UInt64Builder::new()),
+            min: Default::default(),
+            max: Default::default(),
+            exponential: Default::default(),
+            exemplars: ListBuilder::new(exemplar),
+            instance: Default::default(),
+            resource: map_builder(),
+            resource_attrs: Vec::new(),
+            common: Common::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct MetadataCols {
+    time: TimestampNanosecondBuilder,
+    name: StringBuilder,
+    metric_type: StringBuilder,
+    unit: StringBuilder,
+    help: StringBuilder,
     common: Common,
 }
 
@@ -221,6 +284,9 @@ struct AlertCols {
     generator_url: StringBuilder,
     receiver: StringBuilder,
     annotations: StringBuilder,
+    group_key: StringBuilder,
+    group_labels: StringBuilder,
+    truncated_alerts: UInt64Builder,
     common: Common,
 }
 
@@ -252,6 +318,7 @@ pub struct Part {
     markers: MarkerCols,
     alerts: AlertCols,
     siem: SiemCols,
+    metadata: MetadataCols,
     /// Dedup key of each row of `spans`, in row order.
     pub span_keys: Vec<SpanKey>,
     /// Counts of this part (duplicates are found later, across parts).
@@ -264,7 +331,7 @@ pub struct Part {
 /// One finished part: a batch per table, in [`super::TABLES`] order.
 pub struct Finished {
     /// The batches.
-    pub batches: [RecordBatch; 6],
+    pub batches: [RecordBatch; 7],
     /// Dedup key of each row of the spans batch.
     pub span_keys: Vec<SpanKey>,
     /// Counts of this part.
@@ -294,6 +361,14 @@ impl Part {
     fn push_event(&mut self, e: &EventRef<'_>, attrs: &[AttrRef<'_>], seq: u64) {
         let kind = EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified);
         let sc = &mut self.scratch;
+        // Metric points read their repeated fields from the raw record: a record whose
+        // repeated fields do not decode is undecodable, as for any other field.
+        if let (EventKind::MetricPoint, Some(BodyRef::Metric(m))) = (kind, e.body)
+            && metric_extras_ok(e, &m).is_err()
+        {
+            self.stats.undecodable += 1;
+            return;
+        }
         match (kind, e.body) {
             (EventKind::Span, Some(BodyRef::Span(s))) => {
                 self.span_keys.push(span_key(e.trace_id, e.span_id));
@@ -301,8 +376,12 @@ impl Part {
                 self.spans.common.push(e, attrs, seq, sc);
             }
             (EventKind::MetricPoint, Some(BodyRef::Metric(m))) => {
-                push_metric(&mut self.metrics, e, &m);
+                push_metric(&mut self.metrics, e, &m, sc);
                 self.metrics.common.push(e, attrs, seq, sc);
+            }
+            (EventKind::MetricMetadata, Some(BodyRef::MetricMetadata(m))) => {
+                push_metadata(&mut self.metadata, e, &m);
+                self.metadata.common.push(e, attrs, seq, sc);
             }
             (EventKind::Log, Some(BodyRef::Log(l))) => {
                 push_log(&mut self.logs, e, &l, sc);
@@ -334,6 +413,7 @@ impl Part {
             finish_markers(&mut self.markers, &schemas.markers)?,
             finish_alerts(&mut self.alerts, &schemas.alerts)?,
             finish_siem(&mut self.siem, &schemas.siem)?,
+            finish_metadata(&mut self.metadata, &schemas.metric_metadata)?,
         ];
         Ok(Finished {
             batches,
@@ -355,9 +435,46 @@ fn push_span(c: &mut SpanCols, e: &EventRef<'_>, s: &SpanRef<'_>, sc: &mut Scrat
     c.start.append_value(e.event_time);
     c.end.append_value(s.end_time);
     c.duration_ms.append_value((s.end_time - e.event_time) as f64 / 1e6);
+    c.trace_state
+        .append_option((!s.trace_state.is_empty()).then_some(s.trace_state));
 }
 
-fn push_metric(c: &mut MetricCols, e: &EventRef<'_>, m: &MetricRef<'_>) {
+/// Checks the parts of a metric record that [`push_metric`] reads from its raw bytes.
+fn metric_extras_ok(e: &EventRef<'_>, m: &MetricRef<'_>) -> Result<(), wire::Undecodable> {
+    wire::repeated_bytes(e.raw, 10, |b| wire::attribute(b).map(|_| ()))?;
+    if m.has_exemplars {
+        wire::repeated_bytes(m.raw, 15, |b| wire::exemplar(b).map(|_| ()))?;
+    }
+    Ok(())
+}
+
+fn temporality_name(t: i32) -> Option<&'static str> {
+    match t {
+        1 => Some("delta"),
+        2 => Some("cumulative"),
+        _ => None,
+    }
+}
+
+/// The exponential buckets as JSON text.
+fn exponential_json(x: &ExponentialRef<'_>) -> String {
+    let counts = |tag| {
+        let mut v = Vec::new();
+        // Checked when the record was decoded.
+        let _ = wire::repeated_u64(x.raw, tag, |c| v.push(c));
+        v
+    };
+    serde_json::json!({
+        "scale": x.scale,
+        "zero_count": x.zero_count,
+        "zero_threshold": x.zero_threshold,
+        "positive": { "offset": x.positive_offset, "counts": counts(5) },
+        "negative": { "offset": x.negative_offset, "counts": counts(7) },
+    })
+    .to_string()
+}
+
+fn push_metric(c: &mut MetricCols, e: &EventRef<'_>, m: &MetricRef<'_>, sc: &mut Scratch) {
     c.time.append_value(e.event_time);
     c.name.append_value(m.name);
     c.unit.append_value(m.unit);
@@ -366,6 +483,74 @@ fn push_metric(c: &mut MetricCols, e: &EventRef<'_>, m: &MetricRef<'_>) {
     c.count.append_value(m.count);
     c.monotonic.append_value(m.is_monotonic);
     c.stale.append_value(m.is_stale);
+    c.start_time.append_option((m.start_time != 0).then_some(m.start_time));
+    c.temporality.append_option(temporality_name(m.temporality));
+    // Repeated fields were checked by `metric_extras_ok`.
+    if m.has_buckets {
+        let _ = wire::repeated_f64(m.raw, 10, |v| c.bucket_bounds.values().append_value(v));
+        c.bucket_bounds.append(true);
+        let _ = wire::repeated_u64(m.raw, 11, |v| c.bucket_counts.values().append_value(v));
+        c.bucket_counts.append(true);
+    } else {
+        c.bucket_bounds.append(false);
+        c.bucket_counts.append(false);
+    }
+    c.min.append_option(m.min);
+    c.max.append_option(m.max);
+    c.exponential
+        .append_option(m.exponential.as_ref().map(exponential_json));
+    if m.has_exemplars {
+        let list = &mut c.exemplars;
+        let _ = wire::repeated_bytes(m.raw, 15, |b| {
+            let x = wire::exemplar(b)?;
+            let s = list.values();
+            s.field_builder::<TimestampNanosecondBuilder>(0)
+                .expect("exemplar time")
+                .append_option((x.time != 0).then_some(x.time));
+            s.field_builder::<Float64Builder>(1)
+                .expect("exemplar value")
+                .append_value(x.value);
+            let trace = (!x.trace_id.is_empty()).then(|| sc.hex(x.trace_id).to_string());
+            s.field_builder::<StringBuilder>(2)
+                .expect("exemplar trace")
+                .append_option(trace);
+            let span = (!x.span_id.is_empty()).then(|| sc.hex(x.span_id).to_string());
+            s.field_builder::<StringBuilder>(3)
+                .expect("exemplar span")
+                .append_option(span);
+            s.append(true);
+            Ok(())
+        });
+        list.append(true);
+    } else {
+        c.exemplars.append(false);
+    }
+    // Resource attributes: `instance` and the map.
+    let mut instance = None;
+    c.resource_attrs.clear();
+    let _ = wire::repeated_bytes(e.raw, 10, |b| {
+        let (key, value) = wire::attribute(b)?;
+        let text = value.as_ref().map(|v| sc.value(v).to_string());
+        if key == "service.instance.id" {
+            instance = text.clone();
+        }
+        c.resource_attrs.push((key.to_string(), text));
+        Ok(())
+    });
+    c.instance.append_option(instance);
+    for (k, v) in &c.resource_attrs {
+        c.resource.keys().append_value(k);
+        c.resource.values().append_option(v.as_deref());
+    }
+    c.resource.append(true).expect("keys and values have equal length");
+}
+
+fn push_metadata(c: &mut MetadataCols, e: &EventRef<'_>, m: &MetadataRef<'_>) {
+    c.time.append_value(e.event_time);
+    c.name.append_value(m.name);
+    c.metric_type.append_value(m.metric_type);
+    c.unit.append_value(m.unit);
+    c.help.append_value(m.help);
 }
 
 fn push_log(c: &mut LogCols, e: &EventRef<'_>, l: &LogRef<'_>, sc: &mut Scratch) {
@@ -387,6 +572,9 @@ fn push_alert(c: &mut AlertCols, e: &EventRef<'_>, a: &AlertRef<'_>) {
     c.generator_url.append_value(a.generator_url);
     c.receiver.append_value(a.receiver);
     c.annotations.append_value(a.annotations_json);
+    c.group_key.append_value(a.group_key);
+    c.group_labels.append_value(a.group_labels_json);
+    c.truncated_alerts.append_value(a.truncated_alerts);
 }
 
 fn push_siem(c: &mut SiemCols, e: &EventRef<'_>, b: &SiemRef<'_>) {
@@ -414,6 +602,7 @@ fn finish_spans(c: &mut SpanCols, schema: &SchemaRef) -> Result<RecordBatch, Ana
         tz(&mut c.start),
         tz(&mut c.end),
         Arc::new(c.duration_ms.finish()),
+        Arc::new(c.trace_state.finish()),
     ];
     cols.extend(c.common.finish());
     batch(schema, cols)
@@ -429,6 +618,16 @@ fn finish_metrics(c: &mut MetricCols, schema: &SchemaRef) -> Result<RecordBatch,
         Arc::new(c.count.finish()),
         Arc::new(c.monotonic.finish()),
         Arc::new(c.stale.finish()),
+        tz(&mut c.start_time),
+        Arc::new(c.temporality.finish()),
+        Arc::new(c.bucket_bounds.finish()),
+        Arc::new(c.bucket_counts.finish()),
+        Arc::new(c.min.finish()),
+        Arc::new(c.max.finish()),
+        Arc::new(c.exponential.finish()),
+        Arc::new(c.exemplars.finish()),
+        Arc::new(c.instance.finish()),
+        Arc::new(c.resource.finish()),
     ];
     cols.extend(c.common.finish());
     batch(schema, cols)
@@ -464,6 +663,21 @@ fn finish_alerts(c: &mut AlertCols, schema: &SchemaRef) -> Result<RecordBatch, A
         Arc::new(c.generator_url.finish()),
         Arc::new(c.receiver.finish()),
         Arc::new(c.annotations.finish()),
+        Arc::new(c.group_key.finish()),
+        Arc::new(c.group_labels.finish()),
+        Arc::new(c.truncated_alerts.finish()),
+    ];
+    cols.extend(c.common.finish());
+    batch(schema, cols)
+}
+
+fn finish_metadata(c: &mut MetadataCols, schema: &SchemaRef) -> Result<RecordBatch, AnalyzeError> {
+    let mut cols: Vec<ArrayRef> = vec![
+        tz(&mut c.time),
+        Arc::new(c.name.finish()),
+        Arc::new(c.metric_type.finish()),
+        Arc::new(c.unit.finish()),
+        Arc::new(c.help.finish()),
     ];
     cols.extend(c.common.finish());
     batch(schema, cols)

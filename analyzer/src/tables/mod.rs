@@ -5,17 +5,28 @@
 //! `attributes['key']`):
 //!
 //! - `spans`: trace_id, span_id, parent_span_id, service, region, name, kind, status,
-//!   status_message, start_time, end_time, duration_ms, attributes, ingest_time, source, seq.
+//!   status_message, start_time, end_time, duration_ms, trace_state (W3C `tracestate`, null
+//!   when empty), attributes, ingest_time, source, seq.
 //!   Deduplicated by (trace_id, span_id): the first copy in log order is kept (OTLP clients
 //!   retry, so the same span can arrive twice).
 //! - `metric_points`: time, service, region, name, unit, metric_type, value, count,
-//!   attributes, ingest_time, source, seq.
+//!   is_monotonic, is_stale, start_time (OTLP start of the aggregation interval: a new one
+//!   marks a counter reset; null when not sent), temporality (`delta` / `cumulative`, null
+//!   when not given), bucket_bounds and bucket_counts (explicit histograms; lists, null
+//!   otherwise), min, max, exponential (exponential-histogram buckets as JSON text:
+//!   `{"scale","zero_count","zero_threshold","positive":{"offset","counts"},"negative":…}`),
+//!   exemplars (list of {time, value, trace_id, span_id}; null when none), instance (resource
+//!   attribute `service.instance.id`), resource_attributes (map), attributes, ingest_time,
+//!   source, seq.
 //! - `logs`: time, service, region, severity_number, severity_text, body, trace_id, span_id,
 //!   attributes, ingest_time, source, seq.
 //! - `markers`: time, service, region, marker, attributes, ingest_time, source, seq.
 //! - `alerts`: time (receive time), service, region, alertname, status, starts_at, ends_at
 //!   (null while firing), fingerprint, generator_url, receiver, annotations (JSON text),
-//!   attributes (the alert's labels), ingest_time, source, seq.
+//!   group_key, group_labels (JSON text), truncated_alerts (alerts of the group left out of
+//!   that notification), attributes (the alert's labels), ingest_time, source, seq.
+//! - `metric_metadata`: time (receive time), name, metric_type, unit, help (remote_write
+//!   metadata), service, region, attributes, ingest_time, source, seq.
 //!
 //! - `siem`: time, format, facility, severity (null when unknown), hostname, app_name,
 //!   proc_id, msg_id, message, structured_data (JSON text), cef_vendor, cef_product,
@@ -59,7 +70,15 @@ use datafusion::prelude::SessionContext;
 use crate::AnalyzeError;
 
 /// Table names, in the order of [`Tables::all`].
-pub const TABLES: [&str; 6] = ["spans", "metric_points", "logs", "markers", "alerts", "siem"];
+pub const TABLES: [&str; 7] = [
+    "spans",
+    "metric_points",
+    "logs",
+    "markers",
+    "alerts",
+    "siem",
+    "metric_metadata",
+];
 
 /// One replayed table: its batches in log order.
 #[derive(Debug, Clone)]
@@ -92,6 +111,8 @@ pub struct Tables {
     pub alerts: Table,
     /// `siem`.
     pub siem: Table,
+    /// `metric_metadata`.
+    pub metric_metadata: Table,
     /// What the replay saw.
     pub stats: ReplayStats,
 }
@@ -201,6 +222,22 @@ fn attr_type() -> DataType {
     DataType::Map(Arc::new(entries), false)
 }
 
+/// `List<t>` as arrow's `ListBuilder` makes it (nullable items named `item`).
+fn list_of(t: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", t, true)))
+}
+
+/// The fields of one exemplar in `metric_points.exemplars`.
+pub(crate) fn exemplar_fields() -> arrow::datatypes::Fields {
+    vec![
+        Field::new("time", ts_type(), true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("trace_id", DataType::Utf8, true),
+        Field::new("span_id", DataType::Utf8, true),
+    ]
+    .into()
+}
+
 fn schema(mut fields: Vec<(&str, DataType, bool)>) -> SchemaRef {
     fields.extend([
         ("service", DataType::Utf8, false),
@@ -243,6 +280,7 @@ pub struct Schemas {
     markers: SchemaRef,
     alerts: SchemaRef,
     siem: SchemaRef,
+    metric_metadata: SchemaRef,
 }
 
 impl Schemas {
@@ -270,6 +308,7 @@ impl Schemas {
                 ("start_time", ts_type(), false),
                 ("end_time", ts_type(), false),
                 ("duration_ms", DataType::Float64, false),
+                ("trace_state", DataType::Utf8, true),
             ]),
             metric_points: schema(vec![
                 ("time", ts_type(), false),
@@ -280,6 +319,16 @@ impl Schemas {
                 ("count", DataType::UInt64, false),
                 ("is_monotonic", DataType::Boolean, false),
                 ("is_stale", DataType::Boolean, false),
+                ("start_time", ts_type(), true),
+                ("temporality", DataType::Utf8, true),
+                ("bucket_bounds", list_of(DataType::Float64), true),
+                ("bucket_counts", list_of(DataType::UInt64), true),
+                ("min", DataType::Float64, true),
+                ("max", DataType::Float64, true),
+                ("exponential", DataType::Utf8, true),
+                ("exemplars", list_of(DataType::Struct(exemplar_fields())), true),
+                ("instance", DataType::Utf8, true),
+                ("resource_attributes", attr_type(), false),
             ]),
             logs: schema(vec![
                 ("time", ts_type(), false),
@@ -300,12 +349,22 @@ impl Schemas {
                 ("generator_url", DataType::Utf8, false),
                 ("receiver", DataType::Utf8, false),
                 ("annotations", DataType::Utf8, false),
+                ("group_key", DataType::Utf8, false),
+                ("group_labels", DataType::Utf8, false),
+                ("truncated_alerts", DataType::UInt64, false),
             ]),
             siem: schema(siem),
+            metric_metadata: schema(vec![
+                ("time", ts_type(), false),
+                ("name", DataType::Utf8, false),
+                ("metric_type", DataType::Utf8, false),
+                ("unit", DataType::Utf8, false),
+                ("help", DataType::Utf8, false),
+            ]),
         }
     }
 
-    fn all(&self) -> [&SchemaRef; 6] {
+    fn all(&self) -> [&SchemaRef; 7] {
         [
             &self.spans,
             &self.metric_points,
@@ -313,6 +372,7 @@ impl Schemas {
             &self.markers,
             &self.alerts,
             &self.siem,
+            &self.metric_metadata,
         ]
     }
 }
@@ -327,7 +387,7 @@ pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
 impl Tables {
     /// The tables in [`TABLES`] order.
-    pub fn all(&self) -> [&Table; 6] {
+    pub fn all(&self) -> [&Table; 7] {
         [
             &self.spans,
             &self.metric_points,
@@ -335,6 +395,7 @@ impl Tables {
             &self.markers,
             &self.alerts,
             &self.siem,
+            &self.metric_metadata,
         ]
     }
 
@@ -372,6 +433,7 @@ impl Tables {
             markers: take("markers", &schemas.markers)?,
             alerts: take("alerts", &schemas.alerts)?,
             siem: take("siem", &schemas.siem)?,
+            metric_metadata: take("metric_metadata", &schemas.metric_metadata)?,
             stats: loaded.stats.clone(),
         };
         Ok((tables, loaded))
@@ -415,7 +477,7 @@ fn read_segment(
 /// Takes finished segments in log order: drops duplicate spans and appends the batches.
 struct Collector {
     chain: ChainCheck,
-    tables: [Vec<RecordBatch>; 6],
+    tables: [Vec<RecordBatch>; 7],
     seen: SeenSpans,
     stats: ReplayStats,
     read: u64,
@@ -508,7 +570,7 @@ fn replay_keeping(log_dir: &Path, mut progress: Option<Progress>) -> Result<(Tab
     if let Some(p) = progress.as_mut() {
         p(total, total);
     }
-    let [spans, metric_points, logs, markers, alerts, siem] = c.tables;
+    let [spans, metric_points, logs, markers, alerts, siem, metric_metadata] = c.tables;
     let table = |schema: &SchemaRef, batches| Table {
         schema: schema.clone(),
         batches,
@@ -521,6 +583,7 @@ fn replay_keeping(log_dir: &Path, mut progress: Option<Progress>) -> Result<(Tab
         markers: table(s[3], markers),
         alerts: table(s[4], alerts),
         siem: table(s[5], siem),
+        metric_metadata: table(s[6], metric_metadata),
         stats: c.stats,
     };
     Ok((tables, c.seen))
@@ -565,6 +628,7 @@ impl Tail {
                 markers: empty(s[3]),
                 alerts: empty(s[4]),
                 siem: empty(s[5]),
+                metric_metadata: empty(s[6]),
                 stats: ReplayStats::default(),
             };
             return Ok(Tail {
@@ -643,6 +707,7 @@ impl Tail {
             &mut t.markers,
             &mut t.alerts,
             &mut t.siem,
+            &mut t.metric_metadata,
         ];
         for (table, b) in all.into_iter().zip(std::iter::once(spans).chain(rest)) {
             if b.num_rows() > 0 {

@@ -10,6 +10,11 @@
 //! is the last body field seen. Two differences from prost, on input no cutover writer
 //! produces: groups (wire types 3 and 4) make a record undecodable instead of being skipped,
 //! and two body fields of the same kind are not merged (the last one is kept whole).
+//!
+//! Repeated fields of a metric point (bucket bounds and counts, exemplars) and the resource
+//! attributes are checked here but read later, from the raw bytes kept in [`MetricRef::raw`]
+//! and [`EventRef::raw`] ([`repeated_f64`], [`repeated_u64`], [`repeated_bytes`]), so that
+//! the borrowed records stay `Copy` and allocation-free; only metric points read them.
 
 /// Why a record does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +76,56 @@ impl<'a> Wire<'a> {
     pub fn str(self) -> R<&'a str> {
         std::str::from_utf8(self.bytes()?).map_err(|_| Undecodable)
     }
+    /// `sint32` (zigzag).
+    pub fn sint32(self) -> R<i32> {
+        let v = self.varint()? as u32;
+        Ok((v >> 1) as i32 ^ -((v & 1) as i32))
+    }
+}
+
+/// Calls `f` with each value of the repeated `double` field `tag` of the message in `buf`,
+/// packed or not.
+pub fn repeated_f64(buf: &[u8], tag: u32, mut f: impl FnMut(f64)) -> R<()> {
+    for_fields(buf, |t, w| {
+        if t == tag {
+            match w {
+                Wire::Len(b) => {
+                    if b.len() % 8 != 0 {
+                        return Err(Undecodable);
+                    }
+                    for c in b.chunks_exact(8) {
+                        f(f64::from_le_bytes(c.try_into().map_err(|_| Undecodable)?));
+                    }
+                }
+                other => f(other.f64()?),
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Calls `f` with each value of the repeated `uint64` field `tag` of the message in `buf`,
+/// packed or not.
+pub fn repeated_u64(buf: &[u8], tag: u32, mut f: impl FnMut(u64)) -> R<()> {
+    for_fields(buf, |t, w| {
+        if t == tag {
+            match w {
+                Wire::Len(b) => {
+                    let mut pos = 0;
+                    while pos < b.len() {
+                        f(read_varint(b, &mut pos)?);
+                    }
+                }
+                other => f(other.u64()?),
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Calls `f` with each occurrence of the length-delimited field `tag` (repeated messages).
+pub fn repeated_bytes<'a>(buf: &'a [u8], tag: u32, mut f: impl FnMut(&'a [u8]) -> R<()>) -> R<()> {
+    for_fields(buf, |t, w| if t == tag { f(w.bytes()?) } else { Ok(()) })
 }
 
 fn read_varint(buf: &[u8], pos: &mut usize) -> R<u64> {
@@ -142,6 +197,8 @@ pub struct SpanRef<'a> {
     pub status_message: &'a str,
     /// `end_time_unix_nano`.
     pub end_time: i64,
+    /// `trace_state`.
+    pub trace_state: &'a str,
 }
 
 /// A metric body (`MetricBody`).
@@ -161,6 +218,66 @@ pub struct MetricRef<'a> {
     pub is_monotonic: bool,
     /// `is_stale`.
     pub is_stale: bool,
+    /// `start_time_unix_nano`.
+    pub start_time: i64,
+    /// `temporality`.
+    pub temporality: i32,
+    /// `min`.
+    pub min: Option<f64>,
+    /// `max`.
+    pub max: Option<f64>,
+    /// `exponential`.
+    pub exponential: Option<ExponentialRef<'a>>,
+    /// Whether `bucket_bounds` or `bucket_counts` has a value.
+    pub has_buckets: bool,
+    /// Whether it has exemplars.
+    pub has_exemplars: bool,
+    /// The whole body: `bucket_bounds` (10), `bucket_counts` (11) and `exemplars` (15) are read
+    /// from it with [`repeated_f64`], [`repeated_u64`] and [`repeated_bytes`].
+    pub raw: &'a [u8],
+}
+
+/// The buckets of an exponential histogram (`ExponentialBuckets`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExponentialRef<'a> {
+    /// `scale`.
+    pub scale: i32,
+    /// `zero_count`.
+    pub zero_count: u64,
+    /// `zero_threshold`.
+    pub zero_threshold: f64,
+    /// `positive_offset`.
+    pub positive_offset: i32,
+    /// `negative_offset`.
+    pub negative_offset: i32,
+    /// The whole message: `positive_counts` (5) and `negative_counts` (7) are read from it.
+    pub raw: &'a [u8],
+}
+
+/// One exemplar (`Exemplar`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExemplarRef<'a> {
+    /// `time_unix_nano`.
+    pub time: i64,
+    /// `value`.
+    pub value: f64,
+    /// `trace_id`.
+    pub trace_id: &'a [u8],
+    /// `span_id`.
+    pub span_id: &'a [u8],
+}
+
+/// A metric family's metadata (`MetricMetadataBody`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MetadataRef<'a> {
+    /// `name`.
+    pub name: &'a str,
+    /// `metric_type`.
+    pub metric_type: &'a str,
+    /// `unit`.
+    pub unit: &'a str,
+    /// `help`.
+    pub help: &'a str,
 }
 
 /// A log body (`LogBody`).
@@ -193,6 +310,12 @@ pub struct AlertRef<'a> {
     pub receiver: &'a str,
     /// `annotations_json`.
     pub annotations_json: &'a str,
+    /// `group_key`.
+    pub group_key: &'a str,
+    /// `group_labels_json`.
+    pub group_labels_json: &'a str,
+    /// `truncated_alerts`.
+    pub truncated_alerts: u64,
 }
 
 /// A SIEM body (`SiemBody`).
@@ -229,6 +352,8 @@ pub enum BodyRef<'a> {
     Alert(AlertRef<'a>),
     /// Field 25.
     Siem(SiemRef<'a>),
+    /// Field 26.
+    MetricMetadata(MetadataRef<'a>),
 }
 
 fn span(buf: &[u8]) -> R<SpanRef<'_>> {
@@ -244,6 +369,7 @@ fn span(buf: &[u8]) -> R<SpanRef<'_>> {
             7 => {
                 w.str()?;
             }
+            8 => s.trace_state = w.str()?,
             _ => {}
         }
         Ok(())
@@ -252,7 +378,10 @@ fn span(buf: &[u8]) -> R<SpanRef<'_>> {
 }
 
 fn metric(buf: &[u8]) -> R<MetricRef<'_>> {
-    let mut m = MetricRef::default();
+    let mut m = MetricRef {
+        raw: buf,
+        ..Default::default()
+    };
     for_fields(buf, |tag, w| {
         match tag {
             1 => m.name = w.str()?,
@@ -261,10 +390,96 @@ fn metric(buf: &[u8]) -> R<MetricRef<'_>> {
             4 => m.value = w.f64()?,
             5 => m.count = w.u64()?,
             6 => m.is_monotonic = w.bool()?,
-            7 => {
-                w.i64()?;
-            }
+            7 => m.start_time = w.i64()?,
             8 => m.is_stale = w.bool()?,
+            9 => m.temporality = w.i32()?,
+            10 => {
+                match w {
+                    Wire::Len(b) if b.len() % 8 == 0 => {}
+                    Wire::Fixed64(_) => {}
+                    _ => return Err(Undecodable),
+                }
+                m.has_buckets = true;
+            }
+            11 => {
+                check_u64s(w)?;
+                m.has_buckets = true;
+            }
+            12 => m.min = Some(w.f64()?),
+            13 => m.max = Some(w.f64()?),
+            14 => m.exponential = Some(exponential(w.bytes()?)?),
+            15 => {
+                exemplar(w.bytes()?)?;
+                m.has_exemplars = true;
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(m)
+}
+
+/// Checks one occurrence of a repeated `uint64` field: packed varints or one varint.
+fn check_u64s(w: Wire<'_>) -> R<()> {
+    match w {
+        Wire::Len(b) => {
+            let mut pos = 0;
+            while pos < b.len() {
+                read_varint(b, &mut pos)?;
+            }
+            Ok(())
+        }
+        other => other.u64().map(|_| ()),
+    }
+}
+
+fn exponential(buf: &[u8]) -> R<ExponentialRef<'_>> {
+    let mut x = ExponentialRef {
+        raw: buf,
+        ..Default::default()
+    };
+    for_fields(buf, |tag, w| {
+        match tag {
+            1 => x.scale = w.sint32()?,
+            2 => x.zero_count = w.u64()?,
+            3 => x.zero_threshold = w.f64()?,
+            4 => x.positive_offset = w.sint32()?,
+            6 => x.negative_offset = w.sint32()?,
+            5 | 7 => check_u64s(w)?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(x)
+}
+
+/// Decodes one exemplar (its attributes are checked, not kept).
+pub fn exemplar(buf: &[u8]) -> R<ExemplarRef<'_>> {
+    let mut x = ExemplarRef::default();
+    for_fields(buf, |tag, w| {
+        match tag {
+            1 => x.time = w.i64()?,
+            2 => x.value = w.f64()?,
+            3 => x.trace_id = w.bytes()?,
+            4 => x.span_id = w.bytes()?,
+            5 => {
+                attribute(w.bytes()?)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(x)
+}
+
+fn metadata(buf: &[u8]) -> R<MetadataRef<'_>> {
+    let mut m = MetadataRef::default();
+    for_fields(buf, |tag, w| {
+        match tag {
+            1 => m.name = w.str()?,
+            2 => m.metric_type = w.str()?,
+            3 => m.unit = w.str()?,
+            4 => m.help = w.str()?,
             _ => {}
         }
         Ok(())
@@ -309,6 +524,9 @@ fn alert(buf: &[u8]) -> R<AlertRef<'_>> {
             6 => a.generator_url = w.str()?,
             7 => a.receiver = w.str()?,
             8 => a.annotations_json = w.str()?,
+            9 => a.group_key = w.str()?,
+            10 => a.group_labels_json = w.str()?,
+            11 => a.truncated_alerts = w.u64()?,
             _ => {}
         }
         Ok(())
@@ -346,7 +564,8 @@ fn body(tag: u32, buf: &[u8]) -> R<BodyRef<'_>> {
         22 => BodyRef::Log(log(buf)?),
         23 => BodyRef::Marker(marker(buf)?),
         24 => BodyRef::Alert(alert(buf)?),
-        _ => BodyRef::Siem(siem(buf)?),
+        25 => BodyRef::Siem(siem(buf)?),
+        _ => BodyRef::MetricMetadata(metadata(buf)?),
     })
 }
 
@@ -371,6 +590,8 @@ pub struct EventRef<'a> {
     pub source: i32,
     /// The last body field.
     pub body: Option<BodyRef<'a>>,
+    /// The whole event: `resource_attributes` (10) are read from it with [`repeated_bytes`].
+    pub raw: &'a [u8],
 }
 
 /// A decoded attribute value (`cutover_schemas::Value`).
@@ -414,7 +635,10 @@ pub type AttrRef<'a> = (&'a str, Option<ValueRef<'a>>);
 /// are checked and skipped.
 pub fn event<'a>(buf: &'a [u8], attributes: &mut Vec<AttrRef<'a>>) -> R<EventRef<'a>> {
     attributes.clear();
-    let mut e = EventRef::default();
+    let mut e = EventRef {
+        raw: buf,
+        ..Default::default()
+    };
     for_fields(buf, |tag, w| {
         match tag {
             1 => {
@@ -432,7 +656,7 @@ pub fn event<'a>(buf: &'a [u8], attributes: &mut Vec<AttrRef<'a>>) -> R<EventRef
                 attribute(w.bytes()?)?;
             }
             11 => e.source = w.i32()?,
-            20..=25 => e.body = Some(body(tag, w.bytes()?)?),
+            20..=26 => e.body = Some(body(tag, w.bytes()?)?),
             _ => {}
         }
         Ok(())

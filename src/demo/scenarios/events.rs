@@ -114,6 +114,7 @@ pub fn span(s: SpanSpec, trace_id: Vec<u8>, span_id: Vec<u8>, parent: Vec<u8>) -
         },
         end_time_unix_nano: s.end,
         scope: "cutover-scenarios".into(),
+        ..Default::default()
     };
     let mut e = event(EventKind::Span, s.region, s.service, s.start, s.attrs, Body::Span(body));
     e.trace_id = trace_id;
@@ -186,6 +187,7 @@ pub fn alert(region: &str, service: &str, name: &str, status: &str, starts_at: N
         generator_url: format!("http://prometheus.{region}/graph"),
         receiver: "drill-webhook".into(),
         annotations_json: "{}".into(),
+        ..Default::default()
     };
     let attrs = vec![
         Attribute::str("alertname", name),

@@ -1,7 +1,8 @@
 //! Alertmanager webhook receiver at `POST /v1/alertmanager` (payload version 4).
 //!
 //! Each alert of a notification becomes an alert event: firing or resolved, its labels as
-//! attributes, `startsAt`/`endsAt`, fingerprint and generator URL. The event time is the
+//! attributes, `startsAt`/`endsAt`, fingerprint and generator URL, and the notification's
+//! `groupKey`, `groupLabels` and `truncatedAlerts` (alerts left out by `max_alerts`). The event time is the
 //! receive time, so delivery lag is `time − starts_at`. Region: the alert label named by
 //! `--region-label` (default `region`), else the listener default. Service: label `service`,
 //! else `job`. Answers 200 once stored; 400 for a body that is not a version 4 payload; 503 +
@@ -35,6 +36,16 @@ pub struct Notification {
     pub receiver: String,
     /// The alerts.
     pub alerts: Vec<Alert>,
+    /// The group's key.
+    #[serde(default)]
+    pub group_key: String,
+    /// The labels the group is formed by.
+    #[serde(default)]
+    pub group_labels: BTreeMap<String, String>,
+    /// Alerts of the group left out of this notification (`max_alerts` in Alertmanager's
+    /// webhook config).
+    #[serde(default)]
+    pub truncated_alerts: u64,
 }
 
 /// One alert.
@@ -110,6 +121,9 @@ pub fn to_events(n: &Notification, region_label: &str, default_region: &str, now
                     generator_url: a.generator_url.clone(),
                     receiver: n.receiver.clone(),
                     annotations_json: serde_json::to_string(&a.annotations).unwrap_or_default(),
+                    group_key: n.group_key.clone(),
+                    group_labels_json: serde_json::to_string(&n.group_labels).unwrap_or_default(),
+                    truncated_alerts: n.truncated_alerts,
                 })),
             })
         })
@@ -134,7 +148,15 @@ async fn handle(State(ctx): State<Arc<HttpContext>>, request: Request) -> Respon
         .map(|a| {
             let labels: usize = a.labels.iter().map(|(k, v)| 2 * (k.len() + v.len()) + 64).sum();
             let annotations: usize = a.annotations.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
-            2 * (n.receiver.len() + a.fingerprint.len() + a.generator_url.len() + annotations + 512) + labels
+            let group: usize = n.group_labels.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+            2 * (n.receiver.len()
+                + n.group_key.len()
+                + group
+                + a.fingerprint.len()
+                + a.generator_url.len()
+                + annotations
+                + 512)
+                + labels
         })
         .sum();
     if estimate > ctx.limits.max_request_event_bytes || n.alerts.len() > ctx.limits.max_request_events {

@@ -7,14 +7,14 @@
 //! of the request is stored.
 
 use cutover_schemas::{
-    Attribute, Body, Event, EventKind, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS, MarkerBody, MetricBody, SCHEMA_VERSION,
-    Source, SpanBody, Value,
+    Attribute, Body, Event, EventKind, Exemplar, ExponentialBuckets, LogBody, MARKER_ATTRIBUTE, MARKER_KINDS,
+    MarkerBody, MetricBody, SCHEMA_VERSION, Source, SpanBody, Value,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{self as otlp_metrics, metric, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 /// What a request turned into: events to store and the items refused.
@@ -211,6 +211,7 @@ pub fn traces(req: &ExportTraceServiceRequest, origin: &Origin<'_>) -> Converted
                     status_message: status.map(|s| s.message.clone()).unwrap_or_default(),
                     end_time_unix_nano: ts(span.end_time_unix_nano),
                     scope: scope.clone(),
+                    trace_state: span.trace_state.clone(),
                 });
                 let mut e = envelope(EventKind::Span, &res, origin, ts(span.start_time_unix_nano), body);
                 e.trace_id = span.trace_id.clone();
@@ -238,7 +239,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                     count,
                     is_monotonic: mono,
                     start_time_unix_nano: ts(start),
-                    is_stale: false,
+                    ..Default::default()
                 };
                 let mut push = |body: MetricBody, time: u64, attrs: &[KeyValue]| {
                     if out.full() {
@@ -254,46 +255,81 @@ pub fn metrics(req: &ExportMetricsServiceRequest, origin: &Origin<'_>) -> Conver
                     Some(number_data_point::Value::AsInt(i)) => *i as f64,
                     None => f64::NAN,
                 };
+                let exemplars = |xs: &[otlp_metrics::Exemplar]| -> Vec<Exemplar> {
+                    xs.iter()
+                        .map(|x| Exemplar {
+                            time_unix_nano: ts(x.time_unix_nano),
+                            value: match x.value {
+                                Some(otlp_metrics::exemplar::Value::AsDouble(d)) => d,
+                                Some(otlp_metrics::exemplar::Value::AsInt(i)) => i as f64,
+                                None => f64::NAN,
+                            },
+                            trace_id: x.trace_id.clone(),
+                            span_id: x.span_id.clone(),
+                            attributes: convert_attributes(&x.filtered_attributes),
+                        })
+                        .collect()
+                };
                 match &m.data {
                     Some(metric::Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            push(
-                                point("gauge", number(&p.value), 0, false, p.start_time_unix_nano),
-                                p.time_unix_nano,
-                                &p.attributes,
-                            );
+                            let mut b = point("gauge", number(&p.value), 0, false, p.start_time_unix_nano);
+                            b.exemplars = exemplars(&p.exemplars);
+                            push(b, p.time_unix_nano, &p.attributes);
                         }
                     }
                     Some(metric::Data::Sum(s)) => {
                         for p in &s.data_points {
-                            push(
-                                point("sum", number(&p.value), 0, s.is_monotonic, p.start_time_unix_nano),
-                                p.time_unix_nano,
-                                &p.attributes,
-                            );
+                            let mut b = point("sum", number(&p.value), 0, s.is_monotonic, p.start_time_unix_nano);
+                            b.temporality = s.aggregation_temporality;
+                            b.exemplars = exemplars(&p.exemplars);
+                            push(b, p.time_unix_nano, &p.attributes);
                         }
                     }
                     Some(metric::Data::Histogram(h)) => {
                         for p in &h.data_points {
-                            let b = point(
+                            let mut b = point(
                                 "histogram",
                                 p.sum.unwrap_or(f64::NAN),
                                 p.count,
                                 false,
                                 p.start_time_unix_nano,
                             );
+                            b.temporality = h.aggregation_temporality;
+                            b.bucket_bounds = p.explicit_bounds.clone();
+                            b.bucket_counts = p.bucket_counts.clone();
+                            (b.min, b.max) = (p.min, p.max);
+                            b.exemplars = exemplars(&p.exemplars);
                             push(b, p.time_unix_nano, &p.attributes);
                         }
                     }
                     Some(metric::Data::ExponentialHistogram(h)) => {
                         for p in &h.data_points {
-                            let b = point(
+                            let mut b = point(
                                 "exponential_histogram",
                                 p.sum.unwrap_or(f64::NAN),
                                 p.count,
                                 false,
                                 p.start_time_unix_nano,
                             );
+                            b.temporality = h.aggregation_temporality;
+                            (b.min, b.max) = (p.min, p.max);
+                            let side = |s: &Option<otlp_metrics::exponential_histogram_data_point::Buckets>| {
+                                s.as_ref()
+                                    .map_or((0, Vec::new()), |s| (s.offset, s.bucket_counts.clone()))
+                            };
+                            let ((positive_offset, positive_counts), (negative_offset, negative_counts)) =
+                                (side(&p.positive), side(&p.negative));
+                            b.exponential = Some(ExponentialBuckets {
+                                scale: p.scale,
+                                zero_count: p.zero_count,
+                                zero_threshold: p.zero_threshold,
+                                positive_offset,
+                                positive_counts,
+                                negative_offset,
+                                negative_counts,
+                            });
+                            b.exemplars = exemplars(&p.exemplars);
                             push(b, p.time_unix_nano, &p.attributes);
                         }
                     }

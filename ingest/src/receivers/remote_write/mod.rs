@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use cutover_schemas::{Attribute, Body, Event, EventKind, MetricBody, SCHEMA_VERSION, Source};
+use cutover_schemas::{Attribute, Body, Event, EventKind, MetricBody, MetricMetadataBody, SCHEMA_VERSION, Source};
 use http::{HeaderMap, StatusCode, header};
 
 use cutover_parsers::remote_write::{self as proto, DecodeError, STALE_NAN_BITS};
@@ -92,8 +92,12 @@ pub fn to_events(
     now: i64,
     limits: EventLimits,
 ) -> Result<Vec<Event>, IngestError> {
-    let samples: usize = req.timeseries.iter().map(|t| t.samples.len()).sum();
-    let mut bytes = 0usize;
+    let samples: usize = req.timeseries.iter().map(|t| t.samples.len()).sum::<usize>() + req.metadata.len();
+    let mut bytes: usize = req
+        .metadata
+        .iter()
+        .map(|m| std::mem::size_of::<Event>() + 2 * (m.metric_family_name.len() + m.help.len() + m.unit.len() + 64))
+        .sum();
     for ts in &req.timeseries {
         // As `crate::sink::event_cost` will count it: the event and its attributes in memory,
         // and the encoded record.
@@ -137,16 +141,34 @@ pub fn to_events(
                 source: Source::PromRemoteWrite as i32,
                 body: Some(Body::Metric(MetricBody {
                     name: name.to_string(),
-                    unit: String::new(),
                     metric_type: "sample".into(),
                     value: s.value,
-                    count: 0,
-                    is_monotonic: false,
-                    start_time_unix_nano: 0,
                     is_stale: s.value.to_bits() == STALE_NAN_BITS,
+                    ..Default::default()
                 })),
             });
         }
+    }
+    for m in &req.metadata {
+        out.push(Event {
+            schema_version: SCHEMA_VERSION,
+            kind: EventKind::MetricMetadata as i32,
+            region: default_region.to_string(),
+            service: String::new(),
+            event_time_unix_nano: now,
+            ingest_time_unix_nano: now,
+            trace_id: vec![],
+            span_id: vec![],
+            attributes: vec![],
+            resource_attributes: vec![],
+            source: Source::PromRemoteWrite as i32,
+            body: Some(Body::MetricMetadata(MetricMetadataBody {
+                name: m.metric_family_name.clone(),
+                metric_type: m.type_name().to_string(),
+                unit: m.unit.clone(),
+                help: m.help.clone(),
+            })),
+        });
     }
     Ok(out)
 }
@@ -256,10 +278,33 @@ mod tests {
                 ),
                 series(&[("__name__", "rps"), ("instance", "a:80")], &[(3.5, 5)]),
             ],
+            metadata: vec![proto::MetricMetadata {
+                r#type: 1,
+                metric_family_name: "http_requests_total".into(),
+                help: "Requests served.".into(),
+                unit: "requests".into(),
+            }],
         };
         let decoded = decode(&snappy(&req), 1 << 20).unwrap();
         let ev = to_events(&decoded, "region", "dflt", 7, EventLimits::NONE).unwrap();
-        assert_eq!(ev.len(), 3);
+        assert_eq!(ev.len(), 4);
+        // Metadata is kept: one event per family, at the receive time.
+        let Some(Body::MetricMetadata(md)) = &ev[3].body else {
+            panic!("{:?}", ev[3])
+        };
+        assert_eq!(
+            (
+                md.name.as_str(),
+                md.metric_type.as_str(),
+                md.unit.as_str(),
+                md.help.as_str()
+            ),
+            ("http_requests_total", "counter", "requests", "Requests served.")
+        );
+        assert_eq!(
+            (ev[3].kind, ev[3].event_time_unix_nano),
+            (EventKind::MetricMetadata as i32, 7)
+        );
         assert_eq!(
             (
                 ev[0].region.as_str(),
@@ -278,6 +323,7 @@ mod tests {
     fn invalid_input_is_refused() {
         let nameless = proto::WriteRequest {
             timeseries: vec![series(&[("job", "x")], &[(1.0, 1)])],
+            metadata: vec![],
         };
         assert!(matches!(
             to_events(&nameless, "region", "d", 0, EventLimits::NONE),
@@ -300,6 +346,7 @@ mod tests {
         let samples: Vec<(f64, i64)> = (0..3000).map(|i| (1.0, i)).collect();
         let req = proto::WriteRequest {
             timeseries: vec![series(&[("__name__", "up"), ("big", &big)], &samples)],
+            metadata: vec![],
         };
         let limits = EventLimits {
             max_events: 200_000,
@@ -312,6 +359,7 @@ mod tests {
         );
         let few = proto::WriteRequest {
             timeseries: vec![series(&[("__name__", "up"), ("big", &big)], &samples[..10])],
+            metadata: vec![],
         };
         assert_eq!(to_events(&few, "region", "d", 0, limits).unwrap().len(), 10);
     }
