@@ -136,6 +136,75 @@ def test_metrics_over_grpc_and_http(daemon):
         assert (h["region"], h["metric_type"], h["value"], h["count"]) == (region, "histogram", 12.5, 1)
 
 
+def test_metric_details_exemplars_instances_and_trace_state_are_kept(daemon):
+    """Histogram buckets, min/max, exponential buckets, temporality, start time, exemplars (with
+    the span they link to), service.instance.id and host.name, and a span's tracestate, as the
+    real SDK sends them."""
+    from opentelemetry.sdk.metrics import Counter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+    from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState, set_span_in_context
+
+    res = Resource.create({"service.name": "kept", "cloud.region": "us-east-1",
+                           "service.instance.id": "pod-a", "host.name": "node-1"})
+    tp = tracer(GrpcSpanExporter(endpoint=f"http://{daemon.grpc}", insecure=True), "kept", "us-east-1")
+    exporter = GrpcMetricExporter(endpoint=f"http://{daemon.grpc}", insecure=True,
+                                  preferred_temporality={Counter: AggregationTemporality.DELTA})
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(resource=res, metric_readers=[reader],
+                             views=[View(instrument_name="exp_latency_ms", aggregation=ExponentialBucketHistogramAggregation())])
+    meter = provider.get_meter("cutover-tests")
+    hist = meter.create_histogram("latency_ms")
+    t = tp.get_tracer("cutover-tests")
+    # A measurement inside a sampled span gets an exemplar (the SDK's trace-based filter).
+    with t.start_as_current_span("exemplar-op", kind=SpanKind.SERVER) as span:
+        hist.record(12.5)
+        sc = span.get_span_context()
+    hist.record(250.0)
+    meter.create_histogram("exp_latency_ms").record(3.0)
+    meter.create_counter("delta_total").add(7)
+    # A span whose parent carries an OpenTelemetry sampling threshold in its tracestate.
+    parent = SpanContext(trace_id=0x5B8EFFF798038103D269B633813FC60C, span_id=0xEEE19B7EC3C1B174, is_remote=True,
+                         trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=TraceState([("ot", "th:8")]))
+    with t.start_as_current_span("sampled-op", context=set_span_in_context(NonRecordingSpan(parent))):
+        pass
+    provider.force_flush()
+    provider.shutdown()
+    tp.force_flush()
+    tp.shutdown()
+
+    rows = query(daemon.data_dir, "SELECT name, metric_type, temporality, bucket_bounds, bucket_counts, min, max, "
+                                  "exponential, instance, resource_attributes['host.name'] AS host, "
+                                  "CAST(start_time AS BIGINT) AS start, CAST(time AS BIGINT) AS t "
+                                  "FROM metric_points WHERE service = 'kept'")
+    got = {r["name"]: r for r in rows}
+    h = got["latency_ms"]
+    assert (h["metric_type"], h["temporality"], h["min"], h["max"]) == ("histogram", "cumulative", 12.5, 250.0)
+    bounds = [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0]
+    assert h["bucket_bounds"] == bounds
+    counts = [0] * (len(bounds) + 1)
+    counts[3] = counts[7] = 1  # (10, 25] and (100, 250]
+    assert h["bucket_counts"] == counts
+    e = got["exp_latency_ms"]
+    assert e["metric_type"] == "exponential_histogram" and "bucket_bounds" not in e
+    exp = json.loads(e["exponential"])
+    assert sum(exp["positive"]["counts"]) == 1 and exp["zero_count"] == 0 and isinstance(exp["scale"], int)
+    d = got["delta_total"]
+    assert (d["metric_type"], d["temporality"]) == ("sum", "delta")
+    for r in rows:
+        assert (r["instance"], r["host"]) == ("pod-a", "node-1"), r
+        assert 0 < r["start"] <= r["t"], r
+    # The exemplar links the histogram to the span it was recorded in (the SQL of
+    # docs/receivers.md).
+    linked = query(daemon.data_dir, "SELECT p.x['value'] AS measured, p.x['trace_id'] AS trace_id, s.name "
+                                    "FROM (SELECT unnest(exemplars) AS x FROM metric_points "
+                                    "WHERE exemplars IS NOT NULL AND service = 'kept') p "
+                                    "JOIN spans s ON s.trace_id = p.x['trace_id'] AND s.span_id = p.x['span_id']")
+    assert linked == [{"measured": 12.5, "trace_id": hexid(sc.trace_id, 32), "name": "exemplar-op"}]
+    ts = query(daemon.data_dir, "SELECT trace_state FROM spans WHERE name = 'sampled-op'")
+    assert ts == [{"trace_state": "ot=th:8"}]
+
+
 def send_logs(exporter, service, region):
     import logging
     from opentelemetry.sdk._logs import LoggingHandler

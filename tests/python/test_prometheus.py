@@ -4,6 +4,7 @@ Alertmanager's webhook. Skipped, loudly, only when the binaries are missing (scr
 installs them)."""
 
 import http.server
+import json
 import os
 import shutil
 import socket
@@ -35,7 +36,9 @@ class Target:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                body = "".join(f"{k} {v}\n" for k, v in target.values.items()).encode()
+                body = ("# HELP drill_requests_total Requests the drill served.\n"
+                        "# TYPE drill_requests_total counter\n"
+                        + "".join(f"{k} {v}\n" for k, v in target.values.items())).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -67,14 +70,15 @@ class Proc:
         self.log.close()
 
 
-def start_prometheus(tmp, name, region, target_port, write_url, am_port=None):
+def start_prometheus(tmp, name, region, target_port, write_url, am_port=None, services=("frontend",)):
     d = os.path.join(tmp, name)
     os.makedirs(d)
     rules = os.path.join(d, "rules.yml")
     with open(rules, "w") as f:
-        f.write("groups:\n- name: drill\n  interval: 1s\n  rules:\n"
-                "  - alert: DrillServiceDown\n    expr: drill_up == 0\n    labels: {service: frontend, severity: page}\n"
-                "    annotations: {summary: frontend is down}\n")
+        f.write("groups:\n- name: drill\n  interval: 1s\n  rules:\n")
+        for service in services:
+            f.write(f"  - alert: DrillServiceDown\n    expr: drill_up == 0\n    labels: {{service: {service}, severity: page}}\n"
+                    f"    annotations: {{summary: {service} is down}}\n")
     alerting = ""
     if am_port:
         alerting = f"alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{am_port}']\n"
@@ -92,6 +96,7 @@ scrape_configs:
 remote_write:
 - url: {write_url}
   queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
+  metadata_config: {{send: true, send_interval: 1s}}
 {alerting}""")
     port = free_port()
     return Proc([PROM, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data", f"--web.listen-address=127.0.0.1:{port}",
@@ -119,6 +124,13 @@ def test_two_prometheus_regions_remote_write_samples(daemon, tmp_path):
             assert started - 5 <= r["t"] / 1e9 <= time.time() + 1
         up = query(daemon.data_dir, "SELECT count(*) AS n FROM metric_points WHERE name = 'up' AND value = 1")
         assert up[0]["n"] >= 2
+        # Metadata (type, help) is kept, not answered 204 and dropped.
+        md_sql = ("SELECT metric_type, help, unit, source FROM metric_metadata "
+                  "WHERE name = 'drill_requests_total'")
+        wait_until(lambda: query(daemon.data_dir, md_sql), timeout=60, what="remote_write metadata")
+        for r in query(daemon.data_dir, md_sql):
+            assert (r["metric_type"], r["help"], r["source"]) == (
+                "counter", "Requests the drill served.", "prometheus_remote_write")
     finally:
         for p in procs:
             p.stop()
@@ -162,6 +174,45 @@ receivers:
             assert '"summary":"frontend is down"' in r["annotations"]
         assert firing["fingerprint"] == resolved["fingerprint"] != ""
         assert firing["received"] < resolved["received"]
+    finally:
+        prom.stop()
+        am.stop()
+        target.stop()
+
+
+def test_truncated_alertmanager_notifications_are_counted(daemon, tmp_path):
+    """Alertmanager's webhook max_alerts leaves alerts out of a notification; cutover keeps
+    truncatedAlerts, groupKey and groupLabels so the alert audit can say so."""
+    target = Target()
+    am_port = free_port()
+    am_dir = tmp_path / "am"
+    am_dir.mkdir()
+    (am_dir / "am.yml").write_text(f"""route:
+  receiver: cutover
+  group_by: [alertname]
+  group_wait: 2s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+- name: cutover
+  webhook_configs:
+  - url: http://{daemon.http}/v1/alertmanager
+    max_alerts: 1
+""")
+    am = Proc([AM, f"--config.file={am_dir / 'am.yml'}", f"--storage.path={am_dir / 'data'}",
+               f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="], str(am_dir / "am.log"))
+    target.values["drill_up"] = 0.0
+    prom = start_prometheus(str(tmp_path), "east", "us-east-1", target.port, f"http://{daemon.http}/api/v1/write",
+                            am_port, services=("frontend", "checkout"))
+    try:
+        sql = ("SELECT service, group_key, group_labels, truncated_alerts FROM alerts "
+               "WHERE alertname = 'DrillServiceDown' AND status = 'firing' ORDER BY time")
+        wait_until(lambda: any(r["truncated_alerts"] == 1 for r in query(daemon.data_dir, sql)), timeout=90,
+                   what="a notification with one alert left out")
+        r = next(r for r in query(daemon.data_dir, sql) if r["truncated_alerts"] == 1)
+        assert r["service"] in ("frontend", "checkout")
+        assert json.loads(r["group_labels"]) == {"alertname": "DrillServiceDown"}
+        assert "DrillServiceDown" in r["group_key"]
     finally:
         prom.stop()
         am.stop()
