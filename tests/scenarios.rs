@@ -1,22 +1,15 @@
-//! The scenario library (`src/demo/scenarios/`) against the analyzer: each scenario's events
+//! The scenario library (`scenarios/`, crate `cutover-scenarios`) against the analyzer: each scenario's events
 //! go into a fresh log, `measures::measure` analyzes them with the scenario's spec, and the
 //! report is compared with the generator's ground truth within the tolerances (RTO and
 //! phase times ±1 s, lost writes and messages exact, RPO ±100 ms, gaps exact, budget within
 //! 0.5 %). Each test also checks the scenario's own finding.
 
-// The library lives in the binary crate; mount it (and the simulator it builds on) here at
-// the paths it uses there (`crate::demo::…`).
-#[allow(dead_code)]
-#[path = "../src/demo/sim.rs"]
-mod sim;
-
-#[path = "../src/demo/scenarios/mod.rs"]
-mod scenarios;
-
 mod scenario_checks;
 
+/// The library crate under the paths the checks use.
 mod demo {
-    pub(crate) use super::{scenarios, sim};
+    pub(crate) use cutover_scenarios as scenarios;
+    pub(crate) use cutover_scenarios::sim;
 }
 
 use cutover_analyzer::measures::gaps::{FollowStatus, GapClass};

@@ -3,8 +3,8 @@
 //! beside the simulator's ground truth.
 
 pub mod export;
-pub mod scenarios;
-pub mod sim;
+
+pub use cutover_scenarios::sim;
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -102,7 +102,11 @@ pub async fn run(seed: u64, data_dir: Option<PathBuf>) -> anyhow::Result<DemoOut
     );
     Ok(DemoOutcome {
         data_dir,
-        truth: drill.truth,
+        truth: Truth {
+            rto_seconds: drill.truth.rto_seconds,
+            rpo_seconds: drill.truth.rpo_seconds,
+            lost_writes: drill.truth.lost_writes,
+        },
         report,
     })
 }

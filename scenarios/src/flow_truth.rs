@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::truth::{CallFact, MessageFact};
-use crate::demo::sim::Ns;
+use crate::sim::Ns;
 
 /// Message counts of one side of the cutover.
 #[derive(Debug, Clone, Default, PartialEq)]

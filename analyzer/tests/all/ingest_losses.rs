@@ -2,9 +2,7 @@
 //! report's validity section per listener, and are not mistaken for a telemetry stream of the
 //! drill (no gap, no "never followed the cutover").
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_schemas::{Attribute, Body, EventKind, LogBody, Value};
 

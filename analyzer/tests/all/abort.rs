@@ -5,9 +5,7 @@
 //! at T0+80 s (us-west-2). Requests T0+90..=99 s take 900 ms, the others 20 ms.
 //! `drill_started` at T0, the fault at T0+20 s, `drill_ended` at T0+70 s.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::abort::{self, CriterionResult};
 use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};

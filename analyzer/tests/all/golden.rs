@@ -1,12 +1,10 @@
 //! Golden tests of `queries/`: every SQL file runs on a small fixture log and its rows are
 //! compared with `queries/golden/<file>.txt`. After a deliberate change, regenerate with
-//! `CUTOVER_BLESS=1 cargo test -p cutover-analyzer --test golden` and review the diff.
-
-mod common;
+//! `CUTOVER_BLESS=1 cargo test -p cutover-analyzer --test all golden::` and review the diff.
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};
 use cutover_eventlog::{LogConfig, LogWriter};

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::Scenario;
 use super::world::{self, SLI_SERVICE, Telemetry, World};
-use crate::demo::sim::{self, MS, Ns, Replication, SEC};
+use crate::sim::{self, MS, Ns, Replication, SEC};
 
 /// A scenario generator: the scenario for a seed.
 pub type Generator = fn(u64) -> Scenario;

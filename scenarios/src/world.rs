@@ -12,7 +12,7 @@ use super::Scenario;
 use super::events::{self, Ids, PRIMARY, SECONDARY, SpanKind, SpanSpec, region};
 use super::truth::{self, AlertFact, CallFact, Generated, MessageFact, ScenarioTruth, SpikeFact, StreamFact};
 use super::{budget_truth, telemetry_truth};
-use crate::demo::sim::{self, Drill, MS, Ns, Params, Replication, SEC};
+use crate::sim::{self, Drill, MS, Ns, Params, Replication, SEC};
 
 /// 2026-11-26T12:00:00Z: every scenario starts here.
 pub const T0: Ns = 1_795_694_400_000_000_000;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::demo::sim::{Moments, Ns, Request, Write};
+use crate::sim::{Moments, Ns, Request, Write};
 
 /// One generated stream of a periodic signal (metric name or SIEM feed) in one region.
 #[derive(Debug, Clone, PartialEq)]

@@ -28,9 +28,7 @@
 //! at 96), d1, h1; failback_started → not in the log; [70, 120] (no failback_completed in the
 //! log) ReplicationLag → r1.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::alerts::{self, SILENCES_REASON};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

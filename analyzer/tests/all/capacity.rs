@@ -1,11 +1,9 @@
 //! Capacity: golden rows of `queries/capacity_gauge.sql` and the section's numbers on a
 //! fixture computed by hand (see `fixture`).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::capacity::{self, QUERIES};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

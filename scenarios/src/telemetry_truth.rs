@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use cutover_schemas::{Body, Event, EventKind};
 
 use super::truth::{AlertFact, secs};
-use crate::demo::sim::Ns;
+use crate::sim::Ns;
 
 /// The gap rule of the scenarios' spec (`GAPS_SPEC`).
 #[derive(Debug, Clone, PartialEq)]
@@ -249,7 +249,7 @@ pub fn suppressed(generated: &[AlertFact], declared: Ns, completed: Ns) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::scenarios::events::{gauge, siem};
+    use crate::events::{gauge, siem};
 
     const S: Ns = 1_000_000_000;
 

@@ -1,13 +1,11 @@
 //! The parallel replay against a plain sequential one: a log of many small segments, with
 //! duplicate spans inside and across segments, an undecodable record and an unknown kind.
 
-mod common;
-
 use std::collections::HashSet;
 
+use crate::common::*;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::UInt64Type;
-use common::*;
 use cutover_analyzer::Analyzer;
 use cutover_eventlog::{LogConfig, LogReader, LogWriter};
 use cutover_schemas::{Attribute, Body, Event, EventKind, LogBody, MetricBody, Value};

@@ -6,9 +6,7 @@
 //! succeed but take 700 ms (bad for the `fast` SLO only). Until T0+89 s requests are served by
 //! us-east-1, then by us-west-2.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::budget::{self, Budget, SloBudget};
 use cutover_analyzer::queries::{self, Param};
 use cutover_analyzer::{Analyzer, DrillSpec};

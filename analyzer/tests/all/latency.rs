@@ -1,5 +1,5 @@
 //! The latency section on a fixture whose every number can be worked out by hand.
-//! `CUTOVER_BLESS=1 cargo test -p cutover-analyzer --test latency` regenerates the golden rows.
+//! `CUTOVER_BLESS=1 cargo test -p cutover-analyzer --test all latency::` regenerates the golden rows.
 //!
 //! Fixture (times are seconds after T0, durations in ms; windows are 10 s, aligned on the
 //! fault at 30 s; spec: factor 3, floor 100 ms, min_samples 3):
@@ -13,11 +13,9 @@
 //! - us-west-2 checkout: 5:1.5 15:2 25:2.5 (baseline p99 2.5), then 41:60 42:60 43:60 (p99 60
 //!   is 24 × baseline but under the 100 ms floor) and 51:480 52:480 (only 2 requests).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::latency::{self, BaselineScope, Comparison, PhaseLatency, Spike};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::events::region;
-use crate::demo::sim::{Ns, Request};
+use crate::sim::{Ns, Request};
 
 /// Nearest-rank quantile of an ascending sample: the value of rank `ceil(q n)`.
 pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
@@ -252,7 +252,7 @@ pub fn capacity(times: &[Ns], values: &[f64], from: Ns, threshold: f64) -> (u64,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::sim::SEC;
+    use crate::sim::SEC;
 
     fn req(primary: bool, s: i64, status: u16, ms: i64) -> Request {
         Request {

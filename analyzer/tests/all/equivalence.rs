@@ -4,9 +4,7 @@
 //! logs full of ties, duplicate times, orphans, several roots, cross-region traces and
 //! asynchronous spans, under several parameter sets.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::Analyzer;
 use cutover_analyzer::DrillSpec;
 use cutover_analyzer::measures::{gaps, traces};

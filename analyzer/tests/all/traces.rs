@@ -1,11 +1,9 @@
 //! Trace continuity: golden rows of `queries/traces_*.sql` and the section's numbers on a
 //! fixture where each one is counted by hand (see the comments in `fixture`).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::traces::{self, QUERIES};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

@@ -1,11 +1,9 @@
 //! Residual traffic and session drops: golden rows of `queries/traffic_*.sql` and the
 //! section's numbers on a fixture counted by hand (see `fixture`).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::traffic::{self, QUERIES};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

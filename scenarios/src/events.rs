@@ -6,7 +6,7 @@ use cutover_schemas::{
     AlertBody, Attribute, Body, Event, EventKind, MarkerBody, MetricBody, SCHEMA_VERSION, SiemBody, Source, SpanBody,
 };
 
-use crate::demo::sim::{MS, Ns};
+use crate::sim::{MS, Ns};
 
 /// The primary region of every scenario.
 pub const PRIMARY: &str = "us-east-1";

@@ -25,9 +25,7 @@
 //! the cutover), api/metrics 72, cpu 72, mem 80 (10 s: late), fw/siem 71, web/spans 75 (5 s:
 //! exactly the allowed delay); disk, batch/spans, db/metrics, db/metrics/boot_time never.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::gaps::{self, FollowStatus, GapClass, Signal};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;

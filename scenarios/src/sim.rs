@@ -19,7 +19,16 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use cutover_analyzer::report::Truth;
+/// The ground truth the demo prints beside the measured values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truth {
+    /// True RTO, seconds.
+    pub rto_seconds: f64,
+    /// True RPO, seconds.
+    pub rpo_seconds: f64,
+    /// True number of lost writes.
+    pub lost_writes: u64,
+}
 
 /// Nanoseconds.
 pub type Ns = i64;

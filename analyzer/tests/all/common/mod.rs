@@ -1,5 +1,5 @@
 //! Shared by the analyzer's integration tests: event builders for fixture logs and the
-//! golden-rows check. Each test binary uses a subset.
+//! golden-rows check. Each test module uses a subset.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

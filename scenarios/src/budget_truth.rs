@@ -3,7 +3,7 @@
 
 use super::traffic_truth::nearest_rank;
 use super::truth::secs;
-use crate::demo::sim::{Ns, Request, SEC};
+use crate::sim::{Ns, Request, SEC};
 
 /// The budget and abort parts of every scenario's spec.
 pub const BUDGET_SPEC: &str = "\

@@ -1,11 +1,9 @@
 //! Message reconciliation: golden rows of `queries/messages_*.sql` and the section's counts on
 //! a fixture counted by hand (see `fixture`).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use cutover_analyzer::measures::messages::{self, MessageCounts, QUERIES};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
