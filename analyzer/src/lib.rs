@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod html;
 pub mod measures;
+pub mod metrics_sli;
 pub mod queries;
 pub mod report;
 pub mod spec;
@@ -83,6 +84,8 @@ pub struct Analyzer {
     ctx: SessionContext,
     /// What the replay saw.
     pub stats: tables::ReplayStats,
+    /// With a metrics SLI: how its `requests` were built (resolution, scaling).
+    pub metrics_sli: Option<MetricsSliInfo>,
     from: TablesFrom,
     cache_writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -154,10 +157,133 @@ pub fn session() -> SessionContext {
     SessionContext::new_with_state(state)
 }
 
+/// How the `requests` of a metrics SLI were built ([`metrics_sli`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSliInfo {
+    /// The `total` selector, as written.
+    pub total: String,
+    /// Synthetic requests.
+    pub requests: u64,
+    /// Median interval between points, ns.
+    pub resolution_ns: Option<i64>,
+    /// Whether counts were scaled down.
+    pub scaled: bool,
+    /// Increments of the other selector left out (no `total` increment to pair with).
+    pub unpaired: u64,
+}
+
 /// What the spec-dependent views ([`queries::SPEC_VIEWS`]) are computed from: the SLI
 /// services and span kinds, as JSON.
-fn spec_view_key(services: &[String], kinds: &[String]) -> String {
-    serde_json::json!({ "sli_services": services, "sli_kinds": kinds }).to_string()
+fn spec_view_key(services: &[String], kinds: &[String], metrics: Option<&metrics_sli::MetricsSliSpec>) -> String {
+    let metrics = metrics.map(|m| serde_json::json!({ "total": m.total, "bad": m.bad, "good": m.good }));
+    serde_json::json!({ "sli_services": services, "sli_kinds": kinds, "sli_metrics": metrics }).to_string()
+}
+
+/// Reads the points of the metrics SLI's two metrics from `metric_points`.
+async fn metric_points_of(ctx: &SessionContext, names: [&str; 2]) -> Result<Vec<metrics_sli::Point>, AnalyzeError> {
+    use arrow::array::{Array, AsArray, MapArray};
+    use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+    let sql = "SELECT name, region, service, instance, attributes, time, value, start_time, temporality \
+               FROM metric_points WHERE (name = $a OR name = $b) AND NOT is_stale";
+    let params: std::collections::HashMap<String, datafusion::common::ScalarValue> = [
+        ("a".to_string(), datafusion::common::ScalarValue::Utf8(Some(names[0].to_string()))),
+        ("b".to_string(), datafusion::common::ScalarValue::Utf8(Some(names[1].to_string()))),
+    ]
+    .into_iter()
+    .collect();
+    let batches = ctx.sql(sql).await?.with_param_values(params)?.collect().await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let text = |i: usize| b.column(i).as_string::<i32>().clone();
+        let (name, region, service, instance, temporality) = (text(0), text(1), text(2), text(3), text(8));
+        let attrs = b
+            .column(4)
+            .as_any()
+            .downcast_ref::<MapArray>()
+            .ok_or_else(|| AnalyzeError::Internal("metric_points.attributes is not a map".into()))?;
+        let (time, value, start) = (
+            b.column(5).as_primitive::<TimestampNanosecondType>(),
+            b.column(6).as_primitive::<Float64Type>(),
+            b.column(7).as_primitive::<TimestampNanosecondType>(),
+        );
+        let offsets = attrs.value_offsets();
+        let keys = attrs.keys().as_string::<i32>();
+        let values = attrs.values().as_string::<i32>();
+        for row in 0..b.num_rows() {
+            let mut labels = std::collections::BTreeMap::new();
+            for i in offsets[row] as usize..offsets[row + 1] as usize {
+                if !values.is_null(i) {
+                    labels.insert(keys.value(i).to_string(), values.value(i).to_string());
+                }
+            }
+            labels
+                .entry("job".to_string())
+                .or_insert_with(|| service.value(row).to_string());
+            labels
+                .entry("region".to_string())
+                .or_insert_with(|| region.value(row).to_string());
+            out.push(metrics_sli::Point {
+                name: name.value(row).to_string(),
+                region: region.value(row).to_string(),
+                service: service.value(row).to_string(),
+                instance: (!instance.is_null(row)).then(|| instance.value(row).to_string()),
+                labels,
+                time: time.value(row),
+                value: value.value(row),
+                start_time: if start.is_null(row) { 0 } else { start.value(row) },
+                delta: !temporality.is_null(row) && temporality.value(row) == "delta",
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `requests` by the requests of the metrics SLI `m`.
+async fn register_metrics_requests(
+    ctx: &SessionContext,
+    m: &metrics_sli::MetricsSliSpec,
+) -> Result<MetricsSliInfo, AnalyzeError> {
+    use arrow::array::{ArrayRef, BooleanArray, StringArray, TimestampNanosecondArray, new_null_array};
+    let (total, other, side) = m.selectors().map_err(AnalyzeError::Spec)?;
+    let points = metric_points_of(ctx, [&total.name, &other.name]).await?;
+    let built = metrics_sli::requests(&points, &total, &other, side);
+    let spans_schema = ctx.table("requests").await?.schema().as_arrow().clone();
+    let fields: Vec<arrow::datatypes::Field> = spans_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    let n = built.rows.len();
+    let times = || {
+        Arc::new(TimestampNanosecondArray::from_iter_values(built.rows.iter().map(|r| r.time)).with_timezone("UTC"))
+            as ArrayRef
+    };
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "service" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.service.as_str())))
+                as ArrayRef,
+            "region" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.region.as_str()))),
+            "name" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.name.as_str()))),
+            "start_time" | "end_time" => times(),
+            "bad" => Arc::new(BooleanArray::from_iter(built.rows.iter().map(|r| Some(r.bad)))),
+            _ => new_null_array(f.data_type(), n),
+        })
+        .collect();
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| AnalyzeError::Internal(format!("metrics SLI requests: {e}")))?;
+    ctx.deregister_table("requests")?;
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ctx.register_table("requests", Arc::new(MemTable::try_new(schema, partitioned(&[batch], partitions))?))?;
+    Ok(MetricsSliInfo {
+        total: m.total.clone(),
+        requests: n as u64,
+        resolution_ns: built.resolution_ns,
+        scaled: built.scaled,
+        unpaired: built.unpaired,
+    })
 }
 
 /// Replays the log, or loads its cache when one matches. The stamp (the cache key) is taken
@@ -240,10 +366,11 @@ impl Analyzer {
         } else {
             TablesFrom::Replay
         };
-        let (ctx, view_key) = Self::context_for(&tables, spec, loaded.as_mut()).await?;
+        let (ctx, view_key, metrics_sli) = Self::context_for(&tables, spec, loaded.as_mut()).await?;
         let mut analyzer = Analyzer {
             ctx,
             stats: tables.stats.clone(),
+            metrics_sli,
             from,
             cache_writer: None,
         };
@@ -260,10 +387,11 @@ impl Analyzer {
     /// An analyzer over tables already read (by a [`tables::Tail`] that follows a live log):
     /// the views are computed from them, nothing is cached.
     pub async fn from_tables(tables: &tables::Tables, spec: Option<&DrillSpec>) -> Result<Analyzer, AnalyzeError> {
-        let (ctx, _) = Self::context_for(tables, spec, None).await?;
+        let (ctx, _, metrics_sli) = Self::context_for(tables, spec, None).await?;
         Ok(Analyzer {
             ctx,
             stats: tables.stats.clone(),
+            metrics_sli,
             from: TablesFrom::Replay,
             cache_writer: None,
         })
@@ -275,7 +403,7 @@ impl Analyzer {
         tables: &tables::Tables,
         spec: Option<&DrillSpec>,
         mut loaded: Option<&mut cache::Loaded>,
-    ) -> Result<(SessionContext, String), AnalyzeError> {
+    ) -> Result<(SessionContext, String, Option<MetricsSliInfo>), AnalyzeError> {
         let ctx = session();
         udf::register(&ctx);
         let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -293,7 +421,8 @@ impl Analyzer {
         for (name, sql) in queries::LAZY_VIEWS {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
-        let view_key = spec_view_key(&services, &kinds);
+        let metrics = spec.and_then(|s| s.sli.metrics.as_ref());
+        let view_key = spec_view_key(&services, &kinds, metrics);
         for (name, sql) in queries::VIEWS {
             let started = std::time::Instant::now();
             let usable =
@@ -313,7 +442,12 @@ impl Analyzer {
                 }
             }
         }
-        Ok((ctx, view_key))
+        // A metrics SLI replaces the span-based requests (the cache keeps them with this key).
+        let info = match metrics {
+            Some(m) => Some(register_metrics_requests(&ctx, m).await?),
+            None => None,
+        };
+        Ok((ctx, view_key, info))
     }
 
     /// Saves the replayed tables and every view table (`requests` with its SLI selection) in a

@@ -234,6 +234,24 @@ pub async fn check_sli(analyzer: &Analyzer, spec: &DrillSpec) -> Result<(), Anal
     if counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) > 0 {
         return Ok(());
     }
+    if let Some(m) = &spec.sli.metrics {
+        let Some(b) = one(analyzer
+            .sql("SELECT name, COUNT(*) AS n FROM metric_points GROUP BY name ORDER BY name")
+            .await?)?
+        else {
+            return Ok(());
+        };
+        let names: Vec<String> = (0..b.num_rows().min(30))
+            .filter_map(|row| str_at(&b, "name", row))
+            .collect();
+        return Err(AnalyzeError::Spec(format!(
+            "sli.metrics gives no request: total {:?} with {:?} select no two points of one series; the log has metrics {}{}",
+            m.total,
+            m.bad.as_ref().or(m.good.as_ref()).cloned().unwrap_or_default(),
+            names.join(", "),
+            if b.num_rows() > names.len() { ", …" } else { "" }
+        )));
+    }
     let Some(b) = one(analyzer
         .sql("SELECT service, kind, COUNT(*) AS n FROM spans GROUP BY service, kind ORDER BY service, kind")
         .await?)?
@@ -278,7 +296,30 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         detected_by: None,
         phases: Vec::new(),
         fault_inferred: false,
+        sli: "spans".into(),
+        resolution_seconds: None,
+        sli_note: None,
     };
+    if let Some(m) = &analyzer.metrics_sli {
+        rto.sli = "metrics".into();
+        rto.resolution_seconds = m.resolution_ns.map(seconds);
+        let mut note = format!(
+            "{} requests from {}; times are precise to the {} s between its points",
+            m.requests,
+            m.total,
+            rto.resolution_seconds.map_or("—".to_string(), |r| r.to_string())
+        );
+        if m.scaled {
+            note += &format!(
+                "; intervals with more than {} requests were scaled down (ratios exact, counts not)",
+                crate::metrics_sli::MAX_ROWS_PER_INTERVAL
+            );
+        }
+        if m.unpaired > 0 {
+            note += &format!("; {} increments of the other selector had no total to pair with", m.unpaired);
+        }
+        rto.sli_note = Some(note);
+    }
     let counts = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     rto.requests = counts.as_ref().and_then(|b| int_at(b, "n", 0)).unwrap_or(0) as u64;
     let Some(fault_at) = timeline.fault_at else {

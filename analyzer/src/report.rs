@@ -156,6 +156,13 @@ pub struct Rto {
     /// The RTO split at detection, failover declared, cutover and first good request in the
     /// secondary; consecutive phases, each measurable on its own.
     pub phases: Vec<Phase>,
+    /// What the SLI's requests are: `spans`, or `metrics` (counters, see `sli.metrics`).
+    pub sli: String,
+    /// With a metrics SLI: the median interval between its points, seconds. Times computed
+    /// from it (recovery, the RTO, burn) are precise to about this much.
+    pub resolution_seconds: Option<f64>,
+    /// With a metrics SLI: how its requests were built (the `total` selector, scaling).
+    pub sli_note: Option<String>,
 }
 
 /// One phase of the outage.
@@ -345,6 +352,9 @@ impl Report {
         );
         out += &format!("- recovered: {}\n", self.rto.recovered_at.as_deref().unwrap_or("—"));
         out += &format!("- SLI requests: {}\n", self.rto.requests);
+        if let Some(note) = &self.rto.sli_note {
+            out += &format!("- SLI from metrics: {note}\n");
+        }
         if let Some(r) = &self.rto.reason {
             out += &format!("- not measurable: {r}\n");
         }

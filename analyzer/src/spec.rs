@@ -4,7 +4,7 @@
 //! name: example
 //! regions: { primary: us-east-1, secondary: us-west-2 }
 //! targets: { rto_seconds: 300, rpo_seconds: 5 }
-//! sli: { services: [frontend], span_kinds: [server] }
+//! sli: { services: [frontend], span_kinds: [server] }   # or sli.metrics: see metrics_sli
 //! recovery: { success_ratio: 0.99, stable_seconds: 60, breach_seconds: 10, breach_success_ratio: 0.9 }
 //! replication: { lag_metric: pg_replication_lag_seconds, lag_unit: seconds }   # optional
 //! ```
@@ -107,15 +107,20 @@ pub struct Targets {
     pub rpo_seconds: f64,
 }
 
-/// Span selection for the SLI.
+/// The SLI's requests: spans of some services, or counters (`metrics`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Sli {
-    /// `service.name`s whose spans are requests.
+    /// `service.name`s whose spans are requests (may be empty with `metrics`).
+    #[serde(default)]
     pub services: Vec<String>,
     /// Span kinds counted (`server`, `client`, `internal`, `producer`, `consumer`).
     #[serde(default = "default_kinds")]
     pub span_kinds: Vec<String>,
+    /// An SLI from counters instead of spans ([`crate::metrics_sli`]): `requests` is then
+    /// built from these metrics.
+    #[serde(default)]
+    pub metrics: Option<crate::metrics_sli::MetricsSliSpec>,
 }
 
 fn default_kinds() -> Vec<String> {
@@ -232,8 +237,14 @@ impl DrillSpec {
         if !(self.targets.rto_seconds >= 0.0 && self.targets.rpo_seconds >= 0.0) {
             return Err("targets must be non-negative numbers of seconds".into());
         }
-        if self.sli.services.is_empty() {
-            return Err("sli.services must name at least one service".into());
+        match &self.sli.metrics {
+            Some(m) => {
+                m.selectors()?;
+            }
+            None if self.sli.services.is_empty() => {
+                return Err("sli.services must name at least one service (or give sli.metrics)".into());
+            }
+            None => {}
         }
         if let Some(k) = self.sli.span_kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
             return Err(format!(

@@ -120,6 +120,9 @@ pub static TABLES: &[TableDef] = &[
             ("reason", Col::Text),
             ("requests", Col::Int),
             ("detected_by", Col::Text),
+            ("sli", Col::Text),
+            ("resolution_seconds", Col::Float),
+            ("sli_note", Col::Text),
         ],
     },
     TableDef {

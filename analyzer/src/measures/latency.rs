@@ -318,6 +318,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         window_seconds: ls.window_seconds,
         ..Default::default()
     };
+    if spec.sli.metrics.is_some() {
+        out.reason = Some("the SLI is from metrics: its requests have no durations (latency comes from spans)".into());
+        return Ok(out);
+    }
     let counted = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     if counted.as_ref().map_or(0, |b| count_at(b, "n", 0)) == 0 {
         out.reason = Some(format!(

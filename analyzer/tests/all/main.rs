@@ -15,6 +15,7 @@ mod golden;
 mod ingest_losses;
 mod latency;
 mod messages;
+mod metrics_sli;
 mod replay;
 mod traces;
 mod traffic;
