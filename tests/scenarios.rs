@@ -563,3 +563,72 @@ async fn the_replay_cache_gives_the_same_report_and_follows_the_log() {
     assert_eq!(again.tables_from(), cutover_analyzer::TablesFrom::Cache);
     assert_eq!(markers(&again).await, before + 1);
 }
+
+/// Analyzes `s` with its spec's `sli` replaced by the metrics SLI over its counters.
+async fn analyze_with_metrics_sli(s: &Scenario) -> Report {
+    let mut metrics = s.clone();
+    metrics.spec = s.spec.replace(
+        "sli: { services: [frontend], span_kinds: [server] }",
+        library::METRICS_SLI_SPEC,
+    );
+    assert!(metrics.spec.contains("sli:\n  metrics:"), "{}", metrics.spec);
+    analyze(&metrics).await
+}
+
+/// A metrics SLI's RTO against the truth (computed from the requests by the span definition):
+/// within the scrape interval plus the 1 s of the other checks.
+fn check_metrics_rto(ctx: &str, s: &Scenario, r: &Report) -> f64 {
+    let truth = s.truth.rto_seconds.expect("the clean failover recovers");
+    let got = r
+        .rto
+        .actual_seconds
+        .unwrap_or_else(|| panic!("{ctx}: no RTO: {:?}", r.rto.reason));
+    assert_eq!(r.rto.sli, "metrics", "{ctx}");
+    let resolution = r.rto.resolution_seconds.expect("a metrics SLI has a resolution");
+    assert!(
+        (resolution - library::SCRAPE as f64 / 1e9).abs() < 1e-9,
+        "{ctx}: {resolution}"
+    );
+    assert!(
+        (got - truth).abs() <= resolution + 1.0,
+        "{ctx}: metrics RTO {got} s vs true {truth} s (resolution {resolution} s)"
+    );
+    assert_eq!(r.rto.met, Some(true), "{ctx}");
+    // Burn and abort read the same requests: the budget's bad requests are those of the
+    // counters, and nothing aborts a clean failover.
+    assert!(
+        r.budget.slos.iter().all(|x| x.reason.is_none()),
+        "{ctx}: {:?}",
+        r.budget.slos
+    );
+    got
+}
+
+#[tokio::test]
+async fn metrics_only_sli_measures_the_rto_from_counters() {
+    for seed in seeds() {
+        let s = library::metrics_only_sli(seed);
+        let r = analyze(&s).await;
+        let ctx = format!("{} seed {seed}", s.name);
+        let got = check_metrics_rto(&ctx, &s, &r);
+        eprintln!("{ctx}: RTO from counters {got} s, true {:?} s", s.truth.rto_seconds);
+        assert!(r.latency.reason.is_some(), "{ctx}: no durations from counters");
+    }
+}
+
+#[tokio::test]
+async fn spans_and_metrics_sli_give_two_rtos_side_by_side() {
+    for seed in seeds() {
+        let s = library::spans_and_metrics_sli(seed);
+        let ctx = format!("{} seed {seed}", s.name);
+        let spans = analyze(&s).await;
+        scenario_checks::all(&ctx, &s, &spans);
+        let metrics = analyze_with_metrics_sli(&s).await;
+        let from_metrics = check_metrics_rto(&ctx, &s, &metrics);
+        eprintln!(
+            "{ctx}: RTO from spans {:?} s, from counters {from_metrics} s (resolution {:?} s), true {:?} s",
+            spans.rto.actual_seconds, metrics.rto.resolution_seconds, s.truth.rto_seconds
+        );
+        assert_eq!(spans.rto.sli, "spans");
+    }
+}

@@ -186,8 +186,14 @@ async fn metric_points_of(ctx: &SessionContext, names: [&str; 2]) -> Result<Vec<
     let sql = "SELECT name, region, service, instance, attributes, time, value, start_time, temporality \
                FROM metric_points WHERE (name = $a OR name = $b) AND NOT is_stale";
     let params: std::collections::HashMap<String, datafusion::common::ScalarValue> = [
-        ("a".to_string(), datafusion::common::ScalarValue::Utf8(Some(names[0].to_string()))),
-        ("b".to_string(), datafusion::common::ScalarValue::Utf8(Some(names[1].to_string()))),
+        (
+            "a".to_string(),
+            datafusion::common::ScalarValue::Utf8(Some(names[0].to_string())),
+        ),
+        (
+            "b".to_string(),
+            datafusion::common::ScalarValue::Utf8(Some(names[1].to_string())),
+        ),
     ]
     .into_iter()
     .collect();
@@ -263,10 +269,15 @@ async fn register_metrics_requests(
         .fields()
         .iter()
         .map(|f| match f.name().as_str() {
-            "service" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.service.as_str())))
-                as ArrayRef,
-            "region" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.region.as_str()))),
-            "name" => Arc::new(StringArray::from_iter_values(built.rows.iter().map(|r| r.name.as_str()))),
+            "service" => Arc::new(StringArray::from_iter_values(
+                built.rows.iter().map(|r| r.service.as_str()),
+            )) as ArrayRef,
+            "region" => Arc::new(StringArray::from_iter_values(
+                built.rows.iter().map(|r| r.region.as_str()),
+            )),
+            "name" => Arc::new(StringArray::from_iter_values(
+                built.rows.iter().map(|r| r.name.as_str()),
+            )),
             "start_time" | "end_time" => times(),
             "bad" => Arc::new(BooleanArray::from_iter(built.rows.iter().map(|r| Some(r.bad)))),
             _ => new_null_array(f.data_type(), n),
@@ -276,7 +287,10 @@ async fn register_metrics_requests(
         .map_err(|e| AnalyzeError::Internal(format!("metrics SLI requests: {e}")))?;
     ctx.deregister_table("requests")?;
     let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    ctx.register_table("requests", Arc::new(MemTable::try_new(schema, partitioned(&[batch], partitions))?))?;
+    ctx.register_table(
+        "requests",
+        Arc::new(MemTable::try_new(schema, partitioned(&[batch], partitions))?),
+    )?;
     Ok(MetricsSliInfo {
         total: m.total.clone(),
         requests: n as u64,

@@ -316,7 +316,10 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             );
         }
         if m.unpaired > 0 {
-            note += &format!("; {} increments of the other selector had no total to pair with", m.unpaired);
+            note += &format!(
+                "; {} increments of the other selector had no total to pair with",
+                m.unpaired
+            );
         }
         rto.sli_note = Some(note);
     }

@@ -133,7 +133,11 @@ impl Selector {
                     break;
                 }
                 let mut label = String::new();
-                while let Some(c) = chars.peek().copied().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '.') {
+                while let Some(c) = chars
+                    .peek()
+                    .copied()
+                    .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                {
                     label.push(c);
                     chars.next();
                 }
@@ -168,7 +172,8 @@ impl Selector {
                     }
                 }
                 let re = |v: &str| {
-                    regex::Regex::new(&format!("^(?:{v})$")).map_err(|e| format!("{text:?}: regular expression of {label}: {e}"))
+                    regex::Regex::new(&format!("^(?:{v})$"))
+                        .map_err(|e| format!("{text:?}: regular expression of {label}: {e}"))
                 };
                 let op = match op.as_str() {
                     "=" => Op::Eq(value),
@@ -184,7 +189,11 @@ impl Selector {
         if let Some(i) = matchers.iter().position(|(l, _)| l == "__name__") {
             match matchers.remove(i).1 {
                 Op::Eq(n) if name.is_empty() => name = n,
-                _ => return Err(format!("{text:?}: __name__ must be one name with =, and not beside a name")),
+                _ => {
+                    return Err(format!(
+                        "{text:?}: __name__ must be one name with =, and not beside a name"
+                    ));
+                }
             }
         }
         if name.is_empty() {
@@ -409,7 +418,10 @@ mod tests {
         };
         assert!(s.matches("http_requests_total", &labels("503", "/cart")));
         assert!(!s.matches("http_requests_total", &labels("200", "/cart")));
-        assert!(!s.matches("http_requests_total", &labels("5033", "/cart")), "regexes are anchored");
+        assert!(
+            !s.matches("http_requests_total", &labels("5033", "/cart")),
+            "regexes are anchored"
+        );
         assert!(!s.matches("http_requests_total", &labels("500", "/healthz")));
         assert!(!s.matches("other", &labels("503", "/cart")));
         let n = Selector::parse(r#"{__name__="up", job!="x"}"#).unwrap();

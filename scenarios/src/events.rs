@@ -155,6 +155,23 @@ pub fn gauge(region: &str, service: &str, name: &str, unit: &str, time: Ns, valu
     )
 }
 
+/// One Prometheus counter sample as remote_write stores it (labels as attributes, the service
+/// is the `job`, no resource attributes).
+pub fn counter(region: &str, job: &str, name: &str, labels: &[(&str, &str)], time: Ns, value: f64) -> Event {
+    let body = MetricBody {
+        name: name.into(),
+        metric_type: "sample".into(),
+        value,
+        ..Default::default()
+    };
+    let mut attrs: Vec<Attribute> = labels.iter().map(|(k, v)| Attribute::str(*k, *v)).collect();
+    attrs.push(Attribute::str("job", job));
+    let mut e = event(EventKind::MetricPoint, region, job, time, attrs, Body::Metric(body));
+    e.source = Source::PromRemoteWrite as i32;
+    e.resource_attributes.clear();
+    e
+}
+
 /// One RFC 5424 syslog security event from `hostname`/`app_name`.
 pub fn siem(region: &str, hostname: &str, app_name: &str, time: Ns, message: &str) -> Event {
     let body = SiemBody {

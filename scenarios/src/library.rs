@@ -253,3 +253,81 @@ pub fn fault_marker_missing(seed: u64) -> Scenario {
     w.without_fault_marker = true;
     w.finish()
 }
+
+/// The SLI as counters: `http_requests_total{job="frontend",code}` of each region, scraped
+/// every [`SCRAPE`] (each region at its own phase), as Prometheus remote_write would store
+/// them. Not in [`ALL`]: `tests/scenarios.rs` analyzes these with [`METRICS_SLI_SPEC`].
+pub const SCRAPE: Ns = 5 * SEC;
+
+/// The `sli` of a metrics SLI over the counters of [`with_request_counters`].
+pub const METRICS_SLI_SPEC: &str = "sli:\n  metrics:\n    total: 'http_requests_total{job=\"frontend\"}'\n    bad: 'http_requests_total{job=\"frontend\",code=~\"5..\"}'";
+
+/// Adds the counters of the SLI requests (every status code seen, cumulative from 0 at the
+/// drill start) scraped every [`SCRAPE`] from the first to the last request.
+pub fn with_request_counters(s: &mut Scenario, seed: u64) {
+    use crate::events::{PRIMARY, SECONDARY, region};
+    let requests = &s.truth.generated.requests;
+    let (Some(first), Some(last)) = (
+        requests.iter().map(|r| r.start).min(),
+        requests.iter().map(|r| r.start).max(),
+    ) else {
+        return;
+    };
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x5c2a_9e00);
+    let codes: std::collections::BTreeSet<u16> = requests.iter().map(|r| r.status).collect();
+    for (primary, name) in [(true, PRIMARY), (false, SECONDARY)] {
+        debug_assert_eq!(region(primary), name);
+        let phase = rng.random_range(0..SCRAPE);
+        let mut starts: Vec<(Ns, u16)> = requests
+            .iter()
+            .filter(|r| r.primary == primary)
+            .map(|r| (r.start, r.status))
+            .collect();
+        starts.sort_unstable();
+        let mut t = first - SCRAPE + phase;
+        while t <= last + 2 * SCRAPE {
+            for code in &codes {
+                let n = starts.iter().filter(|(at, c)| *at <= t && c == code).count();
+                s.events.push(crate::events::counter(
+                    name,
+                    "frontend",
+                    "http_requests_total",
+                    &[
+                        ("code", &code.to_string()),
+                        ("instance", &format!("frontend.{name}:9090")),
+                    ],
+                    t,
+                    n as f64,
+                ));
+            }
+            t += SCRAPE;
+        }
+    }
+    s.events.sort_by_key(|e| e.event_time_unix_nano);
+}
+
+/// The clean failover with the SLI as counters only: the frontend's server spans are left out
+/// (a team that does not trace its frontend), the spec's `sli` is [`METRICS_SLI_SPEC`].
+pub fn metrics_only_sli(seed: u64) -> Scenario {
+    let mut s = clean_failover(seed);
+    s.name = "metrics_only_sli";
+    with_request_counters(&mut s, seed);
+    s.events.retain(|e| {
+        !(e.kind == cutover_schemas::EventKind::Span as i32
+            && e.service == SLI_SERVICE
+            && matches!(&e.body, Some(cutover_schemas::Body::Span(b)) if b.kind == 2))
+    });
+    s.spec = s
+        .spec
+        .replace("sli: { services: [frontend], span_kinds: [server] }", METRICS_SLI_SPEC);
+    s
+}
+
+/// The clean failover with both: the frontend's spans and its counters. Analyzed twice (the
+/// span SLI of the spec, and [`METRICS_SLI_SPEC`]) so the two RTOs sit side by side.
+pub fn spans_and_metrics_sli(seed: u64) -> Scenario {
+    let mut s = clean_failover(seed);
+    s.name = "spans_and_metrics_sli";
+    with_request_counters(&mut s, seed);
+    s
+}

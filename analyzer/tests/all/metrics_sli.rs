@@ -68,7 +68,10 @@ async fn rto_from_counters_with_its_resolution() {
     assert_eq!(r.rto.actual_seconds, Some(30.1));
     assert_eq!(r.rto.met, Some(true));
     assert!(
-        r.rto.sli_note.as_deref().is_some_and(|n| n.starts_with("1500 requests from http_requests_total")),
+        r.rto
+            .sli_note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("1500 requests from http_requests_total")),
         "{:?}",
         r.rto.sli_note
     );
@@ -82,7 +85,8 @@ async fn rto_from_counters_with_its_resolution() {
 async fn a_metrics_sli_that_selects_nothing_names_the_metrics_there_are() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), &fixture()).await;
-    let spec = DrillSpec::parse(&SPEC.replace("'http_requests_total{job=\"frontend\"}'", "'http_request_total'")).unwrap();
+    let spec =
+        DrillSpec::parse(&SPEC.replace("'http_requests_total{job=\"frontend\"}'", "'http_request_total'")).unwrap();
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
     let err = measures::measure(&analyzer, &spec).await.unwrap_err().to_string();
     assert!(
@@ -91,5 +95,10 @@ async fn a_metrics_sli_that_selects_nothing_names_the_metrics_there_are() {
     );
     // A selector that does not parse is a spec error.
     let bad = SPEC.replace("code=~\"5..\"", "code=~5..");
-    assert!(DrillSpec::parse(&bad).unwrap_err().to_string().contains("sli.metrics.bad"));
+    assert!(
+        DrillSpec::parse(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("sli.metrics.bad")
+    );
 }
