@@ -632,3 +632,62 @@ async fn spans_and_metrics_sli_give_two_rtos_side_by_side() {
         assert_eq!(spans.rto.sli, "spans");
     }
 }
+
+#[tokio::test]
+async fn head_sampled_traces_estimate_counts_and_keep_the_rto() {
+    for seed in seeds() {
+        let s = library::head_sampled_traces(seed);
+        let r = analyze(&s).await;
+        let ctx = format!("{} seed {seed}", s.name);
+        let truth = s.truth.rto_seconds.expect("the clean failover recovers");
+        let got = r
+            .rto
+            .actual_seconds
+            .unwrap_or_else(|| panic!("{ctx}: {:?}", r.rto.reason));
+        let all = s.truth.generated.requests.len() as f64;
+        let estimated = r.rto.estimated_requests.expect("sampled");
+        eprintln!(
+            "{ctx}: RTO from 10 % of the spans {got} s, true {truth} s; {} spans for about {estimated} requests of {all}",
+            r.rto.requests
+        );
+        assert_eq!(r.rto.sampling, "head", "{ctx}");
+        // About one in ten kept: the estimate within 10 % of the real count.
+        assert!((estimated - all).abs() <= 0.1 * all, "{ctx}: {estimated} vs {all}");
+        assert!(
+            r.rto
+                .sampling_note
+                .as_deref()
+                .is_some_and(|n| n.contains("with probabilities 0.1")),
+            "{ctx}"
+        );
+        // One span a second instead of ten: the recovery moment moves by a few seconds at most.
+        assert!((got - truth).abs() <= 5.0, "{ctx}: RTO {got} vs {truth}");
+    }
+}
+
+#[tokio::test]
+async fn tail_sampled_traces_do_not_pass_for_an_outage() {
+    for seed in seeds() {
+        let s = library::tail_sampled_traces(seed);
+        let r = analyze(&s).await;
+        let ctx = format!("{} seed {seed}", s.name);
+        assert_eq!(r.rto.sampling, "tail", "{ctx}");
+        for (what, reason) in [
+            ("rto", &r.rto.reason),
+            ("budget", &r.budget.reason),
+            ("abort", &r.abort.reason),
+            ("latency", &r.latency.reason),
+        ] {
+            assert!(
+                reason.as_deref().is_some_and(|x| x.contains("tail-sampled")),
+                "{ctx}: {what}: {reason:?}"
+            );
+        }
+        assert_eq!((r.rto.actual_seconds, r.rto.met), (None, None), "{ctx}");
+        // What does not rest on the span ratio is still measured: the fault, the lost writes,
+        // the timeline's markers.
+        assert_eq!(ns(s.name, "fault", r.rto.fault_at.as_ref()), s.truth.fault_at, "{ctx}");
+        assert_eq!(r.rpo.lost_writes, Some(0), "{ctx}");
+        assert!(r.timeline.cutover_at.is_some(), "{ctx}");
+    }
+}

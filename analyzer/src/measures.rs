@@ -186,7 +186,10 @@ pub async fn build_timeline(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Tim
         ..Default::default()
     };
     fill_bounds(analyzer, &mut t).await?;
-    if t.fault_at.is_none() {
+    // Tail-sampled spans keep errors and drop successes: a breach or a recovery read from
+    // them would be the sampler's, not the service's.
+    let tail = tail_sampled(spec);
+    if t.fault_at.is_none() && !tail {
         t.fault_at = infer_fault(analyzer, spec).await?;
         t.fault_inferred = t.fault_at.is_some();
     }
@@ -204,8 +207,10 @@ pub async fn build_timeline(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Tim
             ("success_ratio", Param::Number(spec.recovery.success_ratio)),
         ],
     )?;
-    let recovered = one(analyzer.sql(&sql).await?)?;
-    t.recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
+    if !tail {
+        let recovered = one(analyzer.sql(&sql).await?)?;
+        t.recovered_at = recovered.as_ref().and_then(|b| ts_at(b, "recovered_at", 0));
+    }
     let sql = queries::fill(
         queries::RTO_PHASES,
         &[
@@ -224,6 +229,79 @@ pub async fn build_timeline(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Tim
     t.cutover_at = at("cutover_at");
     t.first_good_secondary_at = at("first_good_secondary_at");
     Ok(t)
+}
+
+/// Whether the SLI is tail-sampled spans (see [`crate::spec::SamplingSpec`]).
+pub fn tail_sampled(spec: &DrillSpec) -> bool {
+    spec.sli.metrics.is_none() && spec.sli.sampling.mode == crate::spec::SamplingMode::Tail
+}
+
+/// Why a ratio of tail-sampled spans is not measured.
+pub const TAIL_SAMPLED: &str = "the SLI's spans are tail-sampled (sli.sampling.mode: tail): errors were kept and successes dropped, so their error ratio would pass for an outage; give sli.metrics for RTO, budget and abort";
+
+/// The sampling probability a threshold `th` of an OpenTelemetry tracestate (`ot=th:T`, up to
+/// 14 hex digits, left-aligned on 56 bits) stands for: 1 − T / 2^56. `None` when not valid.
+pub fn probability_of_threshold(th: &str) -> Option<f64> {
+    if th.is_empty() || th.len() > 14 {
+        return None;
+    }
+    let t = u64::from_str_radix(th, 16).ok()? << (4 * (14 - th.len()));
+    let p = 1.0 - t as f64 / (1u64 << 56) as f64;
+    (p > 0.0).then_some(p)
+}
+
+/// How the SLI requests were sampled: (mode, estimated requests, note) for the report.
+async fn sampling(
+    analyzer: &Analyzer,
+    spec: &DrillSpec,
+) -> Result<(String, Option<f64>, Option<String>), AnalyzeError> {
+    if spec.sli.metrics.is_some() {
+        return Ok(("none".into(), None, None));
+    }
+    if tail_sampled(spec) {
+        return Ok(("tail".into(), None, Some(TAIL_SAMPLED.into())));
+    }
+    let Some(b) = one(analyzer
+        .sql("SELECT sampling_th, sampling_probability, COUNT(*) AS n FROM requests GROUP BY sampling_th, sampling_probability")
+        .await?)?
+    else {
+        return Ok(("none".into(), None, None));
+    };
+    let default = spec.sli.sampling.probability.unwrap_or(1.0);
+    let probs = b
+        .column_by_name("sampling_probability")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Float64Type>());
+    let (mut spans, mut estimated, mut lo, mut hi, mut from_trace) = (0u64, 0.0f64, 1.0f64, 0.0f64, 0u64);
+    for row in 0..b.num_rows() {
+        let n = int_at(&b, "n", row).unwrap_or(0).max(0) as u64;
+        let th = str_at(&b, "sampling_th", row).and_then(|t| probability_of_threshold(&t));
+        let attr = probs
+            .filter(|p| !p.is_null(row))
+            .map(|p| p.value(row))
+            .filter(|p| *p > 0.0 && *p <= 1.0);
+        if th.is_some() || attr.is_some() {
+            from_trace += n;
+        }
+        let p = th.or(attr).unwrap_or(default);
+        spans += n;
+        estimated += n as f64 / p;
+        lo = lo.min(p);
+        hi = hi.max(p);
+    }
+    if spans == 0 || lo >= 1.0 {
+        return Ok(("none".into(), None, None));
+    }
+    let note = format!(
+        "{spans} SLI spans were kept with probabilities {}{}, standing for about {} requests ({from_trace} spans carry their own probability, the others take {default}); request counts are estimates, and ratios (recovery, budget, abort) rest on the kept spans, a fair sample under head sampling",
+        (lo * 1e4).round() / 1e4,
+        if hi > lo {
+            format!("–{}", (hi * 1e4).round() / 1e4)
+        } else {
+            String::new()
+        },
+        estimated.round()
+    );
+    Ok(("head".into(), Some(estimated.round()), Some(note)))
 }
 
 /// An SLI selection that matches no span of a log that has spans is a mistake in the spec (a
@@ -299,7 +377,11 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         sli: "spans".into(),
         resolution_seconds: None,
         sli_note: None,
+        sampling: "none".into(),
+        estimated_requests: None,
+        sampling_note: None,
     };
+    (rto.sampling, rto.estimated_requests, rto.sampling_note) = sampling(analyzer, spec).await?;
     if let Some(m) = &analyzer.metrics_sli {
         rto.sli = "metrics".into();
         rto.resolution_seconds = m.resolution_ns.map(seconds);
@@ -342,6 +424,10 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     }
     rto.detected_by = timeline.detected_by.map(str::to_string);
     rto.phases = phases(timeline);
+    if tail_sampled(spec) {
+        rto.reason = Some(TAIL_SAMPLED.into());
+        return Ok(rto);
+    }
     let Some(recovered_at) = timeline.recovered_at else {
         rto.reason = Some(format!(
             "no recovery observed: after the fault, no good request opens a {} s window with at least {} good requests that ends within the data",
@@ -551,4 +637,22 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64
     }
     rpo.met = worst.map(|w| w <= spec.targets.rpo_seconds);
     Ok(rpo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probability_of_threshold as p;
+
+    #[test]
+    fn sampling_thresholds_read_as_opentelemetry_defines_them() {
+        assert_eq!(p("0"), Some(1.0));
+        assert_eq!(p("8"), Some(0.5));
+        assert_eq!(p("c"), Some(0.25));
+        assert_eq!(p("f"), Some(1.0 / 16.0));
+        // 10 %: T = 0.9 × 2^56, left-aligned.
+        assert!((p("e666666666666").unwrap() - 0.1).abs() < 1e-12);
+        for bad in ["", "g", "123456789abcdef", "ffffffffffffff0"] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -163,6 +163,14 @@ pub struct Rto {
     pub resolution_seconds: Option<f64>,
     /// With a metrics SLI: how its requests were built (the `total` selector, scaling).
     pub sli_note: Option<String>,
+    /// How the SLI's spans were sampled: `none` (every request has its span), `head` or
+    /// `tail` (`sli.sampling.mode`).
+    pub sampling: String,
+    /// With head sampling: the requests the kept spans stand for (each span counts 1 / its
+    /// sampling probability); null when nothing was sampled.
+    pub estimated_requests: Option<f64>,
+    /// What the sampling means for the measures.
+    pub sampling_note: Option<String>,
 }
 
 /// One phase of the outage.
@@ -354,6 +362,9 @@ impl Report {
         out += &format!("- SLI requests: {}\n", self.rto.requests);
         if let Some(note) = &self.rto.sli_note {
             out += &format!("- SLI from metrics: {note}\n");
+        }
+        if let Some(note) = &self.rto.sampling_note {
+            out += &format!("- sampled traces: {note}\n");
         }
         if let Some(r) = &self.rto.reason {
             out += &format!("- not measurable: {r}\n");

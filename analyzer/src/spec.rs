@@ -121,6 +121,41 @@ pub struct Sli {
     /// built from these metrics.
     #[serde(default)]
     pub metrics: Option<crate::metrics_sli::MetricsSliSpec>,
+    /// How the SLI's spans were sampled.
+    #[serde(default)]
+    pub sampling: SamplingSpec,
+}
+
+/// How the SLI's spans were sampled.
+///
+/// ```yaml
+/// sli:
+///   services: [frontend]
+///   sampling: { mode: head, probability: 0.1 }   # or { mode: tail }
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingSpec {
+    /// `head` (the default: a span was kept or dropped before its outcome was known, so the
+    /// kept ones are a fair sample) or `tail` (kept by outcome, e.g. errors kept, successes
+    /// dropped: the spans' error ratio is not the service's).
+    #[serde(default)]
+    pub mode: SamplingMode,
+    /// The probability a request's span was kept, for spans that say nothing themselves
+    /// (no `ot=th:` in their tracestate, no `sampling.probability` attribute); 1 by default.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+/// See [`SamplingSpec::mode`].
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplingMode {
+    /// Head sampling (or none).
+    #[default]
+    Head,
+    /// Tail sampling.
+    Tail,
 }
 
 fn default_kinds() -> Vec<String> {
@@ -245,6 +280,11 @@ impl DrillSpec {
                 return Err("sli.services must name at least one service (or give sli.metrics)".into());
             }
             None => {}
+        }
+        if let Some(p) = self.sli.sampling.probability
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err("sli.sampling.probability must be in (0, 1]".into());
         }
         if let Some(k) = self.sli.span_kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
             return Err(format!(

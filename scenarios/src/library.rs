@@ -331,3 +331,48 @@ pub fn spans_and_metrics_sli(seed: u64) -> Scenario {
     with_request_counters(&mut s, seed);
     s
 }
+
+/// The tracestate of a span kept by 10 % head sampling (OpenTelemetry threshold
+/// 0.9 × 2^56: `th:e666666666666`).
+pub const TEN_PERCENT: &str = "ot=th:e666666666666";
+
+/// The clean failover with the frontend's traces head-sampled at 10 %: one in ten server spans
+/// is kept (chosen by the seed, before the outcome is known), each with [`TEN_PERCENT`] in its
+/// tracestate.
+pub fn head_sampled_traces(seed: u64) -> Scenario {
+    let mut s = clean_failover(seed);
+    s.name = "head_sampled_traces";
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x7a11_5a3d);
+    s.events.retain_mut(|e| {
+        let is_sli = e.kind == cutover_schemas::EventKind::Span as i32 && e.service == SLI_SERVICE;
+        match &mut e.body {
+            Some(cutover_schemas::Body::Span(b)) if is_sli && b.kind == 2 => {
+                b.trace_state = TEN_PERCENT.into();
+                rng.random_bool(0.1)
+            }
+            _ => true,
+        }
+    });
+    s
+}
+
+/// The clean failover with tail-sampled traces: every failed request's span is kept, 2 % of
+/// the others; the spec says `sampling: { mode: tail }`.
+pub fn tail_sampled_traces(seed: u64) -> Scenario {
+    let mut s = clean_failover(seed);
+    s.name = "tail_sampled_traces";
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x7a11_7a11);
+    s.events.retain(|e| match &e.body {
+        Some(cutover_schemas::Body::Span(b))
+            if e.kind == cutover_schemas::EventKind::Span as i32 && e.service == SLI_SERVICE && b.kind == 2 =>
+        {
+            b.status_code == 2 || rng.random_bool(0.02)
+        }
+        _ => true,
+    });
+    s.spec = s.spec.replace(
+        "sli: { services: [frontend], span_kinds: [server] }",
+        "sli: { services: [frontend], span_kinds: [server], sampling: { mode: tail } }",
+    );
+    s
+}

@@ -123,6 +123,9 @@ pub static TABLES: &[TableDef] = &[
             ("sli", Col::Text),
             ("resolution_seconds", Col::Float),
             ("sli_note", Col::Text),
+            ("sampling", Col::Text),
+            ("estimated_requests", Col::Float),
+            ("sampling_note", Col::Text),
         ],
     },
     TableDef {

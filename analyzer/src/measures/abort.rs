@@ -200,6 +200,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.reason = Some("the spec names no abort.criteria".into());
         return Ok(out);
     }
+    if super::tail_sampled(spec) {
+        out.reason = Some(super::TAIL_SAMPLED.into());
+        return Ok(out);
+    }
     let (Some(origin), Some(data_start)) = (timeline.drill_start(), timeline.data_start) else {
         out.reason = Some("the log is empty".into());
         return Ok(out);

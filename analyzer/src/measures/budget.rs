@@ -402,6 +402,10 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.reason = Some("the spec names no budget.slos".into());
         return Ok(out);
     }
+    if super::tail_sampled(spec) {
+        out.reason = Some(super::TAIL_SAMPLED.into());
+        return Ok(out);
+    }
     let (Some(drill_start), Some(drill_end), Some(data_start), Some(data_end)) = (
         timeline.drill_start(),
         timeline.drill_end(),

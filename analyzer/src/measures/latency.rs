@@ -322,6 +322,12 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.reason = Some("the SLI is from metrics: its requests have no durations (latency comes from spans)".into());
         return Ok(out);
     }
+    if super::tail_sampled(spec) {
+        out.reason = Some(
+            "the SLI's spans are tail-sampled (kept by outcome or duration): their latency is not the service's".into(),
+        );
+        return Ok(out);
+    }
     let counted = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
     if counted.as_ref().map_or(0, |b| count_at(b, "n", 0)) == 0 {
         out.reason = Some(format!(
