@@ -323,6 +323,17 @@ fn the_readme_drill_spec_parses() {
     let after = readme.split("A drill spec").nth(1).expect("README has a drill spec");
     let yaml = after.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
     let spec = DrillSpec::parse(yaml).unwrap_or_else(|e| panic!("README spec: {e}"));
+    // The other SLI forms, each in place of the spec's sli line.
+    let forms = readme.split("Two other forms").nth(1).expect("README shows the other SLI forms");
+    for block in forms.split("```yaml\n").skip(1).take(2) {
+        let sli = block.split("```").next().unwrap();
+        let with = yaml
+            .lines()
+            .map(|l| if l.starts_with("sli:") { sli.trim_end() } else { l })
+            .collect::<Vec<_>>()
+            .join("\n");
+        DrillSpec::parse(&with).unwrap_or_else(|e| panic!("README SLI form {sli}: {e}"));
+    }
     assert_eq!(spec.budget.slos[0].max_drill_budget_percent, Some(5.0));
     assert_eq!(spec.alerts.expected.len(), 1);
     assert_eq!(spec.capacity.gauges[0].threshold, 0.8);
