@@ -466,6 +466,25 @@ mod tests {
     }
 
     #[test]
+    fn two_instances_of_one_counter_are_two_series_not_resets() {
+        // Two pods report the same counter with the same labels; only service.instance.id
+        // tells them apart. Read as one series, every other point would look like a reset.
+        let total = Selector::parse("req_total").unwrap();
+        let bad = Selector::parse(r#"req_total{code="500"}"#).unwrap();
+        let mut points = Vec::new();
+        for t in 0..=4 {
+            for (pod, base) in [("pod-a", 1000.0), ("pod-b", 10.0)] {
+                let mut p = point("req_total", &[("code", "200")], t * S, base + 10.0 * t as f64);
+                p.instance = Some(pod.into());
+                points.push(p);
+            }
+        }
+        let r = requests(&points, &total, &bad, Side::Bad);
+        // 4 intervals × 10 requests × 2 pods; a reset would have added about 1000 each time.
+        assert_eq!(r.rows.len(), 80);
+    }
+
+    #[test]
     fn buckets_give_the_good_share_and_large_intervals_are_scaled() {
         let total = Selector::parse("lat_count").unwrap();
         let good = Selector::parse(r#"lat_bucket{le="0.5"}"#).unwrap();
