@@ -367,7 +367,7 @@ pub fn requests(points: &[Point], total: &Selector, other: &Selector, side: Side
         if rows < n {
             out.scaled = true;
         }
-        let bad_rows = if n == 0 { 0 } else { (bad * rows + n / 2) / n };
+        let bad_rows = (bad * rows + n / 2).checked_div(n).unwrap_or(0);
         for i in 0..rows {
             let time = start + ((end - start) as i128 * (i as i128 + 1) / rows as i128) as i64;
             // The bad rows spread evenly among the good ones.

@@ -249,6 +249,19 @@ pub static TABLES: &[TableDef] = &[
         ],
     },
     TableDef {
+        name: "report_latency_spikes_exemplars",
+        path: &["latency", "spikes", "exemplars"],
+        shape: Shape::Rows,
+        link: Some(("start", "spike_start")),
+        columns: &[
+            ("metric", Col::Text),
+            ("time", Col::Time),
+            ("value", Col::Float),
+            ("trace_id", Col::Text),
+            ("span_id", Col::Text),
+        ],
+    },
+    TableDef {
         name: "report_latency_comparisons",
         path: &["latency", "comparisons"],
         shape: Shape::Rows,

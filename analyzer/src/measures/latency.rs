@@ -60,6 +60,8 @@ pub const LATENCY_SERIES: &str = include_str!("../../../queries/latency_series.s
 pub const LATENCY_SAMPLES: &str = include_str!("../../../queries/latency_samples.sql");
 /// `latency_spike_edges.sql`.
 pub const LATENCY_SPIKE_EDGES: &str = include_str!("../../../queries/latency_spike_edges.sql");
+/// `latency_spike_exemplars.sql`.
+pub const LATENCY_SPIKE_EXEMPLARS: &str = include_str!("../../../queries/latency_spike_exemplars.sql");
 
 /// The SQL files of this section: (file stem, SQL). Each has a golden file in
 /// `queries/golden/`.
@@ -69,6 +71,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("latency_series", LATENCY_SERIES),
     ("latency_samples", LATENCY_SAMPLES),
     ("latency_spike_edges", LATENCY_SPIKE_EDGES),
+    ("latency_spike_exemplars", LATENCY_SPIKE_EXEMPLARS),
 ];
 
 /// The `latency` section of the drill spec.
@@ -208,6 +211,24 @@ pub struct Spike {
     pub baseline_p99_ms: f64,
     /// Whose baseline that is.
     pub baseline_scope: BaselineScope,
+    /// Exemplars of the region × service's metrics measured during the spike, largest first
+    /// (at most 5): the traces to open.
+    pub exemplars: Vec<SpikeExemplar>,
+}
+
+/// An exemplar measured during a spike.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SpikeExemplar {
+    /// The metric it belongs to.
+    pub metric: String,
+    /// When it was measured.
+    pub time: String,
+    /// The measurement.
+    pub value: f64,
+    /// Its trace (hex), if it names one.
+    pub trace_id: Option<String>,
+    /// Its span (hex), if it names one.
+    pub span_id: Option<String>,
 }
 
 /// One phase of one region × service against the baseline.
@@ -479,6 +500,7 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
             peak_p99_ms: p99,
             baseline_p99_ms: base,
             baseline_scope: scope,
+            exemplars: Vec::new(),
         };
         spikes.push((spike, end));
     }
@@ -508,6 +530,26 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
         let window_end = from + ((e.last_slow - from).div_euclid(width_ns) + 1) * width_ns;
         spike.start = rfc3339(e.start);
         spike.end = rfc3339(e.next.unwrap_or(window_end));
+    }
+    let (Some(start), Some(end)) = (parse_time(&spike.start), parse_time(&spike.end)) else {
+        return Ok(());
+    };
+    let params = [
+        ("region", Param::Literal(spike.region.clone())),
+        ("service", Param::Literal(spike.service.clone())),
+        ("edges_from", Param::Time(start)),
+        ("edges_to", Param::Time(end)),
+    ];
+    if let Some(b) = rows(analyzer, LATENCY_SPIKE_EXEMPLARS, &params).await? {
+        spike.exemplars = (0..b.num_rows())
+            .map(|r| SpikeExemplar {
+                metric: str_at(&b, "name", r).unwrap_or_default(),
+                time: ts_at(&b, "time", r).map(rfc3339).unwrap_or_default(),
+                value: f64_at(&b, "value", r).unwrap_or(f64::NAN),
+                trace_id: str_at(&b, "trace_id", r),
+                span_id: str_at(&b, "span_id", r),
+            })
+            .collect();
     }
     Ok(())
 }
@@ -721,6 +763,23 @@ impl Latency {
                     s.baseline_p99_ms,
                     scope(Some(s.baseline_scope))
                 );
+            }
+            for s in self.spikes.iter().filter(|s| !s.exemplars.is_empty()) {
+                out += &format!(
+                    "\nExemplars of the {} {} spike (traces to open):\n\n",
+                    s.region, s.service
+                );
+                for x in &s.exemplars {
+                    out += &format!(
+                        "- {} {} = {} at {}: trace {} span {}\n",
+                        x.metric,
+                        s.region,
+                        x.value,
+                        x.time,
+                        x.trace_id.as_deref().unwrap_or("—"),
+                        x.span_id.as_deref().unwrap_or("—")
+                    );
+                }
             }
         }
         out + &self.comparisons_markdown()

@@ -324,7 +324,10 @@ fn the_readme_drill_spec_parses() {
     let yaml = after.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
     let spec = DrillSpec::parse(yaml).unwrap_or_else(|e| panic!("README spec: {e}"));
     // The other SLI forms, each in place of the spec's sli line.
-    let forms = readme.split("Two other forms").nth(1).expect("README shows the other SLI forms");
+    let forms = readme
+        .split("Two other forms")
+        .nth(1)
+        .expect("README shows the other SLI forms");
     for block in forms.split("```yaml\n").skip(1).take(2) {
         let sli = block.split("```").next().unwrap();
         let with = yaml

@@ -82,6 +82,28 @@ async fn fixture(dir: &Path) {
         (52.0, 480.0),
     ];
     add(WEST, "checkout", &checkout, 200);
+    // A duration histogram of the west frontend with two exemplars: one measured in its spike
+    // (34–43 s), one after it.
+    let exemplar = |at: i64, value: f64, n: u8| cutover_schemas::Exemplar {
+        time_unix_nano: T0 + at * MS,
+        value,
+        trace_id: vec![n; 16],
+        span_id: vec![n; 8],
+        attributes: vec![],
+    };
+    events.push(event(
+        EventKind::MetricPoint,
+        WEST,
+        "frontend",
+        T0 + 50 * S,
+        vec![],
+        Body::Metric(cutover_schemas::MetricBody {
+            name: "http.server.request.duration".into(),
+            metric_type: "histogram".into(),
+            exemplars: vec![exemplar(35_000, 480.0, 0xaa), exemplar(45_000, 60.0, 0xbb)],
+            ..Default::default()
+        }),
+    ));
     write_log(dir, &events).await;
 }
 
@@ -192,9 +214,23 @@ async fn phases_spikes_and_series_as_worked_out() {
         peak_p99_ms: peak,
         baseline_p99_ms: 40.0,
         baseline_scope: scope,
+        exemplars: Vec::new(),
     };
+    let west = l.spikes.iter().find(|s| s.region == WEST).expect("west spike");
     assert_eq!(
-        l.spikes,
+        west.exemplars,
+        vec![latency::SpikeExemplar {
+            metric: "http.server.request.duration".into(),
+            time: "2026-11-26T12:00:35Z".into(),
+            value: 480.0,
+            trace_id: Some("aa".repeat(16)),
+            span_id: Some("aa".repeat(8)),
+        }]
+    );
+    let mut spikes = l.spikes.clone();
+    spikes.iter_mut().for_each(|s| s.exemplars.clear());
+    assert_eq!(
+        spikes,
         vec![
             spike(
                 EAST,
