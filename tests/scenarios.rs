@@ -42,11 +42,12 @@ async fn analyze(s: &Scenario) -> Report {
     let spec = DrillSpec::parse(&s.spec).unwrap_or_else(|e| panic!("{}: spec: {e}\n{}", s.name, s.spec));
     let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
     let report = measures::measure(&analyzer, &spec).await.unwrap();
-    // `CUTOVER_SCENARIO_REPORTS=DIR` keeps each report as JSON (the SQL endpoint's section
-    // tables are checked against these).
+    // `CUTOVER_SCENARIO_REPORTS=DIR` keeps each report as JSON and Markdown (to compare two
+    // builds' reports; the SQL endpoint's section tables are checked against the JSON).
     if let Ok(out) = std::env::var("CUTOVER_SCENARIO_REPORTS") {
         let path = std::path::Path::new(&out).join(format!("{}.json", s.name.replace(' ', "_")));
-        std::fs::write(path, report.to_json()).unwrap();
+        std::fs::write(&path, report.to_json()).unwrap();
+        std::fs::write(path.with_extension("md"), report.to_markdown(None)).unwrap();
     }
     report
 }

@@ -738,13 +738,13 @@ impl Latency {
                 );
             }
         }
-        out += &format!(
-            "\nSpikes ({} s windows decide a spike; start and end are its first slow request and the first request after its last):",
-            self.window_seconds
-        );
         if self.spikes.is_empty() {
-            out += " none.\n";
+            out += &format!("\nSpikes ({} s windows): none.\n", self.window_seconds);
         } else {
+            out += &format!(
+                "\nSpikes ({} s windows decide a spike; start and end are its first slow request and the first request after its last):",
+                self.window_seconds
+            );
             out += "\n\n| region | service | start | end | slow above ms | windows | windows from | windows to | requests | peak p99 ms | baseline p99 ms | baseline of |\n";
             out += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
             for s in &self.spikes {
