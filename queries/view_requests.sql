@@ -15,7 +15,7 @@ WITH selected AS (
            s.duration_ms,
            s.status,
            TRY_CAST(s.attributes['http.response.status_code'] AS BIGINT) AS status_code,
-           regexp_match(s.trace_state, '(?:^|,)\s*ot=(?:[^,;]*;)*th:([0-9a-f]{1,14})')[1] AS sampling_th,
+           regexp_match(s.trace_state, '(?:^|,)\s*ot=(?:[^,;]*;)*th:([0-9a-f]{1,14})(?:[;,\s]|$)')[1] AS sampling_th,
            TRY_CAST(s.attributes['sampling.probability'] AS DOUBLE) AS sampling_probability
     FROM spans s
     WHERE s.service IN (SELECT service FROM sli_services)

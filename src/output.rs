@@ -11,7 +11,8 @@ pub enum QueryFormat {
     /// CSV with a header row.
     Csv,
     /// One JSON object per row, one per line; null values are left out, and NaN, +Inf and -Inf
-    /// (Prometheus staleness markers are NaN) are the strings "NaN", "+Inf" and "-Inf".
+    /// of a float column (Prometheus staleness markers are NaN) are the strings "NaN", "+Inf"
+    /// and "-Inf" (inside list and struct columns they stay null).
     Json,
 }
 

@@ -236,6 +236,9 @@ pub fn tail_sampled(spec: &DrillSpec) -> bool {
     spec.sli.metrics.is_none() && spec.sli.sampling.mode == crate::spec::SamplingMode::Tail
 }
 
+/// Why a latency condition (SLO threshold, abort criterion) is not measured with a metrics SLI.
+pub const NO_DURATIONS: &str = "the SLI is from metrics (sli.metrics): its requests have no durations, so a latency condition is not measurable; use the latency form of sli.metrics (good: a bucket) for a latency SLO";
+
 /// Why a ratio of tail-sampled spans is not measured.
 pub const TAIL_SAMPLED: &str = "the SLI's spans are tail-sampled (sli.sampling.mode: tail): errors were kept and successes dropped, so their error ratio would pass for an outage; give sli.metrics for RTO, budget and abort";
 
@@ -246,7 +249,9 @@ pub fn probability_of_threshold(th: &str) -> Option<f64> {
         return None;
     }
     let t = u64::from_str_radix(th, 16).ok()? << (4 * (14 - th.len()));
-    let p = 1.0 - t as f64 / (1u64 << 56) as f64;
+    // (2^56 − T) is exact in u64; dividing after the subtraction keeps p = 2^-56 for the
+    // largest threshold.
+    let p = ((1u64 << 56) - t) as f64 / (1u64 << 56) as f64;
     (p > 0.0).then_some(p)
 }
 
@@ -415,11 +420,17 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     rto.fault_at = Some(rfc3339(fault_at));
     rto.fault_inferred = timeline.fault_inferred;
     if rto.requests == 0 {
-        rto.reason = Some(format!(
-            "no SLI requests: no spans of service(s) {} with kind(s) {}",
-            spec.sli.services.join(", "),
-            spec.sli.span_kinds.join(", ")
-        ));
+        rto.reason = Some(match &spec.sli.metrics {
+            Some(m) => format!(
+                "no SLI requests: sli.metrics total {:?} has no counter increase in the log",
+                m.total
+            ),
+            None => format!(
+                "no SLI requests: no spans of service(s) {} with kind(s) {}",
+                spec.sli.services.join(", "),
+                spec.sli.span_kinds.join(", ")
+            ),
+        });
         return Ok(rto);
     }
     rto.detected_by = timeline.detected_by.map(str::to_string);
@@ -649,6 +660,8 @@ mod tests {
         assert_eq!(p("8"), Some(0.5));
         assert_eq!(p("c"), Some(0.25));
         assert_eq!(p("f"), Some(1.0 / 16.0));
+        // The largest threshold: p = 2^-56, not rounded to 0.
+        assert_eq!(p("ffffffffffffff"), Some(1.0 / (1u64 << 56) as f64));
         // 10 %: T = 0.9 × 2^56, left-aligned.
         assert!((p("e666666666666").unwrap() - 0.1).abs() < 1e-12);
         for bad in ["", "g", "123456789abcdef", "ffffffffffffff0"] {

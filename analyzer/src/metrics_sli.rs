@@ -367,7 +367,10 @@ pub fn requests(points: &[Point], total: &Selector, other: &Selector, side: Side
         if rows < n {
             out.scaled = true;
         }
-        let bad_rows = (bad * rows + n / 2).checked_div(n).unwrap_or(0);
+        // In u128: counter values are input, and bad × rows must not overflow.
+        let bad_rows = (u128::from(bad) * u128::from(rows) + u128::from(n / 2))
+            .checked_div(u128::from(n))
+            .map_or(0, |b| b as u64);
         for i in 0..rows {
             let time = start + ((end - start) as i128 * (i as i128 + 1) / rows as i128) as i64;
             // The bad rows spread evenly among the good ones.

@@ -187,7 +187,7 @@ pub enum Body {
 }
 
 /// What a remote_write sender says about one metric family. Its event time is the receive
-/// time; `service` is the `job` of the listener's default (metadata carries no labels).
+/// time, its region the listener's default and its service empty (metadata carries no labels).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct MetricMetadataBody {
     /// Metric family name.

@@ -211,6 +211,18 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let step = i64::from(s.step_seconds) * NS;
     let mut first: Option<i64> = None;
     for c in &s.criteria {
+        if spec.sli.metrics.is_some() && c.latency_p99_above_ms.is_some() {
+            out.criteria.push(CriterionResult {
+                name: c.name.clone(),
+                error_ratio_above: c.error_ratio_above,
+                latency_p99_above_ms: c.latency_p99_above_ms,
+                for_seconds: c.for_seconds,
+                region: c.region.clone(),
+                reason: Some(super::NO_DURATIONS.into()),
+                ..Default::default()
+            });
+            continue;
+        }
         let params = [
             ("origin_ns", Param::Int(origin)),
             ("step_ns", Param::Int(step)),

@@ -427,14 +427,16 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     };
     let sql = queries::fill(TRUNCATED, &[("fault_at", Param::Time(fault_at))])?;
     if let Some(b) = one(analyzer.sql(&sql).await?)? {
-        out.truncated_notifications = b.num_rows() as u64;
         let counts = b
             .column_by_name("truncated_alerts")
             .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
             .ok_or_else(|| AnalyzeError::Internal("alerts_truncated: truncated_alerts is not UInt64".into()))?;
-        out.truncated_alerts = counts.iter().flatten().sum();
+        out.truncated_alerts = counts.iter().flatten().fold(0u64, u64::saturating_add);
+        out.truncated_notifications = (0..b.num_rows())
+            .map(|r| int_at(&b, "notifications", r).unwrap_or(0).max(0) as u64)
+            .fold(0u64, u64::saturating_add);
         out.truncated_reason = Some(format!(
-            "Alertmanager left {} alert(s) out of {} notification(s) after the fault (webhook max_alerts): an expected alert reported as not fired, late or unresolved may be among them",
+            "Alertmanager left up to {} alert(s) out of {} notification(s) after the fault (webhook max_alerts; the most any notification of each group left out, summed over groups): an expected alert reported as not fired, late or unresolved may be among them",
             out.truncated_alerts, out.truncated_notifications
         ));
     }

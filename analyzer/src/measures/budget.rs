@@ -425,6 +425,18 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         rate: baseline.requests_per_second,
     };
     for slo in &s.slos {
+        if spec.sli.metrics.is_some() && slo.latency_threshold_ms.is_some() {
+            out.slos.push(SloBudget {
+                name: slo.name.clone(),
+                objective: slo.objective,
+                period_days: slo.period_days,
+                latency_threshold_ms: slo.latency_threshold_ms,
+                max_drill_budget_percent: slo.max_drill_budget_percent,
+                reason: Some(super::NO_DURATIONS.into()),
+                ..Default::default()
+            });
+            continue;
+        }
         out.slos.push(measure_slo(analyzer, slo, &frame).await?);
     }
     out.baseline = Some(BaselineRate {

@@ -525,7 +525,7 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
     let requests: Vec<(i64, f64)> = (0..b.num_rows())
         .filter_map(|r| Some((ts_at(&b, "start_time", r)?, f64_at(&b, "duration_ms", r)?)))
         .collect();
-    if let Some(e) = refine_edges(&requests, spike.slow_threshold_ms) {
+    if let Some(e) = refine_edges(&requests, spike.slow_threshold_ms, (from, to)) {
         // With no request after the last slow one, the spike ends with the window it is in.
         let window_end = from + ((e.last_slow - from).div_euclid(width_ns) + 1) * width_ns;
         spike.start = rfc3339(e.start);
@@ -554,12 +554,15 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
     Ok(())
 }
 
-/// The spike among `requests` ((start ns, duration ms), in start order): the run of
-/// consecutive requests where slow ones (duration > `threshold_ms`) most outnumber the others
-/// (+1 per slow request, −1 per other). Among runs of equal total the first wins, and a run is
-/// extended over a stretch that nets zero when a slow request ends it. `None` when no request
-/// is slow.
-pub fn refine_edges(requests: &[(i64, f64)], threshold_ms: f64) -> Option<SpikeEdges> {
+/// The spike among `requests` ((start ns, duration ms), in start order) around the merged
+/// spike windows `windows` ([start, end) ns): the run of consecutive requests where slow ones
+/// (duration > `threshold_ms`) most outnumber the others (+1 per slow request, −1 per other;
+/// among runs of equal total the first wins, and a run is extended over a stretch that nets
+/// zero when a slow request ends it). When that run holds fewer than half of the slow
+/// requests inside the windows (a diffuse tail: a few percent of slow requests pass the p99
+/// test but never form a majority), the spike is instead from the first to the last slow
+/// request inside the windows. `None` when no request is slow.
+pub fn refine_edges(requests: &[(i64, f64)], threshold_ms: f64, windows: (i64, i64)) -> Option<SpikeEdges> {
     let (mut best, mut best_at) = (0i64, None::<(usize, usize)>);
     let (mut sum, mut from) = (0i64, 0usize);
     for (i, (_, d)) in requests.iter().enumerate() {
@@ -571,7 +574,18 @@ pub fn refine_edges(requests: &[(i64, f64)], threshold_ms: f64) -> Option<SpikeE
             (best, best_at) = (sum, Some((from, i)));
         }
     }
-    let (first, last) = best_at?;
+    let (mut first, mut last) = best_at?;
+    let slow = |(_, d): &(i64, f64)| *d > threshold_ms;
+    let inside = |(t, _): &(i64, f64)| *t >= windows.0 && *t < windows.1;
+    let in_run = requests[first..=last].iter().filter(|r| slow(r)).count();
+    let in_windows: Vec<usize> = (0..requests.len())
+        .filter(|i| slow(&requests[*i]) && inside(&requests[*i]))
+        .collect();
+    if in_run * 2 < in_windows.len()
+        && let (Some(a), Some(b)) = (in_windows.first(), in_windows.last())
+    {
+        (first, last) = (*a, *b);
+    }
     let last_slow = requests[last].0;
     Some(SpikeEdges {
         start: requests[first].0,
@@ -868,13 +882,16 @@ mod tests {
             })
             .collect();
         let edges = |start, last_slow, next| Some(SpikeEdges { start, last_slow, next });
-        assert_eq!(refine_edges(&reqs, 100.0), edges(12 * S, 31 * S, Some(32 * S)));
+        assert_eq!(
+            refine_edges(&reqs, 100.0, (10 * S, 40 * S)),
+            edges(12 * S, 31 * S, Some(32 * S))
+        );
         // Slow to the end: nothing follows.
         let tail: Vec<(i64, f64)> = (0..10).map(|i| (i * S, if i >= 6 { 500.0 } else { 1.0 })).collect();
-        assert_eq!(refine_edges(&tail, 100.0), edges(6 * S, 9 * S, None));
+        assert_eq!(refine_edges(&tail, 100.0, (0, 10 * S)), edges(6 * S, 9 * S, None));
         // Requests sharing the last slow one's start do not end it.
         let same = [(0, 1.0), (S, 500.0), (S, 1.0), (2 * S, 1.0)];
-        assert_eq!(refine_edges(&same, 100.0), edges(S, S, Some(2 * S)));
+        assert_eq!(refine_edges(&same, 100.0, (0, 10 * S)), edges(S, S, Some(2 * S)));
         // S F S: the run goes on over the fast request; S F F S: the first run wins.
         let d = |v: &[f64]| {
             v.iter()
@@ -883,14 +900,37 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            refine_edges(&d(&[500.0, 1.0, 500.0, 1.0]), 100.0),
+            refine_edges(&d(&[500.0, 1.0, 500.0, 1.0]), 100.0, (0, 10 * S)),
             edges(0, 2 * S, Some(3 * S))
         );
-        assert_eq!(refine_edges(&d(&[500.0, 1.0, 1.0, 500.0]), 100.0), edges(0, 0, Some(S)));
+        assert_eq!(
+            refine_edges(&d(&[500.0, 1.0, 1.0, 500.0]), 100.0, (0, S)),
+            edges(0, 0, Some(S))
+        );
+        // A diffuse tail: one request in twenty slow across the windows [10 s, 20 s) (enough
+        // for their p99), none outside. No majority run holds half of them: the spike runs from
+        // the first to the last slow request inside the windows.
+        let tail: Vec<(i64, f64)> = (0..300)
+            .map(|i| {
+                let t = i * S / 10;
+                (
+                    t,
+                    if (100..200).contains(&i) && i % 20 == 5 {
+                        500.0
+                    } else {
+                        1.0
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            refine_edges(&tail, 100.0, (10 * S, 20 * S)),
+            edges(10 * S + S / 2, 18 * S + S / 2, Some(18 * S + 6 * S / 10))
+        );
         // Nothing slow: no edges.
-        assert_eq!(refine_edges(&[(0, 1.0), (S, 2.0)], 100.0), None);
+        assert_eq!(refine_edges(&[(0, 1.0), (S, 2.0)], 100.0, (0, 10 * S)), None);
         // At exactly the threshold a request is not slow (the window test is strict too).
-        assert_eq!(refine_edges(&[(0, 100.0)], 100.0), None);
+        assert_eq!(refine_edges(&[(0, 100.0)], 100.0, (0, S)), None);
     }
 
     #[test]

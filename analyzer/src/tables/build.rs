@@ -219,8 +219,6 @@ struct MetricCols {
     exemplars: ListBuilder<StructBuilder>,
     instance: StringBuilder,
     resource: MapBuilder<StringBuilder, StringBuilder>,
-    /// Resource attributes of the current record (space reused across records).
-    resource_attrs: Vec<(String, Option<String>)>,
     common: Common,
 }
 
@@ -246,7 +244,6 @@ impl Default for MetricCols {
             exemplars: ListBuilder::new(exemplar),
             instance: Default::default(),
             resource: map_builder(),
-            resource_attrs: Vec::new(),
             common: Common::default(),
         }
     }
@@ -525,22 +522,26 @@ fn push_metric(c: &mut MetricCols, e: &EventRef<'_>, m: &MetricRef<'_>, sc: &mut
     } else {
         c.exemplars.append(false);
     }
-    // Resource attributes: `instance` and the map.
-    let mut instance = None;
-    c.resource_attrs.clear();
+    // Resource attributes: `instance`, and the map without the two that are the `service` and
+    // `region` columns already (most points carry only those: no copy for them).
+    let mut instance = false;
+    let (resource, instance_col) = (&mut c.resource, &mut c.instance);
     let _ = wire::repeated_bytes(e.raw, 10, |b| {
         let (key, value) = wire::attribute(b)?;
-        let text = value.as_ref().map(|v| sc.value(v).to_string());
-        if key == "service.instance.id" {
-            instance = text.clone();
+        if key == "service.name" || key == "cloud.region" {
+            return Ok(());
         }
-        c.resource_attrs.push((key.to_string(), text));
+        let text = value.as_ref().map(|v| sc.value(v));
+        if key == "service.instance.id" && !instance {
+            instance_col.append_option(text);
+            instance = true;
+        }
+        resource.keys().append_value(key);
+        resource.values().append_option(text);
         Ok(())
     });
-    c.instance.append_option(instance);
-    for (k, v) in &c.resource_attrs {
-        c.resource.keys().append_value(k);
-        c.resource.values().append_option(v.as_deref());
+    if !instance {
+        c.instance.append_null();
     }
     c.resource.append(true).expect("keys and values have equal length");
 }

@@ -16,8 +16,9 @@
 //!   otherwise), min, max, exponential (exponential-histogram buckets as JSON text:
 //!   `{"scale","zero_count","zero_threshold","positive":{"offset","counts"},"negative":…}`),
 //!   exemplars (list of {time, value, trace_id, span_id}; null when none), instance (resource
-//!   attribute `service.instance.id`), resource_attributes (map), attributes, ingest_time,
-//!   source, seq.
+//!   attribute `service.instance.id`), resource_attributes (map of the resource's attributes
+//!   other than `service.name` and `cloud.region`, which are `service` and `region`),
+//!   attributes, ingest_time, source, seq.
 //! - `logs`: time, service, region, severity_number, severity_text, body, trace_id, span_id,
 //!   attributes, ingest_time, source, seq.
 //! - `markers`: time, service, region, marker, attributes, ingest_time, source, seq.

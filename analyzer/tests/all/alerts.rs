@@ -178,15 +178,15 @@ async fn expected_alerts_have_delay_delivery_and_resolution() {
     assert_eq!((a.reason.clone(), a.expected_reason.clone()), (None, None));
     assert_eq!((a.truncated_notifications, a.truncated_alerts), (2, 3));
     assert!(
-        a.truncated_reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("Alertmanager left 3 alert(s) out of 2 notification(s) after the fault")),
+        a.truncated_reason.as_deref().is_some_and(
+            |r| r.starts_with("Alertmanager left up to 3 alert(s) out of 2 notification(s) after the fault")
+        ),
         "{:?}",
         a.truncated_reason
     );
     assert!(
         a.markdown()
-            .contains("**Truncated notifications:** Alertmanager left 3")
+            .contains("**Truncated notifications:** Alertmanager left up to 3")
     );
     let got: Vec<_> = a
         .expected
