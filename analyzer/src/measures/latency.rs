@@ -30,7 +30,8 @@
 //!   two-level slow/fast sequence; ties as [`refine_edges`] says). `start` is the start of its
 //!   first request, `end` the start of the first request after its last (when none follows,
 //!   the end of the window that last request is in).
-//!   `windows_start` and `windows_end` keep the bounds of the merged windows.
+//!   `windows_start` and `windows_end` keep the bounds of the merged windows. Spikes of one
+//!   region × service whose edges then touch or overlap merge into one ([`merge_touching`]).
 //! - Comparison: each non-baseline phase of a region × service against the baseline of the
 //!   same scope rule, by the two-sided Mann–Whitney U test ([`crate::udf::stats`]) with the
 //!   rank-biserial correlation as effect size (positive: the phase is slower) and the
@@ -390,6 +391,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         spike.slow_threshold_ms = (ls.spike_factor * spike.baseline_p99_ms).max(ls.spike_floor_ms);
         spike_edges(analyzer, spike, ls.window_ms() * 1_000_000).await?;
     }
+    out.spikes = merge_touching(std::mem::take(&mut out.spikes));
     out.comparisons = comparisons(analyzer, &params, ls.min_samples).await?;
     if !out.phases.iter().any(|p| p.phase == "baseline") {
         out.reason = Some("no SLI request before the fault: nothing to compare with".into());
@@ -505,6 +507,38 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
         spikes.push((spike, end));
     }
     spikes.into_iter().map(|(s, _)| s).collect()
+}
+
+/// Merges spikes of one region × service whose request-level edges touch or overlap (two runs
+/// of spike windows one quiet window apart whose slow requests run into that window are one
+/// spike with a dip). `spikes` is ordered by region, service, start of windows.
+pub fn merge_touching(spikes: Vec<Spike>) -> Vec<Spike> {
+    let mut out: Vec<Spike> = Vec::with_capacity(spikes.len());
+    for s in spikes {
+        if let Some(last) = out.last_mut()
+            && last.region == s.region
+            && last.service == s.service
+            && let (Some(last_end), Some(start)) = (parse_time(&last.end), parse_time(&s.start))
+            && start <= last_end
+        {
+            if parse_time(&s.end) > Some(last_end) {
+                last.end = s.end;
+            }
+            if parse_time(&s.start) < parse_time(&last.start) {
+                last.start = s.start;
+            }
+            last.windows_end = s.windows_end;
+            last.windows += s.windows;
+            last.requests += s.requests;
+            last.peak_p99_ms = last.peak_p99_ms.max(s.peak_p99_ms);
+            last.exemplars.extend(s.exemplars);
+            last.exemplars.sort_by(|a, b| b.value.total_cmp(&a.value));
+            last.exemplars.truncate(5);
+            continue;
+        }
+        out.push(s);
+    }
+    out
 }
 
 /// Finds `spike`'s start and end among the requests around its windows (`width_ns` wide).
@@ -931,6 +965,53 @@ mod tests {
         assert_eq!(refine_edges(&[(0, 1.0), (S, 2.0)], 100.0, (0, 10 * S)), None);
         // At exactly the threshold a request is not slow (the window test is strict too).
         assert_eq!(refine_edges(&[(0, 100.0)], 100.0, (0, S)), None);
+    }
+
+    #[test]
+    fn spikes_whose_edges_touch_merge() {
+        let spike = |ws: &str, we: &str, start: &str, end: &str, peak: f64| Spike {
+            region: "r".into(),
+            service: "s".into(),
+            start: start.into(),
+            end: end.into(),
+            windows_start: ws.into(),
+            windows_end: we.into(),
+            slow_threshold_ms: 100.0,
+            windows: 1,
+            requests: 10,
+            peak_p99_ms: peak,
+            baseline_p99_ms: 10.0,
+            baseline_scope: BaselineScope::Region,
+            exemplars: Vec::new(),
+        };
+        let t = |s: &str| format!("2026-11-26T12:00:{s}Z");
+        // Windows 0–10 and 20–30 s; the first spike's slow requests run to 15 s and the second's
+        // start at 14 s: one spike. A third, at 50 s, stays apart.
+        let merged = merge_touching(vec![
+            spike(&t("00"), &t("10"), &t("02"), &t("15"), 50.0),
+            spike(&t("20"), &t("30"), &t("14"), &t("28"), 70.0),
+            spike(&t("50"), &t("59"), &t("51"), &t("55"), 40.0),
+        ]);
+        let got: Vec<_> = merged
+            .iter()
+            .map(|s| {
+                (
+                    s.start.clone(),
+                    s.end.clone(),
+                    s.windows_start.clone(),
+                    s.windows_end.clone(),
+                    s.windows,
+                    s.peak_p99_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (t("02"), t("28"), t("00"), t("30"), 2, 70.0),
+                (t("51"), t("55"), t("50"), t("59"), 1, 40.0),
+            ]
+        );
     }
 
     #[test]
