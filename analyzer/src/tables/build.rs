@@ -358,14 +358,6 @@ impl Part {
     fn push_event(&mut self, e: &EventRef<'_>, attrs: &[AttrRef<'_>], seq: u64) {
         let kind = EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified);
         let sc = &mut self.scratch;
-        // Metric points read their repeated fields from the raw record: a record whose
-        // repeated fields do not decode is undecodable, as for any other field.
-        if let (EventKind::MetricPoint, Some(BodyRef::Metric(m))) = (kind, e.body)
-            && metric_extras_ok(e, &m).is_err()
-        {
-            self.stats.undecodable += 1;
-            return;
-        }
         match (kind, e.body) {
             (EventKind::Span, Some(BodyRef::Span(s))) => {
                 self.span_keys.push(span_key(e.trace_id, e.span_id));
@@ -436,15 +428,6 @@ fn push_span(c: &mut SpanCols, e: &EventRef<'_>, s: &SpanRef<'_>, sc: &mut Scrat
         .append_option((!s.trace_state.is_empty()).then_some(s.trace_state));
 }
 
-/// Checks the parts of a metric record that [`push_metric`] reads from its raw bytes.
-fn metric_extras_ok(e: &EventRef<'_>, m: &MetricRef<'_>) -> Result<(), wire::Undecodable> {
-    wire::repeated_bytes(e.raw, 10, |b| wire::attribute(b).map(|_| ()))?;
-    if m.has_exemplars {
-        wire::repeated_bytes(m.raw, 15, |b| wire::exemplar(b).map(|_| ()))?;
-    }
-    Ok(())
-}
-
 fn temporality_name(t: i32) -> Option<&'static str> {
     match t {
         1 => Some("delta"),
@@ -482,7 +465,8 @@ fn push_metric(c: &mut MetricCols, e: &EventRef<'_>, m: &MetricRef<'_>, sc: &mut
     c.stale.append_value(m.is_stale);
     c.start_time.append_option((m.start_time != 0).then_some(m.start_time));
     c.temporality.append_option(temporality_name(m.temporality));
-    // Repeated fields were checked by `metric_extras_ok`.
+    // The repeated fields and resource attributes read again below from the raw bytes were
+    // checked when `wire::event` decoded the record (it is undecodable otherwise).
     if m.has_buckets {
         let _ = wire::repeated_f64(m.raw, 10, |v| c.bucket_bounds.values().append_value(v));
         c.bucket_bounds.append(true);
