@@ -36,11 +36,23 @@ fn seeds() -> Vec<u64> {
 /// Writes the scenario into a fresh log and analyzes it.
 async fn analyze(s: &Scenario) -> Report {
     let dir = tempfile::tempdir().unwrap();
-    let (w, _) = LogWriter::open(&dir.path().join("log"), LogConfig::default()).unwrap();
+    // `CUTOVER_SCENARIO_LOGS=DIR` keeps each scenario's data directory and spec under
+    // DIR/<name>/ (to analyze them with another build of `cutover analyze`).
+    let data_dir = match std::env::var("CUTOVER_SCENARIO_LOGS") {
+        Ok(root) => {
+            let d = std::path::Path::new(&root).join(s.name.replace(' ', "_"));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("drill.yaml"), &s.spec).unwrap();
+            d
+        }
+        Err(_) => dir.path().to_path_buf(),
+    };
+    let (w, _) = LogWriter::open(&data_dir.join("log"), LogConfig::default()).unwrap();
     w.append(s.events.iter().map(Event::to_bytes).collect()).await.unwrap();
     w.close();
     let spec = DrillSpec::parse(&s.spec).unwrap_or_else(|e| panic!("{}: spec: {e}\n{}", s.name, s.spec));
-    let analyzer = Analyzer::open(dir.path(), Some(&spec)).await.unwrap();
+    let analyzer = Analyzer::open(&data_dir, Some(&spec)).await.unwrap();
     let report = measures::measure(&analyzer, &spec).await.unwrap();
     // `CUTOVER_SCENARIO_REPORTS=DIR` keeps each report as JSON and Markdown (to compare two
     // builds' reports; the SQL endpoint's section tables are checked against the JSON).

@@ -13,10 +13,13 @@
 
 pub mod cache;
 pub mod html;
+mod markdown;
 pub mod measures;
 pub mod metrics_sli;
 pub mod queries;
 pub mod report;
+mod rows;
+pub mod section;
 pub mod spec;
 pub mod tables;
 pub mod timeline;
@@ -536,6 +539,17 @@ impl Analyzer {
         let mut df = self.ctx.sql(sql).await?;
         if let Some(params) = query.param_values() {
             df = df.with_param_values(params)?;
+        }
+        if let Some(q) = query.declared() {
+            let got: Vec<&str> = df.schema().fields().iter().map(|f| f.name().as_str()).collect();
+            if got != q.columns {
+                return Err(AnalyzeError::Internal(format!(
+                    "query {} returns columns [{}] but declares [{}] (queries.rs)",
+                    q.name,
+                    got.join(", "),
+                    q.columns.join(", ")
+                )));
+            }
         }
         let batches = df.collect().await?;
         let first_line = sql.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();

@@ -31,21 +31,17 @@ use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Grid, round};
-use super::{int_at, one};
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{int_at, one};
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `abort_buckets.sql`.
-pub const BUCKETS: &str = include_str!("../../../queries/abort_buckets.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("abort_buckets", BUCKETS), ("abort_latency", LATENCY)];
+pub const BUCKETS: &Query = &queries::ABORT_BUCKETS;
 
 /// `abort_latency.sql`.
-pub const LATENCY: &str = include_str!("../../../queries/abort_latency.sql");
+pub const LATENCY: &Query = &queries::ABORT_LATENCY;
 
 const NS: i64 = 1_000_000_000;
 
@@ -230,11 +226,11 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             ("region", Param::Literal(c.region.clone().unwrap_or_default())),
         ];
         let rows = one(analyzer.sql(&queries::fill(BUCKETS, &params)?).await?)?;
-        let grid = Grid::from_rows(rows.as_ref(), &["requests", "bad"], origin, step);
+        let grid = Grid::from_rows(rows.as_ref(), &["requests", "bad"], origin, step)?;
         let durations = match c.latency_p99_above_ms {
             Some(_) => {
                 let rows = one(analyzer.sql(&queries::fill(LATENCY, &params)?).await?)?;
-                Some(Durations::from_rows(rows.as_ref()))
+                Some(Durations::from_rows(rows.as_ref())?)
             }
             None => None,
         };
@@ -262,16 +258,17 @@ struct Durations {
 }
 
 impl Durations {
-    fn from_rows(rows: Option<&RecordBatch>) -> Durations {
+    fn from_rows(rows: Option<&RecordBatch>) -> Result<Durations, AnalyzeError> {
         let mut out = Durations::default();
         let Some(b) = rows else {
-            return out;
+            return Ok(out);
         };
-        let Some(lists) = b.column_by_name("durations_ms").and_then(|c| c.as_list_opt::<i32>()) else {
-            return out;
-        };
+        let lists = b
+            .column_by_name("durations_ms")
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| AnalyzeError::Internal("abort_latency: durations_ms is not a list".into()))?;
         for r in 0..b.num_rows() {
-            let Some(k) = int_at(b, "bucket", r) else { continue };
+            let Some(k) = int_at(b, "bucket", r)? else { continue };
             if out.per_bucket.is_empty() {
                 out.first = k;
             }
@@ -282,7 +279,7 @@ impl Durations {
                 out.per_bucket[idx] = (0..f.len()).filter(|&i| !f.is_null(i)).map(|i| f.value(i)).collect();
             }
         }
-        out
+        Ok(out)
     }
 
     /// Exact p99 (nearest rank) of the durations in buckets `k − steps .. k`.
@@ -428,6 +425,26 @@ impl CriterionResult {
         }
         let region = self.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
         format!("{} for {} s{region}", parts.join(" and "), self.for_seconds)
+    }
+}
+
+impl crate::section::Section for Abort {
+    const NAME: &'static str = "abort";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Abort::markdown(self)
+    }
+
+    fn holds(&self, verdict: crate::report::FailOn) -> bool {
+        use crate::report::FailOn;
+        match verdict {
+            FailOn::Abort => self.criteria.iter().any(|c| c.should_have_aborted),
+            _ => false,
+        }
     }
 }
 

@@ -36,29 +36,21 @@
 use arrow::array::{AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
 
-use super::{int_at, one, seconds, str_at, ts_at};
-use crate::queries::{self, Param};
+use super::seconds;
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{int_at, one, str_at, ts_at};
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `alerts_firings.sql`.
-pub const FIRINGS: &str = include_str!("../../../queries/alerts_firings.sql");
+pub const FIRINGS: &Query = &queries::ALERTS_FIRINGS;
 /// `alerts_window.sql`.
-pub const WINDOW: &str = include_str!("../../../queries/alerts_window.sql");
+pub const WINDOW: &Query = &queries::ALERTS_WINDOW;
 /// `alerts_suppressed.sql`.
-pub const SUPPRESSED: &str = include_str!("../../../queries/alerts_suppressed.sql");
+pub const SUPPRESSED: &Query = &queries::ALERTS_SUPPRESSED;
 /// `alerts_truncated.sql`.
-pub const TRUNCATED: &str = include_str!("../../../queries/alerts_truncated.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("alerts_firings", FIRINGS),
-    ("alerts_window", WINDOW),
-    ("alerts_suppressed", SUPPRESSED),
-    ("alerts_truncated", TRUNCATED),
-];
+pub const TRUNCATED: &Query = &queries::ALERTS_TRUNCATED;
 
 /// Why silences are not audited.
 pub const SILENCES_REASON: &str = "the Alertmanager webhook does not carry silences and cutover does not ingest them, so silences still active after drill_ended cannot be seen";
@@ -288,22 +280,22 @@ pub struct Alerts {
     pub truncated_reason: Option<String>,
 }
 
-fn firings_of(b: &RecordBatch) -> Vec<(Firing, i64, i64)> {
+fn firings_of(b: &RecordBatch) -> Result<Vec<(Firing, i64, i64)>, AnalyzeError> {
     (0..b.num_rows())
         .map(|row| {
-            let starts = ts_at(b, "starts_at", row).unwrap_or_default();
-            let received = ts_at(b, "received_at", row).unwrap_or_default();
+            let starts = ts_at(b, "starts_at", row)?.unwrap_or_default();
+            let received = ts_at(b, "received_at", row)?.unwrap_or_default();
             let f = Firing {
-                alertname: str_at(b, "alertname", row).unwrap_or_default(),
-                service: str_at(b, "service", row).unwrap_or_default(),
-                region: str_at(b, "region", row).unwrap_or_default(),
-                fingerprint: str_at(b, "fingerprint", row).unwrap_or_default(),
+                alertname: str_at(b, "alertname", row)?.unwrap_or_default(),
+                service: str_at(b, "service", row)?.unwrap_or_default(),
+                region: str_at(b, "region", row)?.unwrap_or_default(),
+                fingerprint: str_at(b, "fingerprint", row)?.unwrap_or_default(),
                 starts_at: rfc3339(starts),
                 received_at: rfc3339(received),
-                notifications: int_at(b, "notifications", row).unwrap_or(0) as u64,
-                resolved_at: ts_at(b, "resolved_at", row).map(rfc3339),
+                notifications: int_at(b, "notifications", row)?.unwrap_or(0) as u64,
+                resolved_at: ts_at(b, "resolved_at", row)?.map(rfc3339),
             };
-            (f, starts, received)
+            Ok((f, starts, received))
         })
         .collect()
 }
@@ -360,13 +352,15 @@ async fn window(
         ],
     )?;
     let row = one(analyzer.sql(&sql).await?)?;
-    let at = |col: &str| row.as_ref().and_then(|b| ts_at(b, col, 0));
-    let Some(from) = at("from_at") else {
+    let at = |col: &str| -> Result<Option<i64>, AnalyzeError> {
+        Ok(row.as_ref().map(|b| ts_at(b, col, 0)).transpose()?.flatten())
+    };
+    let Some(from) = at("from_at")? else {
         out.reason = Some(format!("no {} marker in the log", w.from_marker));
         return Ok(out);
     };
     out.from_at = Some(rfc3339(from));
-    let to = match (at("to_at"), data_end) {
+    let to = match (at("to_at")?, data_end) {
         (Some(t), _) => t,
         (None, Some(end)) => {
             out.to_data_end = true;
@@ -391,16 +385,18 @@ async fn window(
     )?;
     if let Some(b) = one(analyzer.sql(&sql).await?)? {
         out.firing = (0..b.num_rows())
-            .map(|row| Suppressed {
-                alertname: str_at(&b, "alertname", row).unwrap_or_default(),
-                service: str_at(&b, "service", row).unwrap_or_default(),
-                region: str_at(&b, "region", row).unwrap_or_default(),
-                fingerprint: str_at(&b, "fingerprint", row).unwrap_or_default(),
-                starts_at: ts_at(&b, "starts_at", row).map(rfc3339).unwrap_or_default(),
-                first_received_at: ts_at(&b, "first_received_at", row).map(rfc3339).unwrap_or_default(),
-                notifications: int_at(&b, "notifications", row).unwrap_or(0) as u64,
+            .map(|row| -> Result<_, AnalyzeError> {
+                Ok(Suppressed {
+                    alertname: str_at(&b, "alertname", row)?.unwrap_or_default(),
+                    service: str_at(&b, "service", row)?.unwrap_or_default(),
+                    region: str_at(&b, "region", row)?.unwrap_or_default(),
+                    fingerprint: str_at(&b, "fingerprint", row)?.unwrap_or_default(),
+                    starts_at: ts_at(&b, "starts_at", row)?.map(rfc3339).unwrap_or_default(),
+                    first_received_at: ts_at(&b, "first_received_at", row)?.map(rfc3339).unwrap_or_default(),
+                    notifications: int_at(&b, "notifications", row)?.unwrap_or(0) as u64,
+                })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
     }
     Ok(out)
 }
@@ -433,7 +429,9 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             .ok_or_else(|| AnalyzeError::Internal("alerts_truncated: truncated_alerts is not UInt64".into()))?;
         out.truncated_alerts = counts.iter().flatten().fold(0u64, u64::saturating_add);
         out.truncated_notifications = (0..b.num_rows())
-            .map(|r| int_at(&b, "notifications", r).unwrap_or(0).max(0) as u64)
+            .map(|r| Ok(int_at(&b, "notifications", r)?.unwrap_or(0).max(0) as u64))
+            .collect::<Result<Vec<u64>, AnalyzeError>>()?
+            .into_iter()
             .fold(0u64, u64::saturating_add);
         out.truncated_reason = Some(format!(
             "Alertmanager left up to {} alert(s) out of {} notification(s) after the fault (webhook max_alerts; the most any notification of each group left out, summed over groups): an expected alert reported as not fired, late or unresolved may be among them",
@@ -442,7 +440,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     }
     let sql = queries::fill(FIRINGS, &[("fault_at", Param::Time(fault_at))])?;
     let firings = match one(analyzer.sql(&sql).await?)? {
-        Some(b) => firings_of(&b),
+        Some(b) => firings_of(&b)?,
         None => Vec::new(),
     };
     out.expected = audit_expected(&spec.alerts.expected, &firings, fault_at);
@@ -552,6 +550,26 @@ impl Alerts {
 /// never fired, fired late or was delivered late.
 pub fn fails(section: &Alerts) -> bool {
     section.not_fired > 0 || section.late > 0 || section.delivered_late > 0
+}
+
+impl crate::section::Section for Alerts {
+    const NAME: &'static str = "alerts";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Alerts::markdown(self)
+    }
+
+    fn holds(&self, verdict: crate::report::FailOn) -> bool {
+        use crate::report::FailOn;
+        match verdict {
+            FailOn::Alerts => fails(self),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -48,20 +48,16 @@
 use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use super::{int_at, one, ts_at};
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{int_at, one, ts_at};
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `budget_baseline.sql`.
-pub const BASELINE: &str = include_str!("../../../queries/budget_baseline.sql");
+pub const BASELINE: &Query = &queries::BUDGET_BASELINE;
 /// `budget_buckets.sql`.
-pub const BUCKETS: &str = include_str!("../../../queries/budget_buckets.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("budget_baseline", BASELINE), ("budget_buckets", BUCKETS)];
+pub const BUCKETS: &Query = &queries::BUDGET_BUCKETS;
 
 const NS: i64 = 1_000_000_000;
 
@@ -311,17 +307,27 @@ pub(crate) struct Grid {
 
 impl Grid {
     /// Builds the grid from rows of `bucket` and the count columns `cols`; `None` without rows.
-    pub fn from_rows(rows: Option<&RecordBatch>, cols: &[&str], origin: i64, step: i64) -> Option<Grid> {
-        let b = rows?;
-        let buckets: Vec<i64> = (0..b.num_rows()).filter_map(|r| int_at(b, "bucket", r)).collect();
-        let (&first, &last) = (buckets.first()?, buckets.last()?);
+    pub fn from_rows(
+        rows: Option<&RecordBatch>,
+        cols: &[&str],
+        origin: i64,
+        step: i64,
+    ) -> Result<Option<Grid>, AnalyzeError> {
+        let Some(b) = rows else { return Ok(None) };
+        let mut buckets = Vec::with_capacity(b.num_rows());
+        for r in 0..b.num_rows() {
+            buckets.extend(int_at(b, "bucket", r)?);
+        }
+        let (Some(&first), Some(&last)) = (buckets.first(), buckets.last()) else {
+            return Ok(None);
+        };
         let len = (last - first + 1) as usize;
         let mut prefix = Vec::with_capacity(cols.len());
         for col in cols {
             let mut dense = vec![0u64; len];
             for r in 0..b.num_rows() {
-                if let Some(k) = int_at(b, "bucket", r) {
-                    dense[(k - first) as usize] = int_at(b, col, r).unwrap_or(0).max(0) as u64;
+                if let Some(k) = int_at(b, "bucket", r)? {
+                    dense[(k - first) as usize] = int_at(b, col, r)?.unwrap_or(0).max(0) as u64;
                 }
             }
             let mut p = Vec::with_capacity(len + 1);
@@ -331,12 +337,12 @@ impl Grid {
             }
             prefix.push(p);
         }
-        Some(Grid {
+        Ok(Some(Grid {
             origin,
             step,
             first,
             prefix,
-        })
+        }))
     }
 
     /// Index of the last bucket with data.
@@ -456,9 +462,14 @@ async fn baseline(analyzer: &Analyzer, fault_at: Option<i64>) -> Result<Baseline
     };
     let sql = queries::fill(BASELINE, &[("fault_at", Param::Time(fault_at))])?;
     let row = one(analyzer.sql(&sql).await?)?;
-    let n = row.as_ref().and_then(|b| int_at(b, "requests", 0)).unwrap_or(0) as u64;
-    let first = row.as_ref().and_then(|b| ts_at(b, "first_start", 0));
-    let last = row.as_ref().and_then(|b| ts_at(b, "last_start", 0));
+    let n = row
+        .as_ref()
+        .map(|b| int_at(b, "requests", 0))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0) as u64;
+    let first = row.as_ref().map(|b| ts_at(b, "first_start", 0)).transpose()?.flatten();
+    let last = row.as_ref().map(|b| ts_at(b, "last_start", 0)).transpose()?.flatten();
     let (rate, reason) = match (first, last) {
         (Some(f), Some(l)) if n >= 2 && l > f => (Some((n - 1) as f64 / ((l - f) as f64 / NS as f64)), None),
         _ => (
@@ -495,7 +506,7 @@ async fn measure_slo(analyzer: &Analyzer, slo: &SloSpec, f: &Frame) -> Result<Sl
         &["requests", "bad", "drill_requests", "drill_bad"],
         f.drill_start,
         f.step,
-    );
+    )?;
     let mut out = SloBudget {
         name: slo.name.clone(),
         objective: slo.objective,
@@ -719,6 +730,26 @@ impl SloBudget {
     }
 }
 
+impl crate::section::Section for Budget {
+    const NAME: &'static str = "budget";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Budget::markdown(self)
+    }
+
+    fn holds(&self, verdict: crate::report::FailOn) -> bool {
+        use crate::report::FailOn;
+        match verdict {
+            FailOn::Budget => self.slos.iter().any(|s| s.met == Some(false)),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,7 +782,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let g = Grid::from_rows(Some(&b), &["requests"], 1000, 10).unwrap();
+        let g = Grid::from_rows(Some(&b), &["requests"], 1000, 10).unwrap().unwrap();
         assert_eq!((g.first, g.last()), (-1, 2));
         assert_eq!(g.instants(), 0..=3);
         assert_eq!(g.at(3), 1030);

@@ -21,17 +21,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::traces::Rows;
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::Rows;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-const GAUGE: &str = include_str!("../../../queries/capacity_gauge.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("capacity_gauge", GAUGE)];
+const GAUGE: &Query = &queries::CAPACITY_GAUGE;
 
 /// The `capacity` section of the drill spec.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -259,5 +255,17 @@ impl Capacity {
             }
         }
         out
+    }
+}
+
+impl crate::section::Section for Capacity {
+    const NAME: &'static str = "capacity";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Capacity::markdown(self)
     }
 }

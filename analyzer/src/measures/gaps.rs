@@ -38,30 +38,22 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use super::{int_at, one, seconds, str_at, ts_at};
-use crate::queries::{self, Param};
+use super::seconds;
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{f64_at, int_at, one, str_at, ts_at, u64_at};
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `gaps_streams.sql`.
-pub const STREAMS: &str = include_str!("../../../queries/gaps_streams.sql");
+pub const STREAMS: &Query = &queries::GAPS_STREAMS;
 /// `gaps_silences.sql`.
-pub const SILENCES: &str = include_str!("../../../queries/gaps_silences.sql");
+pub const SILENCES: &Query = &queries::GAPS_SILENCES;
 /// `gaps_followed.sql`.
-pub const FOLLOWED: &str = include_str!("../../../queries/gaps_followed.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("gaps_streams", STREAMS),
-    ("gaps_silences", SILENCES),
-    ("gaps_followed", FOLLOWED),
-];
+pub const FOLLOWED: &Query = &queries::GAPS_FOLLOWED;
 
 /// A telemetry signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -334,15 +326,21 @@ pub struct Gaps {
 /// A stream's identity: (region, service, signal, metric name).
 type StreamId = (String, String, Option<Signal>, Option<String>);
 
-/// Common key columns of the gap queries.
-fn key_at(b: &RecordBatch, row: usize) -> StreamId {
-    let metric = str_at(b, "metric", row).filter(|m| !m.is_empty());
-    (
-        str_at(b, "region", row).unwrap_or_default(),
-        str_at(b, "service", row).unwrap_or_default(),
-        str_at(b, "signal", row).as_deref().and_then(Signal::parse),
+/// Common key columns of the gap queries; `gaps_followed.sql` has no region (its streams are
+/// the primary's, followed in the secondary).
+fn key_at(b: &RecordBatch, row: usize) -> Result<StreamId, AnalyzeError> {
+    let metric = str_at(b, "metric", row)?.filter(|m| !m.is_empty());
+    let region = if b.schema().column_with_name("region").is_some() {
+        str_at(b, "region", row)?.unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok((
+        region,
+        str_at(b, "service", row)?.unwrap_or_default(),
+        str_at(b, "signal", row)?.as_deref().and_then(Signal::parse),
         metric,
-    )
+    ))
 }
 
 fn key_text(parts: &[&str], signal: Option<Signal>, metric: &Option<String>) -> String {
@@ -359,23 +357,6 @@ fn key_text(parts: &[&str], signal: Option<Signal>, metric: &Option<String>) -> 
 /// Seconds at µs resolution (cadences of busy span streams are below a millisecond).
 fn micros(ns: f64) -> f64 {
     (ns / 1e3).round() / 1e6
-}
-
-fn u64_at(b: &RecordBatch, col: &str, row: usize) -> Option<u64> {
-    let c = b.column_by_name(col)?;
-    if let Some(a) = c.as_primitive_opt::<Int64Type>() {
-        return (!c.is_null(row)).then(|| a.value(row) as u64);
-    }
-    let a = c.as_primitive_opt::<UInt64Type>()?;
-    (!c.is_null(row)).then(|| a.value(row))
-}
-
-fn f64_at(b: &RecordBatch, col: &str, row: usize) -> Option<f64> {
-    let c = b.column_by_name(col)?;
-    if let Some(a) = c.as_primitive_opt::<Float64Type>() {
-        return (!c.is_null(row)).then(|| a.value(row));
-    }
-    int_at(b, col, row).map(|v| v as f64)
 }
 
 /// The class of a gap starting at `start` (ns) in `region` with threshold `threshold_ns`.
@@ -403,9 +384,9 @@ async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, O
     let g = &spec.gaps;
     let mut out = Vec::with_capacity(b.num_rows());
     for row in 0..b.num_rows() {
-        let (region, service, signal, metric) = key_at(&b, row);
-        let times = u64_at(&b, "times", row).unwrap_or(0);
-        let inferred = f64_at(&b, "inferred_cadence_ns", row);
+        let (region, service, signal, metric) = key_at(&b, row)?;
+        let times = u64_at(&b, "times", row)?.unwrap_or(0);
+        let inferred = f64_at(&b, "inferred_cadence_ns", row)?;
         // The same integer ns the SQL gets, so both sides compute the same threshold.
         let from_spec = signal.map(|s| g.cadence_ns(s)).filter(|ns| *ns > 0).map(|ns| ns as f64);
         let cadence_ns = from_spec.or(inferred);
@@ -419,10 +400,10 @@ async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, O
             service,
             signal,
             metric,
-            events: u64_at(&b, "events", row).unwrap_or(0),
+            events: u64_at(&b, "events", row)?.unwrap_or(0),
             times,
-            first_at: ts_at(&b, "first_at", row).map(rfc3339).unwrap_or_default(),
-            last_at: ts_at(&b, "last_at", row).map(rfc3339).unwrap_or_default(),
+            first_at: ts_at(&b, "first_at", row)?.map(rfc3339).unwrap_or_default(),
+            last_at: ts_at(&b, "last_at", row)?.map(rfc3339).unwrap_or_default(),
             cadence_seconds: cadence_ns.map(micros),
             cadence_inferred: from_spec.is_none() && inferred.is_some(),
             threshold_seconds: threshold_ns.map(micros),
@@ -461,14 +442,14 @@ async fn gaps(
     };
     let mut out = Vec::with_capacity(b.num_rows());
     for row in 0..b.num_rows() {
-        let id = key_at(&b, row);
+        let id = key_at(&b, row)?;
         let Some(threshold) = thresholds.get(&id).copied() else {
             return Err(AnalyzeError::Internal(format!("gap of an unchecked stream {id:?}")));
         };
         let (region, service, signal, metric) = id;
         let stream = key_text(&[&region, &service], signal, &metric);
-        let start = ts_at(&b, "start_at", row).unwrap_or_default();
-        let end = ts_at(&b, "end_at", row);
+        let start = ts_at(&b, "start_at", row)?.unwrap_or_default();
+        let end = ts_at(&b, "end_at", row)?;
         out.push(Gap {
             class: classify(&region, &spec.regions.primary, start, threshold, timeline.fault_at),
             stream,
@@ -478,7 +459,7 @@ async fn gaps(
             metric,
             start: rfc3339(start),
             end: end.map(rfc3339),
-            seconds: seconds(int_at(&b, "silence_ns", row).unwrap_or_default()),
+            seconds: seconds(int_at(&b, "silence_ns", row)?.unwrap_or_default()),
             open: end.is_none(),
         });
     }
@@ -513,15 +494,15 @@ async fn followed(
     };
     let mut out = Vec::with_capacity(b.num_rows());
     for row in 0..b.num_rows() {
-        let (_, service, signal, metric) = key_at(&b, row);
-        let first = ts_at(&b, "secondary_first_at", row);
+        let (_, service, signal, metric) = key_at(&b, row)?;
+        let first = ts_at(&b, "secondary_first_at", row)?;
         let delay = first.map(|f| seconds(f - cutover_at));
         out.push(Follow {
             key: key_text(&[&service], signal, &metric),
             service,
             signal,
             metric,
-            primary_last_at: ts_at(&b, "primary_last_at", row).map(rfc3339).unwrap_or_default(),
+            primary_last_at: ts_at(&b, "primary_last_at", row)?.map(rfc3339).unwrap_or_default(),
             secondary_first_at: first.map(rfc3339),
             delay_seconds: delay,
             status: follow_status(delay, spec.gaps.follow_delay_seconds),
@@ -641,6 +622,26 @@ impl Gaps {
 /// stream that followed the cutover late or never.
 pub fn fails(section: &Gaps) -> bool {
     section.unexpected_gaps > 0 || section.late_followed > 0 || section.never_followed > 0
+}
+
+impl crate::section::Section for Gaps {
+    const NAME: &'static str = "gaps";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Gaps::markdown(self)
+    }
+
+    fn holds(&self, verdict: crate::report::FailOn) -> bool {
+        use crate::report::FailOn;
+        match verdict {
+            FailOn::Gaps => fails(self),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -44,36 +44,25 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
-use super::{int_at, one, str_at, ts_at};
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{bool_at, f64_at, int_at, one, str_at, ts_at};
 use crate::timeline::Timeline;
 use crate::udf::stats::{mann_whitney, nearest_rank};
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `latency_phases.sql`.
-pub const LATENCY_PHASES: &str = include_str!("../../../queries/latency_phases.sql");
+pub const LATENCY_PHASES: &Query = &queries::LATENCY_PHASES;
 /// `latency_windows.sql`.
-pub const LATENCY_WINDOWS: &str = include_str!("../../../queries/latency_windows.sql");
+pub const LATENCY_WINDOWS: &Query = &queries::LATENCY_WINDOWS;
 /// `latency_series.sql`.
-pub const LATENCY_SERIES: &str = include_str!("../../../queries/latency_series.sql");
+pub const LATENCY_SERIES: &Query = &queries::LATENCY_SERIES;
 /// `latency_samples.sql`.
-pub const LATENCY_SAMPLES: &str = include_str!("../../../queries/latency_samples.sql");
+pub const LATENCY_SAMPLES: &Query = &queries::LATENCY_SAMPLES;
 /// `latency_spike_edges.sql`.
-pub const LATENCY_SPIKE_EDGES: &str = include_str!("../../../queries/latency_spike_edges.sql");
+pub const LATENCY_SPIKE_EDGES: &Query = &queries::LATENCY_SPIKE_EDGES;
 /// `latency_spike_exemplars.sql`.
-pub const LATENCY_SPIKE_EXEMPLARS: &str = include_str!("../../../queries/latency_spike_exemplars.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("latency_phases", LATENCY_PHASES),
-    ("latency_windows", LATENCY_WINDOWS),
-    ("latency_series", LATENCY_SERIES),
-    ("latency_samples", LATENCY_SAMPLES),
-    ("latency_spike_edges", LATENCY_SPIKE_EDGES),
-    ("latency_spike_exemplars", LATENCY_SPIKE_EXEMPLARS),
-];
+pub const LATENCY_SPIKE_EXEMPLARS: &Query = &queries::LATENCY_SPIKE_EXEMPLARS;
 
 /// The `latency` section of the drill spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -301,26 +290,16 @@ pub struct Latency {
     pub series: Vec<SeriesPoint>,
 }
 
-fn f64_at(b: &RecordBatch, col: &str, row: usize) -> Option<f64> {
-    let a = b.column_by_name(col)?.as_primitive_opt::<Float64Type>()?;
-    (!a.is_null(row)).then(|| a.value(row))
+fn count_at(b: &RecordBatch, col: &str, row: usize) -> Result<u64, AnalyzeError> {
+    Ok(int_at(b, col, row)?.unwrap_or(0).max(0) as u64)
 }
 
-fn bool_at(b: &RecordBatch, col: &str, row: usize) -> Option<bool> {
-    let a = b.column_by_name(col)?.as_boolean_opt()?;
-    (!a.is_null(row)).then(|| a.value(row))
-}
-
-fn count_at(b: &RecordBatch, col: &str, row: usize) -> u64 {
-    int_at(b, col, row).unwrap_or(0).max(0) as u64
-}
-
-fn scope_at(b: &RecordBatch, row: usize) -> Option<BaselineScope> {
-    match str_at(b, "baseline_scope", row).as_deref() {
+fn scope_at(b: &RecordBatch, row: usize) -> Result<Option<BaselineScope>, AnalyzeError> {
+    Ok(match str_at(b, "baseline_scope", row)?.as_deref() {
         Some("region") => Some(BaselineScope::Region),
         Some("service") => Some(BaselineScope::Service),
         _ => None,
-    }
+    })
 }
 
 /// The phase cut points: (first phase start, fault, recovery, last phase end).
@@ -351,7 +330,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         return Ok(out);
     }
     let counted = one(analyzer.sql("SELECT COUNT(*) AS n FROM requests").await?)?;
-    if counted.as_ref().map_or(0, |b| count_at(b, "n", 0)) == 0 {
+    if counted.as_ref().map(|b| count_at(b, "n", 0)).transpose()?.unwrap_or(0) == 0 {
         out.reason = Some(format!(
             "no SLI requests: no spans of service(s) {} with kind(s) {}",
             spec.sli.services.join(", "),
@@ -399,7 +378,11 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     Ok(out)
 }
 
-async fn rows(analyzer: &Analyzer, sql: &str, params: &[(&str, Param)]) -> Result<Option<RecordBatch>, AnalyzeError> {
+async fn rows(
+    analyzer: &Analyzer,
+    sql: &'static Query,
+    params: &[(&str, Param)],
+) -> Result<Option<RecordBatch>, AnalyzeError> {
     one(analyzer.sql(&queries::fill(sql, params)?).await?)
 }
 
@@ -407,55 +390,61 @@ async fn series(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<Ser
     let Some(b) = rows(analyzer, LATENCY_SERIES, params).await? else {
         return Ok(Vec::new());
     };
-    Ok((0..b.num_rows())
-        .map(|r| SeriesPoint {
-            region: str_at(&b, "region", r).unwrap_or_default(),
-            window_start: ts_at(&b, "window_start", r).map(rfc3339).unwrap_or_default(),
-            requests: count_at(&b, "requests", r),
-            p50_ms: f64_at(&b, "p50_ms", r),
-            p99_ms: f64_at(&b, "p99_ms", r),
+    (0..b.num_rows())
+        .map(|r| {
+            Ok(SeriesPoint {
+                region: str_at(&b, "region", r)?.unwrap_or_default(),
+                window_start: ts_at(&b, "window_start", r)?.map(rfc3339).unwrap_or_default(),
+                requests: count_at(&b, "requests", r)?,
+                p50_ms: f64_at(&b, "p50_ms", r)?,
+                p99_ms: f64_at(&b, "p99_ms", r)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn phase_rows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<PhaseLatency>, AnalyzeError> {
     let Some(b) = rows(analyzer, LATENCY_PHASES, params).await? else {
         return Ok(Vec::new());
     };
-    Ok((0..b.num_rows())
-        .map(|r| PhaseLatency {
-            region: str_at(&b, "region", r).unwrap_or_default(),
-            service: str_at(&b, "service", r).unwrap_or_default(),
-            phase: str_at(&b, "phase", r).unwrap_or_default(),
-            requests: count_at(&b, "requests", r),
-            bad_requests: count_at(&b, "bad_requests", r),
-            skipped: count_at(&b, "skipped", r),
-            p50_ms: f64_at(&b, "p50_ms", r),
-            p90_ms: f64_at(&b, "p90_ms", r),
-            p99_ms: f64_at(&b, "p99_ms", r),
-            p999_ms: f64_at(&b, "p999_ms", r),
-            max_ms: f64_at(&b, "max_ms", r),
+    (0..b.num_rows())
+        .map(|r| {
+            Ok(PhaseLatency {
+                region: str_at(&b, "region", r)?.unwrap_or_default(),
+                service: str_at(&b, "service", r)?.unwrap_or_default(),
+                phase: str_at(&b, "phase", r)?.unwrap_or_default(),
+                requests: count_at(&b, "requests", r)?,
+                bad_requests: count_at(&b, "bad_requests", r)?,
+                skipped: count_at(&b, "skipped", r)?,
+                p50_ms: f64_at(&b, "p50_ms", r)?,
+                p90_ms: f64_at(&b, "p90_ms", r)?,
+                p99_ms: f64_at(&b, "p99_ms", r)?,
+                p999_ms: f64_at(&b, "p999_ms", r)?,
+                max_ms: f64_at(&b, "max_ms", r)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn windows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<LatencyWindow>, AnalyzeError> {
     let Some(b) = rows(analyzer, LATENCY_WINDOWS, params).await? else {
         return Ok(Vec::new());
     };
-    Ok((0..b.num_rows())
-        .map(|r| LatencyWindow {
-            region: str_at(&b, "region", r).unwrap_or_default(),
-            service: str_at(&b, "service", r).unwrap_or_default(),
-            window_start: ts_at(&b, "window_start", r).map(rfc3339).unwrap_or_default(),
-            requests: count_at(&b, "requests", r),
-            p50_ms: f64_at(&b, "p50_ms", r),
-            p99_ms: f64_at(&b, "p99_ms", r),
-            baseline_p99_ms: f64_at(&b, "baseline_p99_ms", r),
-            baseline_scope: scope_at(&b, r),
-            spike: bool_at(&b, "spike", r).unwrap_or(false),
+    (0..b.num_rows())
+        .map(|r| {
+            Ok(LatencyWindow {
+                region: str_at(&b, "region", r)?.unwrap_or_default(),
+                service: str_at(&b, "service", r)?.unwrap_or_default(),
+                window_start: ts_at(&b, "window_start", r)?.map(rfc3339).unwrap_or_default(),
+                requests: count_at(&b, "requests", r)?,
+                p50_ms: f64_at(&b, "p50_ms", r)?,
+                p99_ms: f64_at(&b, "p99_ms", r)?,
+                baseline_p99_ms: f64_at(&b, "baseline_p99_ms", r)?,
+                baseline_scope: scope_at(&b, r)?,
+                spike: bool_at(&b, "spike", r)?.unwrap_or(false),
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn parse_time(s: &str) -> Option<i64> {
@@ -556,9 +545,12 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
     let Some(b) = rows(analyzer, LATENCY_SPIKE_EDGES, &params).await? else {
         return Ok(());
     };
-    let requests: Vec<(i64, f64)> = (0..b.num_rows())
-        .filter_map(|r| Some((ts_at(&b, "start_time", r)?, f64_at(&b, "duration_ms", r)?)))
-        .collect();
+    let mut requests: Vec<(i64, f64)> = Vec::with_capacity(b.num_rows());
+    for r in 0..b.num_rows() {
+        if let (Some(t), Some(d)) = (ts_at(&b, "start_time", r)?, f64_at(&b, "duration_ms", r)?) {
+            requests.push((t, d));
+        }
+    }
     if let Some(e) = refine_edges(&requests, spike.slow_threshold_ms, (from, to)) {
         // With no request after the last slow one, the spike ends with the window it is in.
         let window_end = from + ((e.last_slow - from).div_euclid(width_ns) + 1) * width_ns;
@@ -576,14 +568,16 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
     ];
     if let Some(b) = rows(analyzer, LATENCY_SPIKE_EXEMPLARS, &params).await? {
         spike.exemplars = (0..b.num_rows())
-            .map(|r| SpikeExemplar {
-                metric: str_at(&b, "name", r).unwrap_or_default(),
-                time: ts_at(&b, "time", r).map(rfc3339).unwrap_or_default(),
-                value: f64_at(&b, "value", r).unwrap_or(f64::NAN),
-                trace_id: str_at(&b, "trace_id", r),
-                span_id: str_at(&b, "span_id", r),
+            .map(|r| {
+                Ok(SpikeExemplar {
+                    metric: str_at(&b, "name", r)?.unwrap_or_default(),
+                    time: ts_at(&b, "time", r)?.map(rfc3339).unwrap_or_default(),
+                    value: f64_at(&b, "value", r)?.unwrap_or(f64::NAN),
+                    trace_id: str_at(&b, "trace_id", r)?,
+                    span_id: str_at(&b, "span_id", r)?,
+                })
             })
-            .collect();
+            .collect::<Result<_, AnalyzeError>>()?;
     }
     Ok(())
 }
@@ -861,6 +855,26 @@ impl Latency {
             );
         }
         out
+    }
+}
+
+impl crate::section::Section for Latency {
+    const NAME: &'static str = "latency";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Latency::markdown(self)
+    }
+
+    fn holds(&self, verdict: crate::report::FailOn) -> bool {
+        use crate::report::FailOn;
+        match verdict {
+            FailOn::Latency => !self.spikes.is_empty(),
+            _ => false,
+        }
     }
 }
 

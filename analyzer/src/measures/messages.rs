@@ -18,18 +18,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::traces::Rows;
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::Rows;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-const RECONCILE: &str = include_str!("../../../queries/messages_reconcile.sql");
-const EVIDENCE: &str = include_str!("../../../queries/messages_evidence.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("messages_reconcile", RECONCILE), ("messages_evidence", EVIDENCE)];
+const RECONCILE: &Query = &queries::MESSAGES_RECONCILE;
+const EVIDENCE: &Query = &queries::MESSAGES_EVIDENCE;
 
 /// The `messages` section of the drill spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -296,5 +292,17 @@ impl Messages {
             }
         }
         out
+    }
+}
+
+impl crate::section::Section for Messages {
+    const NAME: &'static str = "messages";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Messages::markdown(self)
     }
 }

@@ -23,30 +23,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-pub(crate) use rows::Rows;
+pub(crate) use crate::rows::Rows;
 
-const SUMMARY: &str = include_str!("../../../queries/traces_summary.sql");
-const CROSS_REGION: &str = include_str!("../../../queries/traces_cross_region.sql");
-const ORPHANS: &str = include_str!("../../../queries/traces_orphans.sql");
-const BROKEN: &str = include_str!("../../../queries/traces_broken.sql");
-const NEW_EDGES: &str = include_str!("../../../queries/traces_new_edges.sql");
-const SKEW: &str = include_str!("../../../queries/traces_skew.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("traces_summary", SUMMARY),
-    ("traces_cross_region", CROSS_REGION),
-    ("traces_orphans", ORPHANS),
-    ("traces_broken", BROKEN),
-    ("traces_new_edges", NEW_EDGES),
-    ("traces_skew", SKEW),
-];
+const SUMMARY: &Query = &queries::TRACES_SUMMARY;
+const CROSS_REGION: &Query = &queries::TRACES_CROSS_REGION;
+const ORPHANS: &Query = &queries::TRACES_ORPHANS;
+const BROKEN: &Query = &queries::TRACES_BROKEN;
+const NEW_EDGES: &Query = &queries::TRACES_NEW_EDGES;
+const SKEW: &Query = &queries::TRACES_SKEW;
 
 /// The `traces` section of the drill spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -495,90 +484,14 @@ impl Traces {
     }
 }
 
-/// Query results as whole typed columns, shared by the traces, messages, traffic and
-/// capacity sections.
-pub(crate) mod rows {
-    use arrow::array::{Array, AsArray, RecordBatch};
-    use arrow::compute::{cast, concat_batches};
-    use arrow::datatypes::{DataType, Float64Type, Int64Type};
+impl crate::section::Section for Traces {
+    const NAME: &'static str = "traces";
 
-    use crate::{AnalyzeError, Analyzer};
-
-    /// The rows of one query, as one batch (none when the query returned no batch).
-    pub(crate) struct Rows(Option<RecordBatch>);
-
-    fn internal(e: impl std::fmt::Display) -> AnalyzeError {
-        AnalyzeError::Internal(e.to_string())
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
     }
 
-    impl Rows {
-        /// Runs `sql` and collects its rows.
-        pub(crate) async fn query<Q: crate::queries::AsSql + ?Sized>(
-            analyzer: &Analyzer,
-            sql: &Q,
-        ) -> Result<Rows, AnalyzeError> {
-            let batches = analyzer.sql(sql).await?;
-            let Some(first) = batches.first() else {
-                return Ok(Rows(None));
-            };
-            Ok(Rows(Some(concat_batches(&first.schema(), &batches).map_err(internal)?)))
-        }
-
-        /// No rows.
-        pub(crate) fn empty() -> Rows {
-            Rows(None)
-        }
-
-        /// Number of rows.
-        pub(crate) fn len(&self) -> usize {
-            self.0.as_ref().map_or(0, RecordBatch::num_rows)
-        }
-
-        /// Column `name` cast to `to`; a missing column is a bug in the query.
-        fn column(&self, name: &str, to: &DataType) -> Result<Option<arrow::array::ArrayRef>, AnalyzeError> {
-            let Some(b) = &self.0 else { return Ok(None) };
-            let c = b
-                .column_by_name(name)
-                .ok_or_else(|| internal(format!("query result has no column {name}")))?;
-            Ok(Some(cast(c, to).map_err(internal)?))
-        }
-
-        /// Integers (and timestamps as ns since the epoch).
-        pub(crate) fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>, AnalyzeError> {
-            let Some(c) = self.column(name, &DataType::Int64)? else {
-                return Ok(Vec::new());
-            };
-            let a = c.as_primitive::<Int64Type>();
-            Ok((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
-        }
-
-        /// Counts: non-negative integers, null as 0.
-        pub(crate) fn u64s(&self, name: &str) -> Result<Vec<u64>, AnalyzeError> {
-            Ok(self
-                .i64s(name)?
-                .into_iter()
-                .map(|v| v.unwrap_or(0).max(0) as u64)
-                .collect())
-        }
-
-        /// Numbers.
-        pub(crate) fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>, AnalyzeError> {
-            let Some(c) = self.column(name, &DataType::Float64)? else {
-                return Ok(Vec::new());
-            };
-            let a = c.as_primitive::<Float64Type>();
-            Ok((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
-        }
-
-        /// Text.
-        pub(crate) fn strs(&self, name: &str) -> Result<Vec<Option<String>>, AnalyzeError> {
-            let Some(c) = self.column(name, &DataType::Utf8)? else {
-                return Ok(Vec::new());
-            };
-            let a = c.as_string::<i32>();
-            Ok((0..a.len())
-                .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
-                .collect())
-        }
+    fn markdown(&self) -> String {
+        Traces::markdown(self)
     }
 }

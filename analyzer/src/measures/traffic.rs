@@ -26,18 +26,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::traces::Rows;
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::Rows;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-const RESIDUAL: &str = include_str!("../../../queries/traffic_residual.sql");
-const SESSIONS: &str = include_str!("../../../queries/traffic_sessions.sql");
-
-/// The SQL files of this section: (file stem, SQL). Each has a golden file in
-/// `queries/golden/`.
-pub const QUERIES: &[(&str, &str)] = &[("traffic_residual", RESIDUAL), ("traffic_sessions", SESSIONS)];
+const RESIDUAL: &Query = &queries::TRAFFIC_RESIDUAL;
+const SESSIONS: &Query = &queries::TRAFFIC_SESSIONS;
 
 /// The `traffic` section of the drill spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -421,6 +417,18 @@ impl SessionDrops {
             );
         }
         out
+    }
+}
+
+impl crate::section::Section for Traffic {
+    const NAME: &'static str = "traffic";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Traffic::markdown(self)
     }
 }
 

@@ -15,32 +15,22 @@
 //! validity: { max_ingest_lag_seconds: 30, min_samples: 20, series_window_seconds: 10 }
 //! ```
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
-use super::{int_at, one, str_at, ts_at};
-use crate::queries::{self, Param};
+use crate::queries::{self, Param, Query};
 use crate::report::rfc3339;
+use crate::rows::{f64_at, int_at, one, str_at, ts_at};
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// `validity_ingest_lag.sql`.
-pub const INGEST_LAG: &str = include_str!("../../../queries/validity_ingest_lag.sql");
+pub const INGEST_LAG: &Query = &queries::VALIDITY_INGEST_LAG;
 /// `validity_ingest_losses.sql`.
-pub const INGEST_LOSSES: &str = include_str!("../../../queries/validity_ingest_losses.sql");
+pub const INGEST_LOSSES: &Query = &queries::VALIDITY_INGEST_LOSSES;
 /// `validity_samples.sql`.
-pub const SAMPLES: &str = include_str!("../../../queries/validity_samples.sql");
+pub const SAMPLES: &Query = &queries::VALIDITY_SAMPLES;
 /// `series_sli.sql`.
-pub const SERIES_SLI: &str = include_str!("../../../queries/series_sli.sql");
-
-/// The SQL files of this section.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("validity_ingest_lag", INGEST_LAG),
-    ("validity_ingest_losses", INGEST_LOSSES),
-    ("validity_samples", SAMPLES),
-    ("series_sli", SERIES_SLI),
-];
+pub const SERIES_SLI: &Query = &queries::SERIES_SLI;
 
 /// The `validity` section of the drill spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -181,11 +171,6 @@ pub struct SliPoint {
     pub success_ratio: f64,
 }
 
-fn f64_at(b: &arrow::array::RecordBatch, col: &str, row: usize) -> Option<f64> {
-    let a = b.column_by_name(col)?.as_primitive_opt::<Float64Type>()?;
-    (!a.is_null(row)).then(|| a.value(row))
-}
-
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
@@ -200,14 +185,14 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     };
     if let Some(b) = one(analyzer.sql(INGEST_LAG).await?)? {
         for row in 0..b.num_rows() {
-            let p99 = round3(f64_at(&b, "lag_p99_s", row).unwrap_or(0.0));
+            let p99 = round3(f64_at(&b, "lag_p99_s", row)?.unwrap_or(0.0));
             out.pipeline.push(PipelineRegion {
-                region: str_at(&b, "region", row).unwrap_or_default(),
-                events: int_at(&b, "events", row).unwrap_or(0) as u64,
-                lag_p50_seconds: round3(f64_at(&b, "lag_p50_s", row).unwrap_or(0.0)),
+                region: str_at(&b, "region", row)?.unwrap_or_default(),
+                events: int_at(&b, "events", row)?.unwrap_or(0) as u64,
+                lag_p50_seconds: round3(f64_at(&b, "lag_p50_s", row)?.unwrap_or(0.0)),
                 lag_p99_seconds: p99,
-                lag_max_seconds: round3(f64_at(&b, "lag_max_s", row).unwrap_or(0.0)),
-                lag_min_seconds: round3(f64_at(&b, "lag_min_s", row).unwrap_or(0.0)),
+                lag_max_seconds: round3(f64_at(&b, "lag_max_s", row)?.unwrap_or(0.0)),
+                lag_min_seconds: round3(f64_at(&b, "lag_min_s", row)?.unwrap_or(0.0)),
                 lagging: p99 > v.max_ingest_lag_seconds,
             });
         }
@@ -215,11 +200,11 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     if let Some(b) = one(analyzer.sql(INGEST_LOSSES).await?)? {
         for row in 0..b.num_rows() {
             out.ingest_losses.push(IngestLoss {
-                receiver: str_at(&b, "receiver", row).unwrap_or_default(),
-                listener: str_at(&b, "listener", row).unwrap_or_default(),
-                dropped_datagrams: int_at(&b, "dropped_datagrams", row).unwrap_or(0).max(0) as u64,
-                first_at: rfc3339(ts_at(&b, "first_at", row).unwrap_or(0)),
-                last_at: rfc3339(ts_at(&b, "last_at", row).unwrap_or(0)),
+                receiver: str_at(&b, "receiver", row)?.unwrap_or_default(),
+                listener: str_at(&b, "listener", row)?.unwrap_or_default(),
+                dropped_datagrams: int_at(&b, "dropped_datagrams", row)?.unwrap_or(0).max(0) as u64,
+                first_at: rfc3339(ts_at(&b, "first_at", row)?.unwrap_or(0)),
+                last_at: rfc3339(ts_at(&b, "last_at", row)?.unwrap_or(0)),
             });
         }
     }
@@ -234,12 +219,12 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         )?;
         if let Some(b) = one(analyzer.sql(&sql).await?)? {
             for row in 0..b.num_rows() {
-                let requests = int_at(&b, "requests", row).unwrap_or(0) as u64;
+                let requests = int_at(&b, "requests", row)?.unwrap_or(0) as u64;
                 out.samples.push(Sample {
-                    region: str_at(&b, "region", row).unwrap_or_default(),
-                    phase: str_at(&b, "phase", row).unwrap_or_default(),
+                    region: str_at(&b, "region", row)?.unwrap_or_default(),
+                    phase: str_at(&b, "phase", row)?.unwrap_or_default(),
                     requests,
-                    bad: int_at(&b, "bad", row).unwrap_or(0) as u64,
+                    bad: int_at(&b, "bad", row)?.unwrap_or(0) as u64,
                     enough: requests >= v.min_samples,
                 });
             }
@@ -254,14 +239,14 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     )?;
     if let Some(b) = one(analyzer.sql(&sql).await?)? {
         for row in 0..b.num_rows() {
-            let start = ts_at(&b, "window_start", row).unwrap_or(0);
+            let start = ts_at(&b, "window_start", row)?.unwrap_or(0);
             out.sli_series.push(SliPoint {
-                region: str_at(&b, "region", row).unwrap_or_default(),
+                region: str_at(&b, "region", row)?.unwrap_or_default(),
                 window_start: rfc3339(start),
                 window_start_ns: start,
-                requests: int_at(&b, "requests", row).unwrap_or(0) as u64,
-                bad: int_at(&b, "bad", row).unwrap_or(0) as u64,
-                success_ratio: round3(f64_at(&b, "success_ratio", row).unwrap_or(0.0)),
+                requests: int_at(&b, "requests", row)?.unwrap_or(0) as u64,
+                bad: int_at(&b, "bad", row)?.unwrap_or(0) as u64,
+                success_ratio: round3(f64_at(&b, "success_ratio", row)?.unwrap_or(0.0)),
             });
         }
     }
@@ -352,5 +337,17 @@ impl Validity {
             _ => {}
         }
         out
+    }
+}
+
+impl crate::section::Section for Validity {
+    const NAME: &'static str = "validity";
+
+    async fn measure(cx: &crate::section::Context<'_>) -> Result<Self, AnalyzeError> {
+        measure(cx.analyzer, cx.spec, cx.timeline).await
+    }
+
+    fn markdown(&self) -> String {
+        Validity::markdown(self)
     }
 }

@@ -167,7 +167,7 @@ async fn alert_queries_match_their_golden_rows() {
         ("to_at", Param::Time(T0 + 120 * S)),
         ("alertname", Param::Literal(String::new())),
     ];
-    let failures = check_all(&analyzer, alerts::QUERIES, &params).await;
+    let failures = check_all(&analyzer, "alerts", &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

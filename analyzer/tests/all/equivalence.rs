@@ -7,7 +7,7 @@
 use crate::common::*;
 use cutover_analyzer::Analyzer;
 use cutover_analyzer::DrillSpec;
-use cutover_analyzer::measures::{gaps, traces};
+use cutover_analyzer::measures::gaps;
 use cutover_analyzer::queries::{self, Param};
 use cutover_schemas::{Attribute, Body, Event, EventKind, LogBody, MetricBody, SiemBody, SpanBody};
 
@@ -159,8 +159,8 @@ async fn same(
 ) {
     for (name, before, now) in pairs {
         let (b, n) = (
-            queries::fill(before, params).unwrap(),
-            queries::fill(now, params).unwrap(),
+            queries::fill_text(before, params).unwrap(),
+            queries::fill_text(now, params).unwrap(),
         );
         let ((b, rows_b), (n, _)) = (rows(analyzer, &b).await, rows(analyzer, &n).await);
         assert_eq!(b, n, "{ctx}: {name} differs from before\n--- before\n{b}\n--- now\n{n}");
@@ -195,7 +195,7 @@ async fn reworked_queries_give_the_rows_of_the_queries_they_replaced() {
             let pair = [(
                 "recovered_at",
                 include_str!("before/recovered_at.sql"),
-                queries::RECOVERED_AT,
+                queries::RECOVERED_AT.sql,
             )];
             same(
                 &analyzer,
@@ -223,27 +223,27 @@ async fn reworked_queries_give_the_rows_of_the_queries_they_replaced() {
                 ("cutover_at", Param::Time(T0 + 70 * S)),
             ];
             let pairs = [
-                ("gaps_streams", include_str!("before/gaps_streams.sql"), gaps::STREAMS),
+                (
+                    "gaps_streams",
+                    include_str!("before/gaps_streams.sql"),
+                    gaps::STREAMS.sql,
+                ),
                 (
                     "gaps_silences",
                     include_str!("before/gaps_silences.sql"),
-                    gaps::SILENCES,
+                    gaps::SILENCES.sql,
                 ),
                 (
                     "gaps_followed",
                     include_str!("before/gaps_followed.sql"),
-                    gaps::FOLLOWED,
+                    gaps::FOLLOWED.sql,
                 ),
             ];
             same(&analyzer, &pairs, &params, &format!("{ctx} factor {factor}"), &mut seen).await;
         }
 
-        let now = |name: &str| traces::QUERIES.iter().find(|(n, _)| *n == name).unwrap().1;
-        let traffic_sessions = cutover_analyzer::measures::traffic::QUERIES
-            .iter()
-            .find(|(n, _)| *n == "traffic_sessions")
-            .unwrap()
-            .1;
+        let now = |name: &str| queries::ALL.iter().find(|q| q.name == name).unwrap().sql;
+        let traffic_sessions = queries::TRAFFIC_SESSIONS.sql;
         for (cutover_s, limit, tolerance_ms) in [(60, 5, 0), (30, 1000, 1), (119, 3, 500)] {
             let params = [
                 ("cutover_at", Param::Time(T0 + cutover_s * S)),

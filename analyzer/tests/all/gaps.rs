@@ -177,7 +177,7 @@ async fn gap_queries_match_their_golden_rows() {
         ("fault_at", Param::Time(T0 + 60 * S)),
         ("cutover_at", Param::Time(T0 + 70 * S)),
     ];
-    let failures = check_all(&analyzer, gaps::QUERIES, &params).await;
+    let failures = check_all(&analyzer, "gaps", &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -175,17 +175,13 @@ async fn every_query_matches_its_golden_rows() {
         let q = format!("SELECT * FROM {name} ORDER BY 1, 2, 3, 4, 5");
         failures.extend(check(&analyzer, &format!("view_{name}"), &q).await);
     }
-    for (name, sql) in queries::MEASURES {
-        if *name == "bounds" || *name == "markers_timeline" {
-            failures.extend(check(&analyzer, name, sql).await);
-            continue;
-        }
-        let filled = queries::fill(sql, &params).unwrap();
-        failures.extend(check(&analyzer, name, &filled).await);
-    }
-    for (name, sql) in cutover_analyzer::measures::validity::QUERIES {
-        let filled = queries::fill(sql, &params).unwrap();
-        failures.extend(check(&analyzer, name, &filled).await);
+    for q in queries::of("timeline")
+        .into_iter()
+        .chain(queries::of("rpo"))
+        .chain(queries::of("validity"))
+    {
+        let filled = queries::fill(q, &params).unwrap();
+        failures.extend(check(&analyzer, q.name, &filled).await);
     }
     // Every file in queries/ is embedded and has golden rows (the sections' own test files
     // compare them on their fixtures).
@@ -193,7 +189,7 @@ async fn every_query_matches_its_golden_rows() {
         .iter()
         .chain(queries::LAZY_VIEWS)
         .map(|(n, _)| format!("view_{n}.sql"))
-        .chain(queries::all_measures().iter().map(|(n, _)| format!("{n}.sql")))
+        .chain(queries::ALL.iter().map(|q| format!("{}.sql", q.name)))
         .collect();
     let queries_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
     let readme = std::fs::read_to_string(queries_dir.join("README.md")).unwrap();
@@ -340,4 +336,50 @@ fn the_readme_drill_spec_parses() {
     assert_eq!(spec.budget.slos[0].max_drill_budget_percent, Some(5.0));
     assert_eq!(spec.alerts.expected.len(), 1);
     assert_eq!(spec.capacity.gauges[0].threshold, 0.8);
+}
+
+/// Each registered query declares the placeholders its SQL has and the columns its golden
+/// file shows (the golden rows come from running it, and [`Analyzer::sql`] refuses a result
+/// whose columns differ from the declaration); names are unique and each section's queries
+/// carry a section name of the report (or `timeline`).
+#[test]
+fn every_query_declares_its_parameters_and_columns() {
+    let mut names = std::collections::BTreeSet::new();
+    for q in queries::ALL {
+        assert!(names.insert(q.name), "{} registered twice", q.name);
+        let mut placeholders: Vec<&str> = q
+            .sql
+            .split("{{")
+            .skip(1)
+            .map(|rest| rest.split("}}").next().unwrap())
+            .collect();
+        placeholders.sort();
+        placeholders.dedup();
+        let mut declared = q.params.to_vec();
+        declared.sort();
+        assert_eq!(
+            placeholders, declared,
+            "{}: placeholders of the SQL vs declared params",
+            q.name
+        );
+        let golden = std::fs::read_to_string(golden_dir().join(format!("{}.txt", q.name))).unwrap();
+        let header: Vec<&str> = golden
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        assert_eq!(header, q.columns, "{}: golden columns vs declared columns", q.name);
+        assert!(
+            q.section == "timeline" || cutover_analyzer::report::SECTIONS.contains(&q.section),
+            "{}: section {} is not a report section",
+            q.name,
+            q.section
+        );
+    }
+    for section in cutover_analyzer::report::SECTIONS {
+        let _ = queries::of(section);
+    }
 }

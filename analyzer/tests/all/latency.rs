@@ -143,7 +143,7 @@ async fn queries_match_their_golden_rows() {
         ("edges_from", Param::Time(T0 + 20 * S)),
         ("edges_to", Param::Time(T0 + 60 * S)),
     ];
-    let failures = check_all(&analyzer, latency::QUERIES, &params).await;
+    let failures = check_all(&analyzer, "latency", &params).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use cutover_analyzer::measures::messages::{self, MessageCounts, QUERIES};
+use cutover_analyzer::measures::messages::{self, MessageCounts};
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
@@ -118,8 +118,8 @@ fn c(
 async fn message_queries_match_their_golden_rows() {
     let (_dir, _, analyzer) = open().await;
     let params = [("cutover_at", Param::Time(T0 + 20 * S)), ("limit", Param::Int(2))];
-    let failures = check_all(&analyzer, QUERIES, &params).await;
-    assert_eq!(QUERIES.len(), 2);
+    let failures = check_all(&analyzer, "messages", &params).await;
+    assert_eq!(cutover_analyzer::queries::of("messages").len(), 2);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

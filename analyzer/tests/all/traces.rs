@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use cutover_analyzer::measures::traces::{self, QUERIES};
+use cutover_analyzer::measures::traces;
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
@@ -107,8 +107,8 @@ async fn trace_queries_match_their_golden_rows() {
         ("limit", Param::Int(3)),
         ("tolerance_ns", Param::Int(MS)),
     ];
-    let failures = check_all(&analyzer, QUERIES, &params).await;
-    assert_eq!(QUERIES.len(), 6);
+    let failures = check_all(&analyzer, "traces", &params).await;
+    assert_eq!(cutover_analyzer::queries::of("traces").len(), 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

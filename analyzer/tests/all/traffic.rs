@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use cutover_analyzer::measures::traffic::{self, QUERIES};
+use cutover_analyzer::measures::traffic;
 use cutover_analyzer::queries::Param;
 use cutover_analyzer::timeline::Timeline;
 use cutover_analyzer::{Analyzer, DrillSpec};
@@ -72,8 +72,8 @@ async fn traffic_queries_match_their_golden_rows() {
         ("window_ms", Param::Int(10_000)),
         ("primary", Param::Literal(E.into())),
     ];
-    let failures = check_all(&analyzer, QUERIES, &params).await;
-    assert_eq!(QUERIES.len(), 2);
+    let failures = check_all(&analyzer, "traffic", &params).await;
+    assert_eq!(cutover_analyzer::queries::of("traffic").len(), 2);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

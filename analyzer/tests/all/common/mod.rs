@@ -81,7 +81,20 @@ pub async fn check<Q: cutover_analyzer::queries::AsSql + ?Sized>(
     name: &str,
     sql: &Q,
 ) -> Option<String> {
-    let batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut batches = analyzer.sql(sql).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    // No rows: the header of the declared columns (which `Analyzer::sql` has checked).
+    if batches.iter().all(|b| b.num_rows() == 0)
+        && let Some(q) = sql.declared()
+    {
+        let fields: Vec<arrow::datatypes::Field> = q
+            .columns
+            .iter()
+            .map(|c| arrow::datatypes::Field::new(*c, arrow::datatypes::DataType::Utf8, true))
+            .collect();
+        batches = vec![arrow::array::RecordBatch::new_empty(std::sync::Arc::new(
+            arrow::datatypes::Schema::new(fields),
+        ))];
+    }
     let got = format!("{}\n", arrow::util::pretty::pretty_format_batches(&batches).unwrap());
     let path = golden_dir().join(format!("{name}.txt"));
     if std::env::var_os("CUTOVER_BLESS").is_some() {
@@ -100,11 +113,11 @@ pub async fn check<Q: cutover_analyzer::queries::AsSql + ?Sized>(
 
 /// Fills each of `queries` with `params` and compares its rows with its golden file; returns
 /// the differences.
-pub async fn check_all(analyzer: &Analyzer, queries: &[(&str, &str)], params: &[(&str, Param)]) -> Vec<String> {
+pub async fn check_all(analyzer: &Analyzer, section: &str, params: &[(&str, Param)]) -> Vec<String> {
     let mut failures = Vec::new();
-    for (name, sql) in queries {
-        let filled = queries::fill(sql, params).unwrap_or_else(|e| panic!("{name}: {e}"));
-        failures.extend(check(analyzer, name, &filled).await);
+    for q in queries::of(section) {
+        let filled = queries::fill(q, params).unwrap_or_else(|e| panic!("{}: {e}", q.name));
+        failures.extend(check(analyzer, q.name, &filled).await);
     }
     failures
 }
