@@ -22,6 +22,7 @@ mod rows;
 pub mod section;
 pub mod spec;
 pub mod tables;
+pub mod time;
 pub mod timeline;
 pub mod udf;
 

@@ -27,8 +27,9 @@ pub mod validity;
 use std::collections::BTreeMap;
 
 use crate::queries::{self, Param};
-use crate::report::{Report, rfc3339};
+use crate::report::Report;
 use crate::section::Context;
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -73,7 +74,7 @@ pub async fn measure_with_progress(
             let time_ns = ts_at(&b, "time", row)?.unwrap_or(0);
             markers.push(crate::report::MarkerRow {
                 marker: str_at(&b, "marker", row)?.unwrap_or_default(),
-                time: rfc3339(time_ns),
+                time: Time::new(time_ns),
                 time_ns,
                 region: str_at(&b, "region", row)?.unwrap_or_default(),
             });

@@ -48,7 +48,7 @@ pub struct MarkerRow {
     /// Marker kind.
     pub marker: String,
     /// Event time.
-    pub time: String,
+    pub time: crate::time::Time,
     /// Event time, ns (for charts).
     #[serde(skip)]
     pub time_ns: i64,

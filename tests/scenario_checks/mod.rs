@@ -26,12 +26,8 @@ pub fn all(ctx: &str, s: &Scenario, r: &Report) {
     check_traces(ctx, s, r);
 }
 
-pub fn ns(ctx: &str, what: &str, t: Option<&String>) -> Ns {
-    let t = t.unwrap_or_else(|| panic!("{ctx}: {what} not measured"));
-    chrono::DateTime::parse_from_rfc3339(t)
-        .unwrap_or_else(|e| panic!("{ctx}: {what} {t:?}: {e}"))
-        .timestamp_nanos_opt()
-        .unwrap()
+pub fn ns(ctx: &str, what: &str, t: Option<&cutover_analyzer::time::Time>) -> Ns {
+    t.unwrap_or_else(|| panic!("{ctx}: {what} not measured")).ns()
 }
 
 pub fn within(ctx: &str, what: &str, got: Ns, want: Ns, tolerance: Ns) {
@@ -184,7 +180,7 @@ pub fn check_latency(ctx: &str, s: &Scenario, r: &Report) {
         .spikes
         .iter()
         .map(|x| {
-            let at = |v: &String| ns(ctx, "spike", Some(v));
+            let at = |v: &cutover_analyzer::time::Time| v.ns();
             // The edges lie within a window of the merged windows, and in order.
             let (start, end, ws, we) = (at(&x.start), at(&x.end), at(&x.windows_start), at(&x.windows_end));
             let width = traffic_truth::SpikeRule::default().window;

@@ -98,17 +98,12 @@ pub fn figure(name: &str, caption: &str, svg: &str) -> String {
 
 /// The RTO phases as bands, from the report's phase rows.
 pub fn phase_bands(report: &Report) -> Vec<Band> {
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
-            .and_then(|d| d.timestamp_nanos_opt())
-    };
     report
         .rto
         .phases
         .iter()
         .filter_map(|p| {
-            let (s, e) = (parse(&p.started_at)?, parse(&p.ended_at)?);
+            let (s, e) = (p.started_at.as_ref()?.ns(), p.ended_at.as_ref()?.ns());
             (e >= s).then(|| Band {
                 start: s,
                 end: e,

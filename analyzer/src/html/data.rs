@@ -3,11 +3,6 @@
 use super::chart::{LineSeries, Rows};
 use crate::report::Report;
 
-/// RFC 3339 text back to ns (the sections keep their times as text).
-pub fn ns(text: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp_nanos_opt()
-}
-
 /// p99 (solid) and p50 (dashed) per region over time, one colour per region.
 pub fn latency(report: &Report, regions: &[String]) -> Vec<LineSeries> {
     let mut out = Vec::new();
@@ -20,7 +15,7 @@ pub fn latency(report: &Report, regions: &[String]) -> Vec<LineSeries> {
                 .filter(|p| &p.region == region)
                 .filter_map(|p| {
                     let v = if dashed { p.p50_ms } else { p.p99_ms };
-                    Some((ns(&p.window_start)?, v?))
+                    Some((p.window_start.ns(), v?))
                 })
                 .collect();
             out.push(LineSeries {
@@ -40,8 +35,8 @@ pub fn gaps(report: &Report) -> Rows {
     let end = report.timeline.data_end.unwrap_or(0);
     let mut rows: Rows = Vec::new();
     for g in &report.gaps.gaps {
-        let Some(start) = ns(&g.start) else { continue };
-        let stop = g.end.as_deref().and_then(ns).unwrap_or(end);
+        let start = g.start.ns();
+        let stop = g.end.as_ref().map_or(end, |t| t.ns());
         let hot = g.class == crate::measures::gaps::GapClass::Unexpected;
         match rows.iter_mut().find(|(label, _)| *label == g.stream) {
             Some((_, bars)) => bars.push((start, stop, hot)),
@@ -70,7 +65,7 @@ pub fn budget(report: &Report) -> Vec<LineSeries> {
             points: slo
                 .series
                 .iter()
-                .filter_map(|p| Some((ns(&p.at)?, p.consumed_fraction? * 100.0)))
+                .filter_map(|p| Some((p.at.ns(), p.consumed_fraction? * 100.0)))
                 .collect(),
             color: i + 2,
             dashed: false,

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{Grid, round};
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{int_at, one};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -136,9 +136,9 @@ pub struct Abort {
     /// Evaluation step, seconds.
     pub step_seconds: u32,
     /// The `drill_ended` marker.
-    pub drill_ended_at: Option<String>,
+    pub drill_ended_at: Option<Time>,
     /// The earliest `abort_at` over all criteria.
-    pub first_abort_at: Option<String>,
+    pub first_abort_at: Option<Time>,
     /// One entry per criterion of the spec.
     pub criteria: Vec<CriterionResult>,
 }
@@ -159,9 +159,9 @@ pub struct CriterionResult {
     /// The criterion held at some instant.
     pub should_have_aborted: bool,
     /// The first instant it held: "the drill should have been aborted at".
-    pub abort_at: Option<String>,
+    pub abort_at: Option<Time>,
     /// Start of that window (`abort_at − for_seconds`).
-    pub window_start: Option<String>,
+    pub window_start: Option<Time>,
     /// Requests in that window.
     pub requests: u64,
     /// Bad requests in that window.
@@ -175,11 +175,11 @@ pub struct CriterionResult {
     /// The highest error ratio of any full window (evidence when it never held).
     pub peak_error_ratio: Option<f64>,
     /// The instant of that window (first on ties).
-    pub peak_at: Option<String>,
+    pub peak_at: Option<Time>,
     /// The highest p99 of any full window, ms (criteria with a latency condition).
     pub peak_p99_ms: Option<f64>,
     /// The instant of that window (first on ties).
-    pub peak_p99_at: Option<String>,
+    pub peak_p99_at: Option<Time>,
     /// Why the criterion could not be evaluated.
     pub reason: Option<String>,
 }
@@ -189,7 +189,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let s = &spec.abort;
     let mut out = Abort {
         step_seconds: s.step_seconds,
-        drill_ended_at: timeline.drill_ended_at.map(rfc3339),
+        drill_ended_at: timeline.drill_ended_at.map(Time::new),
         ..Default::default()
     };
     if s.criteria.is_empty() {
@@ -246,7 +246,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         }
         out.criteria.push(result);
     }
-    out.first_abort_at = first.map(rfc3339);
+    out.first_abort_at = first.map(Time::new);
     Ok(out)
 }
 
@@ -338,22 +338,22 @@ fn evaluate(
         let ratio = bad as f64 / n as f64;
         if peak.is_none_or(|p| ratio > p) {
             peak = Some(ratio);
-            out.peak_at = Some(rfc3339(t));
+            out.peak_at = Some(Time::new(t));
         }
         let p99 = durations.and_then(|d| d.p99(k, steps));
         if let Some(p) = p99
             && peak_p99.is_none_or(|q| p > q)
         {
             peak_p99 = Some(p);
-            out.peak_p99_at = Some(rfc3339(t));
+            out.peak_p99_at = Some(Time::new(t));
         }
         let held = c.error_ratio_above.is_none_or(|x| ratio > x)
             && c.latency_p99_above_ms.is_none_or(|x| p99.is_some_and(|p| p > x));
         if held && abort_ns.is_none() {
             abort_ns = Some(t);
             out.should_have_aborted = true;
-            out.abort_at = Some(rfc3339(t));
-            out.window_start = Some(rfc3339(t - w));
+            out.abort_at = Some(Time::new(t));
+            out.window_start = Some(Time::new(t - w));
             out.requests = n;
             out.bad_requests = bad;
             out.error_ratio = Some(round(ratio, 6));

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use super::seconds;
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{int_at, one, str_at, ts_at};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -168,13 +168,13 @@ pub struct Firing {
     /// Alertmanager's fingerprint.
     pub fingerprint: String,
     /// `startsAt`.
-    pub starts_at: String,
+    pub starts_at: Time,
     /// First receipt of a firing notification.
-    pub received_at: String,
+    pub received_at: Time,
     /// Firing notifications received.
     pub notifications: u64,
     /// When it was resolved (null: still firing at the end of the data).
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<Time>,
 }
 
 /// The audit of one expected alert.
@@ -216,9 +216,9 @@ pub struct Suppressed {
     /// Alertmanager's fingerprint.
     pub fingerprint: String,
     /// `startsAt`.
-    pub starts_at: String,
+    pub starts_at: Time,
     /// First firing notification received in the window.
-    pub first_received_at: String,
+    pub first_received_at: Time,
     /// Firing notifications received in the window.
     pub notifications: u64,
 }
@@ -233,9 +233,9 @@ pub struct WindowResult {
     /// The spec's `alertname` (null: every alert).
     pub alertname: Option<String>,
     /// Window start.
-    pub from_at: Option<String>,
+    pub from_at: Option<Time>,
     /// Window end.
-    pub to_at: Option<String>,
+    pub to_at: Option<Time>,
     /// `true` when the window ends at the end of the data (no `to_marker`, or none in the log).
     pub to_data_end: bool,
     /// Why the window is not measurable, or a note on its end.
@@ -250,7 +250,7 @@ pub struct Alerts {
     /// Why the section is not measurable.
     pub reason: Option<String>,
     /// The fault the delays are measured from.
-    pub fault_at: Option<String>,
+    pub fault_at: Option<Time>,
     /// One entry per expected alert of the spec.
     pub expected: Vec<ExpectedResult>,
     /// Why the expected alerts are not measurable.
@@ -290,10 +290,10 @@ fn firings_of(b: &RecordBatch) -> Result<Vec<(Firing, i64, i64)>, AnalyzeError> 
                 service: str_at(b, "service", row)?.unwrap_or_default(),
                 region: str_at(b, "region", row)?.unwrap_or_default(),
                 fingerprint: str_at(b, "fingerprint", row)?.unwrap_or_default(),
-                starts_at: rfc3339(starts),
-                received_at: rfc3339(received),
+                starts_at: Time::new(starts),
+                received_at: Time::new(received),
                 notifications: int_at(b, "notifications", row)?.unwrap_or(0) as u64,
-                resolved_at: ts_at(b, "resolved_at", row)?.map(rfc3339),
+                resolved_at: ts_at(b, "resolved_at", row)?.map(Time::new),
             };
             Ok((f, starts, received))
         })
@@ -359,7 +359,7 @@ async fn window(
         out.reason = Some(format!("no {} marker in the log", w.from_marker));
         return Ok(out);
     };
-    out.from_at = Some(rfc3339(from));
+    out.from_at = Some(Time::new(from));
     let to = match (at("to_at")?, data_end) {
         (Some(t), _) => t,
         (None, Some(end)) => {
@@ -374,7 +374,7 @@ async fn window(
         }
         (None, None) => return Err(AnalyzeError::Internal("a marker exists but the data has no end".into())),
     };
-    out.to_at = Some(rfc3339(to));
+    out.to_at = Some(Time::new(to));
     let sql = queries::fill(
         SUPPRESSED,
         &[
@@ -391,8 +391,8 @@ async fn window(
                     service: str_at(&b, "service", row)?.unwrap_or_default(),
                     region: str_at(&b, "region", row)?.unwrap_or_default(),
                     fingerprint: str_at(&b, "fingerprint", row)?.unwrap_or_default(),
-                    starts_at: ts_at(&b, "starts_at", row)?.map(rfc3339).unwrap_or_default(),
-                    first_received_at: ts_at(&b, "first_received_at", row)?.map(rfc3339).unwrap_or_default(),
+                    starts_at: ts_at(&b, "starts_at", row)?.map(Time::new).unwrap_or_default(),
+                    first_received_at: ts_at(&b, "first_received_at", row)?.map(Time::new).unwrap_or_default(),
                     notifications: int_at(&b, "notifications", row)?.unwrap_or(0) as u64,
                 })
             })
@@ -404,7 +404,7 @@ async fn window(
 /// Measures the section.
 pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline) -> Result<Alerts, AnalyzeError> {
     let mut out = Alerts {
-        fault_at: timeline.fault_at.map(rfc3339),
+        fault_at: timeline.fault_at.map(Time::new),
         silences_reason: Some(SILENCES_REASON.into()),
         ..Default::default()
     };

@@ -49,8 +49,8 @@ use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{int_at, one, ts_at};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -160,9 +160,9 @@ pub struct Budget {
     /// Evaluation step, seconds.
     pub step_seconds: u32,
     /// Start of the drill window.
-    pub drill_start: Option<String>,
+    pub drill_start: Option<Time>,
     /// End of the drill window (included).
-    pub drill_end: Option<String>,
+    pub drill_end: Option<Time>,
     /// The baseline rate behind every expected-request figure.
     pub baseline: Option<BaselineRate>,
     /// One entry per SLO of the spec.
@@ -175,9 +175,9 @@ pub struct BaselineRate {
     /// Requests starting before the fault (the sample size).
     pub requests: u64,
     /// Start of the first of them.
-    pub first_start: Option<String>,
+    pub first_start: Option<Time>,
     /// Start of the last of them.
-    pub last_start: Option<String>,
+    pub last_start: Option<Time>,
     /// (requests − 1) ÷ (last − first), per second.
     pub requests_per_second: Option<f64>,
     /// Why there is no rate.
@@ -239,7 +239,7 @@ pub struct BurnPeak {
     /// The peak burn (none when no window held a request).
     pub peak_burn: Option<f64>,
     /// The instant of the peak (the window's end, excluded).
-    pub peak_at: Option<String>,
+    pub peak_at: Option<Time>,
     /// Requests in the peak window.
     pub requests: u64,
     /// Bad requests in the peak window.
@@ -264,7 +264,7 @@ pub struct BurnAlert {
     /// Fired at some instant.
     pub fired: bool,
     /// The first such instant.
-    pub fired_at: Option<String>,
+    pub fired_at: Option<Time>,
     /// Long-window burn then.
     pub long_burn: Option<f64>,
     /// Short-window burn then.
@@ -279,7 +279,7 @@ pub struct BurnAlert {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct BudgetPoint {
     /// The instant.
-    pub at: String,
+    pub at: Time,
     /// Drill bad requests before `at` ÷ allowed bad requests.
     pub consumed_fraction: Option<f64>,
     /// 5m burn at `at`.
@@ -400,8 +400,8 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let s = &spec.budget;
     let mut out = Budget {
         step_seconds: s.step_seconds,
-        drill_start: timeline.drill_start().map(rfc3339),
-        drill_end: timeline.drill_end().map(rfc3339),
+        drill_start: timeline.drill_start().map(Time::new),
+        drill_end: timeline.drill_end().map(Time::new),
         ..Default::default()
     };
     if s.slos.is_empty() {
@@ -481,8 +481,8 @@ async fn baseline(analyzer: &Analyzer, fault_at: Option<i64>) -> Result<Baseline
     };
     Ok(BaselineRate {
         requests: n,
-        first_start: first.map(rfc3339),
-        last_start: last.map(rfc3339),
+        first_start: first.map(Time::new),
+        last_start: last.map(Time::new),
         requests_per_second: rate,
         reason,
     })
@@ -580,7 +580,7 @@ fn peaks(grid: &Grid, budget_of: f64, f: &Frame) -> Vec<BurnPeak> {
                     && peak.is_none_or(|p| b > p)
                 {
                     peak = Some(b);
-                    best.peak_at = Some(rfc3339(t));
+                    best.peak_at = Some(Time::new(t));
                     best.requests = n;
                     best.bad_requests = bad;
                     best.coverage = Some(round(cov, 6));
@@ -612,7 +612,7 @@ fn alert(grid: &Grid, budget_of: f64, f: &Frame, (name, factor, long, short): (&
         if lb > factor && sb > factor {
             let t = grid.at(k);
             out.fired = true;
-            out.fired_at = Some(rfc3339(t));
+            out.fired_at = Some(Time::new(t));
             out.long_burn = Some(round(lb, 6));
             out.short_burn = Some(round(sb, 6));
             out.long_coverage = Some(round(coverage(t, lw, f.data_start, f.data_end), 6));
@@ -628,7 +628,7 @@ fn series(grid: &Grid, budget_of: f64, f: &Frame, allowed: Option<f64>) -> Vec<B
     let steps_5m = 300 * NS / f.step;
     (1..=last)
         .map(|k| BudgetPoint {
-            at: rfc3339(grid.at(k)),
+            at: Time::new(grid.at(k)),
             consumed_fraction: allowed.map(|a| round(grid.sum(DRILL_BAD, grid.first, k) as f64 / a, 9)),
             burn_5m: burn_at(grid, budget_of, k, steps_5m).0.map(|b| round(b, 6)),
         })

@@ -22,8 +22,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::Rows;
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -79,7 +79,7 @@ pub struct Capacity {
     /// The region watched (the spec's secondary).
     pub region: String,
     /// Start of the watched time (the cutover); it runs to the end of the data.
-    pub from: Option<String>,
+    pub from: Option<Time>,
     /// One entry per gauge of the spec, in spec order.
     pub gauges: Vec<GaugeCapacity>,
 }
@@ -100,7 +100,7 @@ pub struct GaugeCapacity {
     /// Highest value of any series; null without points.
     pub peak: Option<f64>,
     /// When the peak was first reached.
-    pub peak_at: Option<String>,
+    pub peak_at: Option<Time>,
     /// Longest time above threshold of any series, seconds (step rule); null without points.
     pub seconds_above: Option<f64>,
     /// Evidence per series.
@@ -121,13 +121,13 @@ pub struct SeriesCapacity {
     /// Highest value.
     pub peak: f64,
     /// When it was first reached.
-    pub peak_at: String,
+    pub peak_at: Time,
     /// Time above threshold, seconds (step rule).
     pub seconds_above: f64,
     /// First point counted.
-    pub first_at: String,
+    pub first_at: Time,
     /// Last point counted.
-    pub last_at: String,
+    pub last_at: Time,
 }
 
 /// Measures the section.
@@ -144,7 +144,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.reason = Some("no dns_cutover or traffic_shifted marker after the fault".into());
         return Ok(out);
     };
-    out.from = Some(rfc3339(cutover_at));
+    out.from = Some(Time::new(cutover_at));
     for g in &spec.capacity.gauges {
         out.gauges
             .push(gauge(analyzer, g, &spec.regions.secondary, cutover_at).await?);
@@ -174,7 +174,7 @@ async fn gauge(
     let (points, above) = (rows.u64s("points")?, rows.u64s("points_above")?);
     let (peak, secs) = (rows.f64s("peak")?, rows.f64s("seconds_above")?);
     let (peak_at, first, last) = (rows.i64s("peak_at")?, rows.i64s("first_at")?, rows.i64s("last_at")?);
-    let time = |v: Option<i64>| v.map(rfc3339).unwrap_or_default();
+    let time = |v: Option<i64>| v.map(Time::new).unwrap_or_default();
     let series: Vec<SeriesCapacity> = (0..rows.len())
         .map(|i| SeriesCapacity {
             service: service[i].clone().unwrap_or_default(),

@@ -43,8 +43,8 @@ use serde::{Deserialize, Serialize};
 
 use super::seconds;
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{f64_at, int_at, one, str_at, ts_at, u64_at};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -231,9 +231,9 @@ pub struct Stream {
     /// Distinct event times.
     pub times: u64,
     /// First event time.
-    pub first_at: String,
+    pub first_at: Time,
     /// Last event time.
-    pub last_at: String,
+    pub last_at: Time,
     /// Cadence used, seconds (µs resolution); null when not checked and not inferable.
     pub cadence_seconds: Option<f64>,
     /// `true` when the cadence was inferred (median step), `false` when from the spec.
@@ -260,9 +260,9 @@ pub struct Gap {
     /// Metric name, for a per-metric stream.
     pub metric: Option<String>,
     /// Last event before the silence.
-    pub start: String,
+    pub start: Time,
     /// First event after the silence; null for an open gap (the stream never resumed).
-    pub end: Option<String>,
+    pub end: Option<Time>,
     /// Length of the silence (to the data end for an open gap), ms resolution.
     pub seconds: f64,
     /// Whether the stream never resumed.
@@ -283,9 +283,9 @@ pub struct Follow {
     /// Metric name, for a per-metric stream.
     pub metric: Option<String>,
     /// Last event in the primary before the fault.
-    pub primary_last_at: String,
+    pub primary_last_at: Time,
     /// First event in the secondary at or after the cutover.
-    pub secondary_first_at: Option<String>,
+    pub secondary_first_at: Option<Time>,
     /// `secondary_first_at − cutover_at`, seconds (ms resolution).
     pub delay_seconds: Option<f64>,
     /// Followed, late or never.
@@ -300,7 +300,7 @@ pub struct Gaps {
     /// The spec's `gap_factor`.
     pub gap_factor: f64,
     /// End of the data (open gaps are measured to it).
-    pub data_end: Option<String>,
+    pub data_end: Option<Time>,
     /// Number of gap-checked streams.
     pub streams_checked: u64,
     /// Every stream, checked or not.
@@ -310,7 +310,7 @@ pub struct Gaps {
     /// Gaps classed unexpected.
     pub unexpected_gaps: u64,
     /// The cutover the follow check measures from.
-    pub cutover_at: Option<String>,
+    pub cutover_at: Option<Time>,
     /// The spec's `follow_delay_seconds`.
     pub follow_delay_seconds: f64,
     /// Streams of the primary before the fault and how they followed.
@@ -402,8 +402,8 @@ async fn streams(analyzer: &Analyzer, spec: &DrillSpec) -> Result<Vec<(Stream, O
             metric,
             events: u64_at(&b, "events", row)?.unwrap_or(0),
             times,
-            first_at: ts_at(&b, "first_at", row)?.map(rfc3339).unwrap_or_default(),
-            last_at: ts_at(&b, "last_at", row)?.map(rfc3339).unwrap_or_default(),
+            first_at: ts_at(&b, "first_at", row)?.map(Time::new).unwrap_or_default(),
+            last_at: ts_at(&b, "last_at", row)?.map(Time::new).unwrap_or_default(),
             cadence_seconds: cadence_ns.map(micros),
             cadence_inferred: from_spec.is_none() && inferred.is_some(),
             threshold_seconds: threshold_ns.map(micros),
@@ -457,8 +457,8 @@ async fn gaps(
             service,
             signal,
             metric,
-            start: rfc3339(start),
-            end: end.map(rfc3339),
+            start: Time::new(start),
+            end: end.map(Time::new),
             seconds: seconds(int_at(&b, "silence_ns", row)?.unwrap_or_default()),
             open: end.is_none(),
         });
@@ -502,8 +502,8 @@ async fn followed(
             service,
             signal,
             metric,
-            primary_last_at: ts_at(&b, "primary_last_at", row)?.map(rfc3339).unwrap_or_default(),
-            secondary_first_at: first.map(rfc3339),
+            primary_last_at: ts_at(&b, "primary_last_at", row)?.map(Time::new).unwrap_or_default(),
+            secondary_first_at: first.map(Time::new),
             delay_seconds: delay,
             status: follow_status(delay, spec.gaps.follow_delay_seconds),
         });
@@ -516,8 +516,8 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     let mut out = Gaps {
         gap_factor: spec.gaps.gap_factor,
         follow_delay_seconds: spec.gaps.follow_delay_seconds,
-        data_end: timeline.data_end.map(rfc3339),
-        cutover_at: timeline.cutover_at.map(rfc3339),
+        data_end: timeline.data_end.map(Time::new),
+        cutover_at: timeline.cutover_at.map(Time::new),
         ..Default::default()
     };
     let streams = streams(analyzer, spec).await?;
@@ -583,7 +583,7 @@ impl Gaps {
                     GapClass::Expected => "expected",
                     GapClass::Unexpected => "**unexpected**",
                 };
-                let end = g.end.clone().unwrap_or_else(|| "never resumed".into());
+                let end = g.end.as_deref().unwrap_or("never resumed");
                 out += &format!("| {} | {} | {} | {} | {} |\n", g.stream, g.start, end, g.seconds, class);
             }
         }

@@ -45,8 +45,8 @@ use arrow::datatypes::Float64Type;
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{bool_at, f64_at, int_at, one, str_at, ts_at};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::udf::stats::{mann_whitney, nearest_rank};
 use crate::{AnalyzeError, Analyzer, DrillSpec};
@@ -159,7 +159,7 @@ pub struct LatencyWindow {
     /// Service.
     pub service: String,
     /// Start of the window (it lasts `window_seconds`).
-    pub window_start: String,
+    pub window_start: Time,
     /// SLI requests started in the window.
     pub requests: u64,
     /// 50th percentile, ms.
@@ -182,13 +182,13 @@ pub struct Spike {
     /// Service.
     pub service: String,
     /// Start of the first slow request of the spike (see the module doc).
-    pub start: String,
+    pub start: Time,
     /// Start of the first request after the spike's last slow one (exclusive end).
-    pub end: String,
+    pub end: Time,
     /// Start of the first spike window.
-    pub windows_start: String,
+    pub windows_start: Time,
     /// End of the last spike window.
-    pub windows_end: String,
+    pub windows_end: Time,
     /// A request above this duration counts as slow when the edges are found, ms.
     pub slow_threshold_ms: f64,
     /// Spike windows merged.
@@ -212,7 +212,7 @@ pub struct SpikeExemplar {
     /// The metric it belongs to.
     pub metric: String,
     /// When it was measured.
-    pub time: String,
+    pub time: Time,
     /// The measurement.
     pub value: f64,
     /// Its trace (hex), if it names one.
@@ -262,7 +262,7 @@ pub struct SeriesPoint {
     /// Region.
     pub region: String,
     /// Start of the window.
-    pub window_start: String,
+    pub window_start: Time,
     /// SLI requests (every service) started in the window.
     pub requests: u64,
     /// 50th percentile, ms.
@@ -394,7 +394,7 @@ async fn series(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<Ser
         .map(|r| {
             Ok(SeriesPoint {
                 region: str_at(&b, "region", r)?.unwrap_or_default(),
-                window_start: ts_at(&b, "window_start", r)?.map(rfc3339).unwrap_or_default(),
+                window_start: ts_at(&b, "window_start", r)?.map(Time::new).unwrap_or_default(),
                 requests: count_at(&b, "requests", r)?,
                 p50_ms: f64_at(&b, "p50_ms", r)?,
                 p99_ms: f64_at(&b, "p99_ms", r)?,
@@ -435,7 +435,7 @@ async fn windows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<La
             Ok(LatencyWindow {
                 region: str_at(&b, "region", r)?.unwrap_or_default(),
                 service: str_at(&b, "service", r)?.unwrap_or_default(),
-                window_start: ts_at(&b, "window_start", r)?.map(rfc3339).unwrap_or_default(),
+                window_start: ts_at(&b, "window_start", r)?.map(Time::new).unwrap_or_default(),
                 requests: count_at(&b, "requests", r)?,
                 p50_ms: f64_at(&b, "p50_ms", r)?,
                 p99_ms: f64_at(&b, "p99_ms", r)?,
@@ -447,21 +447,14 @@ async fn windows(analyzer: &Analyzer, params: &[(&str, Param)]) -> Result<Vec<La
         .collect()
 }
 
-fn parse_time(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s).ok()?.timestamp_nanos_opt()
-}
-
 /// Merges spike windows that follow each other (next start = previous start + width) within
 /// one region × service. `windows` is ordered by region, service, window start.
 pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
     let mut spikes: Vec<(Spike, i64)> = Vec::new();
     for w in windows.iter().filter(|w| w.spike) {
-        let (Some(start), Some(p99), Some(base), Some(scope)) = (
-            parse_time(&w.window_start),
-            w.p99_ms,
-            w.baseline_p99_ms,
-            w.baseline_scope,
-        ) else {
+        let (Some(start), Some(p99), Some(base), Some(scope)) =
+            (Some(w.window_start.ns()), w.p99_ms, w.baseline_p99_ms, w.baseline_scope)
+        else {
             continue;
         };
         let end = start + width_ns;
@@ -470,8 +463,8 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
             && last.service == w.service
             && *last_end == start
         {
-            last.end = rfc3339(end);
-            last.windows_end = rfc3339(end);
+            last.end = Time::new(end);
+            last.windows_end = Time::new(end);
             last.windows += 1;
             last.requests += w.requests;
             last.peak_p99_ms = last.peak_p99_ms.max(p99);
@@ -482,9 +475,9 @@ pub fn merge_spikes(windows: &[LatencyWindow], width_ns: i64) -> Vec<Spike> {
             region: w.region.clone(),
             service: w.service.clone(),
             start: w.window_start.clone(),
-            end: rfc3339(end),
+            end: Time::new(end),
             windows_start: w.window_start.clone(),
-            windows_end: rfc3339(end),
+            windows_end: Time::new(end),
             slow_threshold_ms: 0.0,
             windows: 1,
             requests: w.requests,
@@ -507,13 +500,13 @@ pub fn merge_touching(spikes: Vec<Spike>) -> Vec<Spike> {
         if let Some(last) = out.last_mut()
             && last.region == s.region
             && last.service == s.service
-            && let (Some(last_end), Some(start)) = (parse_time(&last.end), parse_time(&s.start))
+            && let (Some(last_end), Some(start)) = (Some(last.end.ns()), Some(s.start.ns()))
             && start <= last_end
         {
-            if parse_time(&s.end) > Some(last_end) {
+            if Some(s.end.ns()) > Some(last_end) {
                 last.end = s.end;
             }
-            if parse_time(&s.start) < parse_time(&last.start) {
+            if Some(s.start.ns()) < Some(last.start.ns()) {
                 last.start = s.start;
             }
             last.windows_end = s.windows_end;
@@ -532,7 +525,7 @@ pub fn merge_touching(spikes: Vec<Spike>) -> Vec<Spike> {
 
 /// Finds `spike`'s start and end among the requests around its windows (`width_ns` wide).
 async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> Result<(), AnalyzeError> {
-    let (Some(from), Some(to)) = (parse_time(&spike.windows_start), parse_time(&spike.windows_end)) else {
+    let (Some(from), Some(to)) = (Some(spike.windows_start.ns()), Some(spike.windows_end.ns())) else {
         return Ok(());
     };
     let (lo, hi) = (from.saturating_sub(width_ns), to.saturating_add(width_ns));
@@ -554,10 +547,10 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
     if let Some(e) = refine_edges(&requests, spike.slow_threshold_ms, (from, to)) {
         // With no request after the last slow one, the spike ends with the window it is in.
         let window_end = from + ((e.last_slow - from).div_euclid(width_ns) + 1) * width_ns;
-        spike.start = rfc3339(e.start);
-        spike.end = rfc3339(e.next.unwrap_or(window_end));
+        spike.start = Time::new(e.start);
+        spike.end = Time::new(e.next.unwrap_or(window_end));
     }
-    let (Some(start), Some(end)) = (parse_time(&spike.start), parse_time(&spike.end)) else {
+    let (Some(start), Some(end)) = (Some(spike.start.ns()), Some(spike.end.ns())) else {
         return Ok(());
     };
     let params = [
@@ -571,7 +564,7 @@ async fn spike_edges(analyzer: &Analyzer, spike: &mut Spike, width_ns: i64) -> R
             .map(|r| {
                 Ok(SpikeExemplar {
                     metric: str_at(&b, "name", r)?.unwrap_or_default(),
-                    time: ts_at(&b, "time", r)?.map(rfc3339).unwrap_or_default(),
+                    time: ts_at(&b, "time", r)?.map(Time::new).unwrap_or_default(),
                     value: f64_at(&b, "value", r)?.unwrap_or(f64::NAN),
                     trace_id: str_at(&b, "trace_id", r)?,
                     span_id: str_at(&b, "span_id", r)?,
@@ -886,7 +879,7 @@ mod tests {
         LatencyWindow {
             region: "r".into(),
             service: "s".into(),
-            window_start: start.into(),
+            window_start: Time::parse(start).unwrap(),
             requests: 5,
             p50_ms: Some(1.0),
             p99_ms: Some(p99),
@@ -907,13 +900,33 @@ mod tests {
         let s = merge_spikes(&w, 10_000_000_000);
         let got: Vec<_> = s
             .iter()
-            .map(|s| (s.start.as_str(), s.end.as_str(), s.windows, s.requests, s.peak_p99_ms))
+            .map(|s| {
+                (
+                    s.start.to_string(),
+                    s.end.to_string(),
+                    s.windows,
+                    s.requests,
+                    s.peak_p99_ms,
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("2026-11-26T12:00:00Z", "2026-11-26T12:00:20Z", 2, 10, 70.0),
-                ("2026-11-26T12:00:30Z", "2026-11-26T12:00:40Z", 1, 5, 40.0),
+                (
+                    "2026-11-26T12:00:00Z".to_string(),
+                    "2026-11-26T12:00:20Z".to_string(),
+                    2,
+                    10,
+                    70.0
+                ),
+                (
+                    "2026-11-26T12:00:30Z".to_string(),
+                    "2026-11-26T12:00:40Z".to_string(),
+                    1,
+                    5,
+                    40.0
+                ),
             ]
         );
     }
@@ -986,10 +999,10 @@ mod tests {
         let spike = |ws: &str, we: &str, start: &str, end: &str, peak: f64| Spike {
             region: "r".into(),
             service: "s".into(),
-            start: start.into(),
-            end: end.into(),
-            windows_start: ws.into(),
-            windows_end: we.into(),
+            start: Time::parse(start).unwrap(),
+            end: Time::parse(end).unwrap(),
+            windows_start: Time::parse(ws).unwrap(),
+            windows_end: Time::parse(we).unwrap(),
             slow_threshold_ms: 100.0,
             windows: 1,
             requests: 10,
@@ -998,13 +1011,14 @@ mod tests {
             baseline_scope: BaselineScope::Region,
             exemplars: Vec::new(),
         };
-        let t = |s: &str| format!("2026-11-26T12:00:{s}Z");
+        let text = |s: &str| format!("2026-11-26T12:00:{s}Z");
+        let t = |s: &str| Time::parse(&text(s)).unwrap();
         // Windows 0–10 and 20–30 s; the first spike's slow requests run to 15 s and the second's
         // start at 14 s: one spike. A third, at 50 s, stays apart.
         let merged = merge_touching(vec![
-            spike(&t("00"), &t("10"), &t("02"), &t("15"), 50.0),
-            spike(&t("20"), &t("30"), &t("14"), &t("28"), 70.0),
-            spike(&t("50"), &t("59"), &t("51"), &t("55"), 40.0),
+            spike(&text("00"), &text("10"), &text("02"), &text("15"), 50.0),
+            spike(&text("20"), &text("30"), &text("14"), &text("28"), 70.0),
+            spike(&text("50"), &text("59"), &text("51"), &text("55"), 40.0),
         ]);
         let got: Vec<_> = merged
             .iter()

@@ -19,8 +19,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::Rows;
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -58,7 +58,7 @@ pub struct Messages {
     /// Why the section is not measurable (no messaging spans).
     pub reason: Option<String>,
     /// The cutover the counts are split at.
-    pub cutover_at: Option<String>,
+    pub cutover_at: Option<Time>,
     /// Why there is no split (no cutover: every message counts as `before`).
     pub split_reason: Option<String>,
     /// Counts over every destination.
@@ -125,9 +125,9 @@ pub struct MessageEvidence {
     /// `before` or `after` the cutover.
     pub side: String,
     /// Start of its first publish span; null when never published.
-    pub published_at: Option<String>,
+    pub published_at: Option<Time>,
     /// Start of its first delivery; null when lost.
-    pub first_delivery_at: Option<String>,
+    pub first_delivery_at: Option<Time>,
     /// Its deliveries.
     pub deliveries: u64,
 }
@@ -138,7 +138,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
     // Without a cutover every message falls before a cutover at the end of time.
     let cutover_at = match timeline.cutover_at {
         Some(t) => {
-            out.cutover_at = Some(rfc3339(t));
+            out.cutover_at = Some(Time::new(t));
             t
         }
         None => {
@@ -228,8 +228,8 @@ async fn evidence(
             destination: dest[i].clone().unwrap_or_default(),
             message_id: id[i].clone().unwrap_or_default(),
             side: side[i].clone().unwrap_or_default(),
-            published_at: published[i].map(rfc3339),
-            first_delivery_at: first[i].map(rfc3339),
+            published_at: published[i].map(Time::new),
+            first_delivery_at: first[i].map(Time::new),
             deliveries: deliveries[i],
         };
         match problem[i].as_deref() {

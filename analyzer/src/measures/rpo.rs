@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use super::{int_at, one, seconds, str_at, ts_at};
 use crate::queries::{self, Param};
-use crate::report::{FailOn, compact_ranges, rfc3339};
+use crate::report::{FailOn, compact_ranges};
 use crate::rows::f64_at;
 use crate::section::{Context, Section};
 use crate::spec::LagUnit;
+use crate::time::Time;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
 /// Recovery point objective section.
@@ -48,9 +49,9 @@ pub struct SplitBrain {
     /// The two regions.
     pub regions: [String; 2],
     /// Start of the overlap.
-    pub overlap_start: String,
+    pub overlap_start: Time,
     /// End of the overlap.
-    pub overlap_end: String,
+    pub overlap_end: Time,
     /// Writes each region accepted in the overlap, in `regions` order.
     pub writes: [u64; 2],
 }
@@ -61,13 +62,13 @@ pub struct StoreRpo {
     /// Store name (`cutover.write.store`).
     pub store: String,
     /// The promotion marker's time.
-    pub promoted_at: String,
+    pub promoted_at: Time,
     /// The promoted replica's last applied sequence number.
     pub last_applied_seq: Option<i64>,
     /// Event time of that write in the primary region.
-    pub newest_surviving_write_at: Option<String>,
+    pub newest_surviving_write_at: Option<Time>,
     /// Event time of the newest lost write.
-    pub newest_lost_write_at: Option<String>,
+    pub newest_lost_write_at: Option<Time>,
     /// Lost writes.
     pub lost_writes: u64,
     /// newest lost − newest surviving, seconds (0 when nothing lost).
@@ -153,8 +154,8 @@ async fn split_brain(analyzer: &Analyzer) -> Result<Vec<SplitBrain>, AnalyzeErro
                     str_at(&b, "region_a", row)?.unwrap_or_default(),
                     str_at(&b, "region_b", row)?.unwrap_or_default(),
                 ],
-                overlap_start: ts_at(&b, "overlap_start", row)?.map(rfc3339).unwrap_or_default(),
-                overlap_end: ts_at(&b, "overlap_end", row)?.map(rfc3339).unwrap_or_default(),
+                overlap_start: ts_at(&b, "overlap_start", row)?.map(Time::new).unwrap_or_default(),
+                overlap_end: ts_at(&b, "overlap_end", row)?.map(Time::new).unwrap_or_default(),
                 writes: [
                     int_at(&b, "writes_a", row)?.unwrap_or(0) as u64,
                     int_at(&b, "writes_b", row)?.unwrap_or(0) as u64,
@@ -267,10 +268,12 @@ async fn measure_rpo(analyzer: &Analyzer, spec: &DrillSpec, fault_at: Option<i64
         rpo.lost.insert(store.clone(), lost.iter().map(|(s, _)| *s).collect());
         rpo.stores.push(StoreRpo {
             store,
-            promoted_at: ts_at(&promotions, "promoted_at", row)?.map(rfc3339).unwrap_or_default(),
+            promoted_at: ts_at(&promotions, "promoted_at", row)?
+                .map(Time::new)
+                .unwrap_or_default(),
             last_applied_seq: last_applied,
-            newest_surviving_write_at: surviving.map(rfc3339),
-            newest_lost_write_at: newest_lost.map(rfc3339),
+            newest_surviving_write_at: surviving.map(Time::new),
+            newest_lost_write_at: newest_lost.map(Time::new),
             lost_writes: lost.len() as u64,
             rpo_seconds: rpo_s,
             reason,

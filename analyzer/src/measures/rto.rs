@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::{TAIL_SAMPLED, int_at, one, probability_of_threshold, seconds, str_at, tail_sampled};
-use crate::report::{FailOn, rfc3339};
+use crate::report::FailOn;
 use crate::rows::f64_at;
 use crate::section::{Context, Section};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -16,12 +17,12 @@ pub struct Rto {
     /// recovered_at − fault_at, seconds; null when not measurable.
     pub actual_seconds: Option<f64>,
     /// First `fault_injected` marker; without one, the inferred fault (`fault_inferred`).
-    pub fault_at: Option<String>,
+    pub fault_at: Option<Time>,
     /// `true` when the log had no `fault_injected` marker and `fault_at` is the start of the
     /// first sustained SLI breach (`recovery.breach_seconds`).
     pub fault_inferred: bool,
     /// Start of the first good request of a stable window after the fault.
-    pub recovered_at: Option<String>,
+    pub recovered_at: Option<Time>,
     /// The spec's target.
     pub target_seconds: f64,
     /// Whether actual ≤ target; null when not measurable.
@@ -59,9 +60,9 @@ pub struct Phase {
     /// `cutover_to_first_good_secondary`, `first_good_secondary_to_recovered`.
     pub name: String,
     /// Start of the phase.
-    pub started_at: Option<String>,
+    pub started_at: Option<Time>,
     /// End of the phase.
-    pub ended_at: Option<String>,
+    pub ended_at: Option<Time>,
     /// Length; null when an end is missing.
     pub seconds: Option<f64>,
     /// Why it is not measurable.
@@ -239,7 +240,7 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             Some("no fault_injected marker in the log, and no sustained SLI breach to infer the fault from".into());
         return Ok(rto);
     };
-    rto.fault_at = Some(rfc3339(fault_at));
+    rto.fault_at = Some(Time::new(fault_at));
     rto.fault_inferred = timeline.fault_inferred;
     if rto.requests == 0 {
         rto.reason = Some(match &spec.sli.metrics {
@@ -268,7 +269,7 @@ async fn measure_rto(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         ));
         return Ok(rto);
     };
-    rto.recovered_at = Some(rfc3339(recovered_at));
+    rto.recovered_at = Some(Time::new(recovered_at));
     let actual = seconds(recovered_at - fault_at);
     rto.actual_seconds = Some(actual);
     rto.met = Some(actual <= spec.targets.rto_seconds);
@@ -312,8 +313,8 @@ fn phases(t: &Timeline) -> Vec<Phase> {
             };
             Phase {
                 name: format!("{from}_to_{to}"),
-                started_at: start.map(rfc3339),
-                ended_at: end.map(rfc3339),
+                started_at: start.map(Time::new),
+                ended_at: end.map(Time::new),
                 seconds: match (start, end, &reason) {
                     (Some(s), Some(e), None) => Some(seconds(e - s)),
                     _ => None,

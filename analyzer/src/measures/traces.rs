@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -91,7 +91,7 @@ pub struct Traces {
     /// The first orphan spans by start time (at most `list_limit`).
     pub orphans: Vec<OrphanSpan>,
     /// The cutover the broken traces and new edges are split at.
-    pub cutover_at: Option<String>,
+    pub cutover_at: Option<Time>,
     /// Why broken traces and new edges are not measurable (no cutover marker).
     pub cutover_reason: Option<String>,
     /// Traces broken across the cutover; null without a cutover.
@@ -117,7 +117,7 @@ pub struct CrossRegionTrace {
     /// Its spans.
     pub spans: u64,
     /// Start of its first span.
-    pub first_start: String,
+    pub first_start: Time,
 }
 
 /// Orphan spans in one phase.
@@ -126,9 +126,9 @@ pub struct PhaseOrphans {
     /// `baseline`, `outage` or `recovered`.
     pub phase: String,
     /// Phase start (inclusive).
-    pub start: String,
+    pub start: Time,
     /// Phase end (exclusive).
-    pub end: String,
+    pub end: Time,
     /// Orphan spans starting in the phase.
     pub orphans: u64,
 }
@@ -147,7 +147,7 @@ pub struct OrphanSpan {
     /// Region of the orphan.
     pub region: String,
     /// Start of the orphan.
-    pub start: String,
+    pub start: Time,
 }
 
 /// A trace broken across the cutover.
@@ -168,7 +168,7 @@ pub struct BrokenTrace {
     /// Spans whose parent was never seen.
     pub orphans: u64,
     /// Start of its first span.
-    pub first_start: String,
+    pub first_start: Time,
 }
 
 /// A call path parent service → child service.
@@ -179,7 +179,7 @@ pub struct ServiceEdge {
     /// Service of the child span.
     pub child_service: String,
     /// Start of the first child span on this edge.
-    pub first_seen_at: String,
+    pub first_seen_at: Time,
     /// Parent-child pairs on this edge.
     pub calls: u64,
 }
@@ -242,14 +242,14 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             trace_id: ids[i].clone().unwrap_or_default(),
             regions: regions(regs[i].clone()),
             spans: spans[i],
-            first_start: starts[i].map(rfc3339).unwrap_or_default(),
+            first_start: starts[i].map(Time::new).unwrap_or_default(),
         })
         .collect();
     orphans(analyzer, s, timeline, &mut out).await?;
     out.skew = skew(analyzer, s).await?;
     match timeline.cutover_at {
         Some(cutover_at) => {
-            out.cutover_at = Some(rfc3339(cutover_at));
+            out.cutover_at = Some(Time::new(cutover_at));
             broken(analyzer, s, cutover_at, &mut out).await?;
             out.new_edges = new_edges(analyzer, cutover_at).await?;
         }
@@ -271,8 +271,8 @@ async fn orphans(analyzer: &Analyzer, s: &TracesSpec, t: &Timeline, out: &mut Tr
         .into_iter()
         .map(|p| PhaseOrphans {
             phase: p.name.to_string(),
-            start: rfc3339(p.start),
-            end: rfc3339(p.end),
+            start: Time::new(p.start),
+            end: Time::new(p.end),
             orphans: starts.iter().flatten().filter(|&&s| s >= p.start && s < p.end).count() as u64,
         })
         .collect();
@@ -290,7 +290,7 @@ async fn orphans(analyzer: &Analyzer, s: &TracesSpec, t: &Timeline, out: &mut Tr
             parent_span_id: parent[i].clone().unwrap_or_default(),
             service: service[i].clone().unwrap_or_default(),
             region: region[i].clone().unwrap_or_default(),
-            start: starts[i].map(rfc3339).unwrap_or_default(),
+            start: starts[i].map(Time::new).unwrap_or_default(),
         })
         .collect();
     Ok(())
@@ -323,7 +323,7 @@ async fn broken(analyzer: &Analyzer, s: &TracesSpec, cutover_at: i64, out: &mut 
             after_cutover: after[i],
             roots: roots[i],
             orphans: orphans[i],
-            first_start: first[i].map(rfc3339).unwrap_or_default(),
+            first_start: first[i].map(Time::new).unwrap_or_default(),
         })
         .collect();
     Ok(())
@@ -343,7 +343,7 @@ async fn new_edges(analyzer: &Analyzer, cutover_at: i64) -> Result<Vec<ServiceEd
         .map(|i| ServiceEdge {
             parent_service: parent[i].clone().unwrap_or_default(),
             child_service: child[i].clone().unwrap_or_default(),
-            first_seen_at: first[i].map(rfc3339).unwrap_or_default(),
+            first_seen_at: first[i].map(Time::new).unwrap_or_default(),
             calls: calls[i],
         })
         .collect())

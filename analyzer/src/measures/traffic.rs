@@ -27,8 +27,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::Rows;
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -88,7 +88,7 @@ pub struct Traffic {
     /// Why residual traffic is not measurable (no SLI requests, no cutover).
     pub reason: Option<String>,
     /// The cutover residual traffic is counted from.
-    pub cutover_at: Option<String>,
+    pub cutover_at: Option<Time>,
     /// The old primary region.
     pub primary: String,
     /// The spec's window, seconds.
@@ -100,9 +100,9 @@ pub struct Traffic {
     /// Of those, the bad ones.
     pub residual_failed: u64,
     /// Start of the last residual request.
-    pub last_residual_at: Option<String>,
+    pub last_residual_at: Option<Time>,
     /// End of the last window with a primary share ≥ threshold (the cutover when none).
-    pub settled_at: Option<String>,
+    pub settled_at: Option<Time>,
     /// `settled_at` − cutover, seconds; null when the traffic never settled within the data
     /// or there were no requests after the cutover.
     pub settle_seconds: Option<f64>,
@@ -118,7 +118,7 @@ pub struct Traffic {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TrafficWindow {
     /// Window start (inclusive); the window is `window_seconds` long.
-    pub start: String,
+    pub start: Time,
     /// SLI requests starting in the window.
     pub requests: u64,
     /// Of those, served by the primary.
@@ -200,7 +200,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
         out.sessions.reason = Some(why.into());
         return Ok(out);
     };
-    out.cutover_at = Some(rfc3339(cutover_at));
+    out.cutover_at = Some(Time::new(cutover_at));
     residual(analyzer, spec, cutover_at, &mut out).await?;
     match timeline.fault_at {
         Some(fault_at) => sessions(analyzer, fault_at, cutover_at, &mut out.sessions).await?,
@@ -234,10 +234,10 @@ async fn residual(
     );
     out.residual_requests = primary.iter().sum();
     out.residual_failed = bad.iter().sum();
-    out.last_residual_at = last.iter().flatten().max().copied().map(rfc3339);
+    out.last_residual_at = last.iter().flatten().max().copied().map(Time::new);
     out.windows = (0..rows.len())
         .map(|i| TrafficWindow {
-            start: starts[i].map(rfc3339).unwrap_or_default(),
+            start: starts[i].map(Time::new).unwrap_or_default(),
             requests: requests[i],
             primary_requests: primary[i],
             primary_failed: bad[i],
@@ -251,12 +251,12 @@ async fn residual(
     let shares: Vec<f64> = out.windows.iter().map(|w| w.primary_share).collect();
     match settle(&shares, spec.traffic.residual_threshold) {
         Settle::At(None) => {
-            out.settled_at = Some(rfc3339(cutover_at));
+            out.settled_at = Some(Time::new(cutover_at));
             out.settle_seconds = Some(0.0);
         }
         Settle::At(Some(i)) => {
             let end = starts[i].unwrap_or(cutover_at) + window_ms * 1_000_000;
-            out.settled_at = Some(rfc3339(end));
+            out.settled_at = Some(Time::new(end));
             out.settle_seconds = Some(((end - cutover_at) as f64 / 1e6).round() / 1e3);
         }
         Settle::Never(i) => {

@@ -18,8 +18,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::queries::{self, Param, Query};
-use crate::report::rfc3339;
 use crate::rows::{f64_at, int_at, one, str_at, ts_at};
+use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
@@ -114,9 +114,9 @@ pub struct IngestLoss {
     /// Datagrams lost: dropped by the kernel (receive buffer full) or refused by the log.
     pub dropped_datagrams: u64,
     /// First and last record of a loss, RFC 3339.
-    pub first_at: String,
+    pub first_at: Time,
     /// See `first_at`.
-    pub last_at: String,
+    pub last_at: Time,
 }
 
 /// Ingest health of one region.
@@ -159,7 +159,7 @@ pub struct SliPoint {
     /// Region.
     pub region: String,
     /// Window start.
-    pub window_start: String,
+    pub window_start: Time,
     /// Window start, ns since the epoch (for charts).
     #[serde(skip)]
     pub window_start_ns: i64,
@@ -203,8 +203,8 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
                 receiver: str_at(&b, "receiver", row)?.unwrap_or_default(),
                 listener: str_at(&b, "listener", row)?.unwrap_or_default(),
                 dropped_datagrams: int_at(&b, "dropped_datagrams", row)?.unwrap_or(0).max(0) as u64,
-                first_at: rfc3339(ts_at(&b, "first_at", row)?.unwrap_or(0)),
-                last_at: rfc3339(ts_at(&b, "last_at", row)?.unwrap_or(0)),
+                first_at: Time::new(ts_at(&b, "first_at", row)?.unwrap_or(0)),
+                last_at: Time::new(ts_at(&b, "last_at", row)?.unwrap_or(0)),
             });
         }
     }
@@ -242,7 +242,7 @@ pub async fn measure(analyzer: &Analyzer, spec: &DrillSpec, timeline: &Timeline)
             let start = ts_at(&b, "window_start", row)?.unwrap_or(0);
             out.sli_series.push(SliPoint {
                 region: str_at(&b, "region", row)?.unwrap_or_default(),
-                window_start: rfc3339(start),
+                window_start: Time::new(start),
                 window_start_ns: start,
                 requests: int_at(&b, "requests", row)?.unwrap_or(0) as u64,
                 bad: int_at(&b, "bad", row)?.unwrap_or(0) as u64,

@@ -151,8 +151,8 @@ fn timeline() -> Timeline {
     }
 }
 
-fn at(s: i64) -> String {
-    cutover_analyzer::report::rfc3339(T0 + s * S)
+fn at(s: i64) -> cutover_analyzer::time::Time {
+    cutover_analyzer::time::Time::new(T0 + s * S)
 }
 
 #[tokio::test]
@@ -239,7 +239,7 @@ async fn expected_alerts_have_delay_delivery_and_resolution() {
     // The first receipt counts for delivery; both notifications of a2 are counted.
     let a2 = a.expected[0].firing.as_ref().unwrap();
     assert_eq!((a2.received_at.clone(), a2.notifications), (at(76), 2));
-    let unexpected: Vec<(&str, &str, String)> = a
+    let unexpected: Vec<(&str, &str, cutover_analyzer::time::Time)> = a
         .unexpected
         .iter()
         .map(|f| (f.alertname.as_str(), f.fingerprint.as_str(), f.starts_at.clone()))
@@ -265,7 +265,7 @@ async fn suppression_windows_list_what_fired_inside() {
         .suppression_windows
         .iter()
         .map(|w| {
-            let firing: Vec<(String, String, u64)> = w
+            let firing: Vec<(String, cutover_analyzer::time::Time, u64)> = w
                 .firing
                 .iter()
                 .map(|s| (s.fingerprint.clone(), s.first_received_at.clone(), s.notifications))

@@ -156,8 +156,8 @@ fn timeline() -> Timeline {
 }
 
 /// RFC 3339 of T0 + `s` seconds.
-fn at(s: i64) -> String {
-    cutover_analyzer::report::rfc3339(T0 + s * S)
+fn at(s: i64) -> cutover_analyzer::time::Time {
+    cutover_analyzer::time::Time::new(T0 + s * S)
 }
 
 #[tokio::test]
@@ -242,7 +242,13 @@ async fn streams_carry_their_cadence_and_counts() {
 async fn gaps_are_exact_and_classified() {
     let (_dir, spec, analyzer) = open().await;
     let g = gaps::measure(&analyzer, &spec, &timeline()).await.unwrap();
-    let got: Vec<(&str, String, Option<String>, f64, GapClass)> = g
+    let got: Vec<(
+        &str,
+        cutover_analyzer::time::Time,
+        Option<cutover_analyzer::time::Time>,
+        f64,
+        GapClass,
+    )> = g
         .gaps
         .iter()
         .map(|x| (x.stream.as_str(), x.start.clone(), x.end.clone(), x.seconds, x.class))
@@ -293,7 +299,7 @@ async fn every_primary_stream_is_followed_late_or_never() {
     let (_dir, spec, analyzer) = open().await;
     let g = gaps::measure(&analyzer, &spec, &timeline()).await.unwrap();
     use FollowStatus::{Followed as F, Late as L, Never as N};
-    let got: Vec<(&str, String, Option<f64>, FollowStatus)> = g
+    let got: Vec<(&str, cutover_analyzer::time::Time, Option<f64>, FollowStatus)> = g
         .followed
         .iter()
         .map(|f| (f.key.as_str(), f.primary_last_at.clone(), f.delay_seconds, f.status))

@@ -204,10 +204,10 @@ async fn phases_spikes_and_series_as_worked_out() {
     let spike = |region: &str, edges: [&str; 2], windows: [&str; 2], w: u64, n: u64, peak: f64, scope| Spike {
         region: region.into(),
         service: "frontend".into(),
-        start: edges[0].into(),
-        end: edges[1].into(),
-        windows_start: windows[0].into(),
-        windows_end: windows[1].into(),
+        start: cutover_analyzer::time::Time::parse(edges[0]).unwrap(),
+        end: cutover_analyzer::time::Time::parse(edges[1]).unwrap(),
+        windows_start: cutover_analyzer::time::Time::parse(windows[0]).unwrap(),
+        windows_end: cutover_analyzer::time::Time::parse(windows[1]).unwrap(),
         slow_threshold_ms: 120.0,
         windows: w,
         requests: n,
@@ -221,7 +221,7 @@ async fn phases_spikes_and_series_as_worked_out() {
         west.exemplars,
         vec![latency::SpikeExemplar {
             metric: "http.server.request.duration".into(),
-            time: "2026-11-26T12:00:35Z".into(),
+            time: cutover_analyzer::time::Time::parse("2026-11-26T12:00:35Z").unwrap(),
             value: 480.0,
             trace_id: Some("aa".repeat(16)),
             span_id: Some("aa".repeat(8)),
