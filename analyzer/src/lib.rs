@@ -4,8 +4,16 @@
 //! a cache root, [`cache`] loads them when it holds the log as it is now) → [`Analyzer`]
 //! registers them (plus the views in `queries/view_*.sql`: the plain ones in
 //! [`queries::LAZY_VIEWS`], the others computed once into tables or taken from the cache) in
-//! a DataFusion session → [`measures::measure`] runs the measure queries of `queries/` and
-//! turns the rows into a [`report::Report`] with verdicts against the [`spec::DrillSpec`].
+//! a DataFusion session → [`measures::measure`] builds the drill's [`timeline::Timeline`],
+//! then measures each section of the registry ([`section`]: one [`section::Section`] per
+//! report section, RTO and RPO included) in order, into a [`report::Report`] with verdicts
+//! against the [`spec::DrillSpec`].
+//!
+//! SQL boundary: every measure query is declared once in [`queries`] (file, section,
+//! parameters, output columns); [`Analyzer::sql`] refuses a result whose columns differ from
+//! the declaration, and rows are read by name through one strict reader (a missing or
+//! mistyped column is an error, never a silent empty value). Every time in a report is a
+//! [`time::Time`] (ns plus its RFC 3339 text).
 //!
 //! Invariants: the analyzer never writes to the log (its cache lives elsewhere); the same log
 //! and spec always give the same report, replayed or from the cache (replay order is log

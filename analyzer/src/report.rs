@@ -1,4 +1,7 @@
-//! The drill report: JSON (versioned, documented in `docs/report.md`) and Markdown.
+//! The drill report's data and verdicts: the registry of its sections (the `sections!` list
+//! below; see [`crate::section`]), the `--fail-on` verdicts and the overall verdict. The JSON
+//! layout is versioned and documented in `docs/report.md`; the Markdown is rendered in
+//! `markdown.rs`, each section's part by the section itself.
 
 use std::collections::BTreeMap;
 

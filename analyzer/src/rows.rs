@@ -171,3 +171,45 @@ impl Rows {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from(vec![Some(7), None])),
+                Arc::new(StringArray::from(vec![Some("x"), None])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_column_is_an_error_and_null_is_none() {
+        let b = batch();
+        assert_eq!(int_at(&b, "n", 0).unwrap(), Some(7));
+        assert_eq!(int_at(&b, "n", 1).unwrap(), None);
+        assert_eq!(u64_at(&b, "n", 0).unwrap(), Some(7));
+        assert_eq!(f64_at(&b, "n", 0).unwrap(), Some(7.0));
+        assert_eq!(str_at(&b, "s", 0).unwrap().as_deref(), Some("x"));
+        assert_eq!(str_at(&b, "s", 1).unwrap(), None);
+        let missing = int_at(&b, "renamed", 0).unwrap_err().to_string();
+        assert!(missing.contains("no column renamed"), "{missing}");
+        let mistyped = ts_at(&b, "n", 0).unwrap_err().to_string();
+        assert!(mistyped.contains("column n is Int64, not a timestamp"), "{mistyped}");
+        assert!(str_at(&b, "n", 0).is_err());
+        assert!(bool_at(&b, "s", 0).is_err());
+    }
+}

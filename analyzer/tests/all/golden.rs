@@ -383,3 +383,26 @@ fn every_query_declares_its_parameters_and_columns() {
         let _ = queries::of(section);
     }
 }
+
+/// A registered query whose result has other columns than it declares is refused before any
+/// row is read (a renamed column cannot turn into empty values).
+#[tokio::test]
+async fn a_query_returning_other_columns_than_declared_is_refused() {
+    static RENAMED: queries::Query = queries::Query {
+        name: "renamed",
+        section: "timeline",
+        sql: "SELECT COUNT(*) AS total FROM spans WHERE service = {{service}}",
+        params: &["service"],
+        columns: &["n"],
+    };
+    let (_dir, _, analyzer) = open_fixture().await;
+    let sql = queries::fill(&RENAMED, &[("service", Param::Literal("frontend".into()))]).unwrap();
+    let err = analyzer.sql(&sql).await.unwrap_err().to_string();
+    assert!(
+        err.contains("query renamed returns columns [total] but declares [n]"),
+        "{err}"
+    );
+    // A declared parameter without a value is refused too.
+    let err = queries::fill(&RENAMED, &[]).unwrap_err().to_string();
+    assert!(err.contains("declares parameter service"), "{err}");
+}
