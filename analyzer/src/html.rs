@@ -76,7 +76,7 @@ fn charts(report: &Report) -> String {
     };
     let x1 = x1.max(x0 + 1);
     let mut out = String::from("<h2>Charts</h2>");
-    let marks: Vec<(i64, String)> = report.markers.iter().map(|m| (m.time_ns, m.marker.clone())).collect();
+    let marks: Vec<(i64, String)> = report.markers.iter().map(|m| (m.time.ns(), m.marker.clone())).collect();
     let bands = chart::phase_bands(report);
     out += &chart::figure(
         "timeline",

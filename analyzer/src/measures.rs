@@ -71,11 +71,9 @@ pub async fn measure_with_progress(
     let mut markers = Vec::new();
     if let Some(b) = one(analyzer.sql(&queries::MARKERS_TIMELINE).await?)? {
         for row in 0..b.num_rows() {
-            let time_ns = ts_at(&b, "time", row)?.unwrap_or(0);
             markers.push(crate::report::MarkerRow {
                 marker: str_at(&b, "marker", row)?.unwrap_or_default(),
-                time: Time::new(time_ns),
-                time_ns,
+                time: Time::new(ts_at(&b, "time", row)?.unwrap_or(0)),
                 region: str_at(&b, "region", row)?.unwrap_or_default(),
             });
         }

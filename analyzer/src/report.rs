@@ -52,9 +52,6 @@ pub struct MarkerRow {
     pub marker: String,
     /// Event time.
     pub time: crate::time::Time,
-    /// Event time, ns (for charts).
-    #[serde(skip)]
-    pub time_ns: i64,
     /// Region that emitted it.
     pub region: String,
 }
