@@ -2,7 +2,7 @@
 # The whole test suite: installs what the tests need, builds, runs the Rust tests (unit,
 # log model and crash tests, kill test, demo accuracy), the Python tests against real clients
 # and servers (OpenTelemetry SDK, Prometheus, Alertmanager, syslog-ng, headless Chromium for the
-# HTML report) and a short fuzz smoke.
+# HTML report, a Kafka-protocol broker) and a short fuzz smoke.
 #
 #   ./scripts/test.sh            # everything
 #
@@ -11,6 +11,8 @@
 #                      .ci/run sets $HOME/.cache/cutover-target, kept across runs)
 #   CUTOVER_VENV       Python venv for the real-client tests (default: $HOME/.cache/cutover-venv)
 #   CUTOVER_FUZZ_SECONDS  seconds per fuzz target in the smoke run (default 10; 0 skips it)
+#   CUTOVER_TOOLS      where tools built for the tests are kept (default: $HOME/.cache/cutover-tools;
+#                      tansu, the Kafka-protocol broker, about 8 minutes to build the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +47,14 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+step "tansu 0.6.0, the Kafka-protocol broker of the Kafka tests (built once, then cached)"
+tools="${CUTOVER_TOOLS:-$HOME/.cache/cutover-tools}"
+if [ ! -x "$tools/bin/tansu" ] || ! "$tools/bin/tansu" --version 2>/dev/null | grep -q '0\.6\.0'; then
+    # Its own throwaway target directory: the broker's dependencies stay out of ours.
+    env -u CARGO_TARGET_DIR cargo install tansu --version 0.6.0 --locked --features dynostore --root "$tools"
+fi
+export CUTOVER_TANSU="$tools/bin/tansu"
 
 step "build"
 cargo build --workspace --all-targets --locked

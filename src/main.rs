@@ -4,6 +4,7 @@
 //! `demo` (everything end to end on simulated data), `bench` (ingest throughput, analyze time),
 //! `verify` and `salvage` (log integrity).
 
+mod archive;
 mod bench;
 mod bench_analyze;
 mod demo;
@@ -90,6 +91,11 @@ struct IngestArgs {
     /// Data directory; the event log goes to DIR/log.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The log on a Kafka topic instead of DIR/log: kafka://HOST:PORT?topic=NAME (record
+    /// format and guarantees: docs/kafka.md). A request is acknowledged only after the broker
+    /// acknowledged every event of it.
+    #[arg(long, value_name = "URL")]
+    log: Option<String>,
     /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
     #[arg(long)]
     otlp_grpc: Option<std::net::SocketAddr>,
@@ -156,6 +162,9 @@ impl IngestArgs {
         };
         if let Some(d) = &self.data_dir {
             c.data_dir = d.clone();
+        }
+        if let Some(l) = &self.log {
+            c.log.kafka = Some(l.clone());
         }
         if let Some(a) = self.otlp_grpc {
             c.listeners.grpc.addr = a;
@@ -232,8 +241,12 @@ enum Command {
     /// measurable (see --fail-on), 2 on error.
     Analyze {
         /// Data directory of the daemon.
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+        data_dir: Option<PathBuf>,
+        /// Analyze the Kafka log at this address (kafka://HOST:PORT?topic=NAME) instead: the
+        /// topic is copied into a temporary embedded log first (as `cutover archive` does).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
         /// Drill spec (YAML).
         #[arg(long)]
         drill: PathBuf,
@@ -293,6 +306,9 @@ enum Command {
     /// Benchmark ingest against a `cutover ingest` child process, or `cutover analyze` over a
     /// generated log (`--kind analyze`).
     Bench(bench::BenchArgs),
+    /// Copy a drill from the Kafka log (--from kafka://…) into a new embedded log with its
+    /// seals, to keep, verify and analyze it without the cluster.
+    Archive(archive::ArchiveArgs),
     /// Check every record, seal and the hash chain of a log; print what was checked, the head
     /// hash and every damage. Exits 0 when the log is whole, 1 on damage, 2 on error.
     Verify(logtools::VerifyArgs),
@@ -350,6 +366,11 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 print!("{}", config.to_yaml());
                 return Ok(0);
             }
+            if config.log.kafka.is_some() && args.pg_listen.is_some() {
+                anyhow::bail!(
+                    "--pg-listen follows the embedded log, and --log sends events to Kafka: serve an archive (cutover archive, then cutover serve) instead"
+                );
+            }
             let data_dir = config.data_dir.clone();
             let allow_unauthenticated = config.auth.allow_unauthenticated;
             let daemon = Daemon::start(config).await?;
@@ -386,12 +407,28 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::Analyze {
             data_dir,
+            from,
             drill,
             format,
             fail_on,
             cache,
         } => {
             let spec = DrillSpec::load(&drill)?;
+            // With --from, the topic is archived into a temporary data directory that lives
+            // until the report is printed.
+            let mut _archive = None;
+            let data_dir = match (data_dir, from) {
+                (Some(d), _) => d,
+                (None, Some(url)) => {
+                    let tmp = tempfile::tempdir()?;
+                    let a = archive::archive(&url, tmp.path(), std::time::Duration::from_secs(30)).await?;
+                    eprintln!("read {} records from {} partitions of {url}", a.records, a.partitions);
+                    let dir = tmp.path().to_path_buf();
+                    _archive = Some(tmp);
+                    dir
+                }
+                (None, None) => anyhow::bail!("give --data-dir or --from"),
+            };
             let mut analyzer = Analyzer::open_with(&data_dir, Some(&spec), cache.options()).await?;
             let sections = section_progress();
             let report =
@@ -477,6 +514,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Verify(args) => logtools::verify(&args),
+        Command::Archive(args) => archive::run(&args).await,
         Command::Salvage(args) => logtools::salvage(&args),
         Command::Mark(args) => {
             let answer = tokio::task::spawn_blocking(move || mark::run(args)).await??;

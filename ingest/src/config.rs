@@ -77,6 +77,10 @@ pub struct LogSettings {
     pub min_free_bytes: u64,
     /// What start-up verifies.
     pub recovery_scan: RecoveryScanMode,
+    /// The log on a Kafka topic instead of `DATA_DIR/log`: `kafka://HOST:PORT?topic=NAME`
+    /// (the record format and guarantees are in the `cutover-kafka` crate's docs). The
+    /// settings above are then unused.
+    pub kafka: Option<String>,
 }
 
 impl Default for LogSettings {
@@ -88,6 +92,7 @@ impl Default for LogSettings {
             segment_bytes: d.segment_bytes,
             min_free_bytes: d.min_free_bytes,
             recovery_scan: RecoveryScanMode::LastSegment,
+            kafka: None,
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum StartError {
     /// A token could not be read.
     #[error("authentication: {0}")]
     Auth(String),
+    /// The Kafka log could not be opened.
+    #[error("cannot open the Kafka log: {0}")]
+    Kafka(#[from] cutover_kafka::Error),
     /// A certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -109,7 +112,7 @@ pub struct Daemon {
     pub addrs: Vec<(ReceiverKind, SocketAddr)>,
     /// What opening the log found.
     pub recovery: Recovery,
-    log: Arc<LogWriter>,
+    backend: Arc<sink::EventSink>,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -127,18 +130,28 @@ impl Daemon {
         }
         ensure_file_descriptors(&config)?;
         let auth = Arc::new(auth::Auth::load(&config.auth).map_err(StartError::Auth)?);
-        let (log, recovery) = open_log(&config)?;
         let metrics = Arc::new(metrics::Metrics::new());
-        let sink = Arc::new(sink::EventSink::new(log.clone(), metrics));
-        let (bound, tls) = receivers::build_receivers(&config, sink, auth).await?;
-        Ok(Self::serve(bound, tls, log, recovery))
+        let (sink, recovery) = match &config.log.kafka {
+            Some(address) => {
+                let url = cutover_kafka::KafkaUrl::parse(address)?;
+                let producer = cutover_kafka::Producer::open(&url, &cutover_kafka::ProducerSettings::default()).await?;
+                (sink::EventSink::kafka(Arc::new(producer), metrics), Recovery::default())
+            }
+            None => {
+                let (log, recovery) = open_log(&config)?;
+                (sink::EventSink::new(log, metrics), recovery)
+            }
+        };
+        let sink = Arc::new(sink);
+        let (bound, tls) = receivers::build_receivers(&config, sink.clone(), auth).await?;
+        Ok(Self::serve(bound, tls, sink, recovery))
     }
 
     /// Starts serving bound receivers, reloading `tls` on SIGHUP and file change.
     pub fn serve(
         bound: Vec<receivers::BoundReceiver>,
         tls: Vec<tls::TlsHandle>,
-        log: Arc<LogWriter>,
+        backend: Arc<sink::EventSink>,
         recovery: Recovery,
     ) -> Daemon {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -148,7 +161,7 @@ impl Daemon {
         Daemon {
             addrs,
             recovery,
-            log,
+            backend,
             stop,
             tasks,
         }
@@ -159,9 +172,12 @@ impl Daemon {
         self.addrs.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
     }
 
-    /// The log writer (health, stats).
-    pub fn log(&self) -> &LogWriter {
-        &self.log
+    /// The embedded log's writer (health, stats); `None` with the Kafka log.
+    pub fn log(&self) -> Option<&LogWriter> {
+        match self.backend.backend() {
+            sink::Backend::Local(log) => Some(log),
+            sink::Backend::Kafka(_) => None,
+        }
     }
 
     /// Stops accepting requests, lets in-flight ones finish, then closes the log.
@@ -170,8 +186,15 @@ impl Daemon {
         for t in self.tasks {
             let _ = t.await;
         }
-        // Receivers held the other references; the last drop joins the writer thread.
-        let log = self.log;
-        let _ = tokio::task::spawn_blocking(move || drop(log)).await;
+        // Receivers held the other references; the last drop joins the writer thread (or, with
+        // Kafka, waits for the records still in flight).
+        let backend = self.backend;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let sink::Backend::Kafka(p) = backend.backend() {
+                p.flush(Duration::from_secs(30));
+            }
+            drop(backend)
+        })
+        .await;
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Names follow `cutover_<what>_<unit>[_total]`; labels are low-cardinality.
 
-use cutover_eventlog::{Health, LogWriter};
+use cutover_eventlog::Health;
 use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// Every metric the daemon exports.
@@ -32,6 +32,9 @@ pub enum MetricName {
     InflightLimitBytes,
     /// Datagrams the kernel dropped before the UDP receiver read them.
     UdpDroppedDatagramsTotal,
+    /// With the Kafka log: records sent and not yet acknowledged by the broker (the daemon's
+    /// lag behind the cluster).
+    KafkaInFlightRecords,
 }
 
 impl MetricName {
@@ -50,6 +53,7 @@ impl MetricName {
             MetricName::InflightBytes => "cutover_ingest_inflight_bytes",
             MetricName::InflightLimitBytes => "cutover_ingest_inflight_limit_bytes",
             MetricName::UdpDroppedDatagramsTotal => "cutover_ingest_udp_dropped_datagrams_total",
+            MetricName::KafkaInFlightRecords => "cutover_kafka_in_flight_records",
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct Metrics {
     log_records: IntGauge,
     log_fsyncs: IntGauge,
     log_healthy: IntGauge,
+    kafka_in_flight: IntGauge,
 }
 
 impl Metrics {
@@ -144,16 +149,27 @@ impl Metrics {
                 "fsync calls of the event log writer since start",
             ),
             log_healthy: gauge(MetricName::LogHealthy, "1 while the event log accepts appends"),
+            kafka_in_flight: gauge(
+                MetricName::KafkaInFlightRecords,
+                "With the Kafka log: records sent and not yet acknowledged by the broker",
+            ),
             registry,
         }
     }
 
     /// Renders the text exposition format, refreshing the log's figures first.
-    pub fn render(&self, log: &LogWriter) -> String {
-        let stats = log.stats();
-        self.log_records.set(stats.records as i64);
-        self.log_fsyncs.set(stats.fsyncs as i64);
-        self.log_healthy.set(i64::from(log.health() == Health::Ok));
+    pub fn render(&self, backend: &crate::sink::Backend) -> String {
+        match backend {
+            crate::sink::Backend::Local(log) => {
+                let stats = log.stats();
+                self.log_records.set(stats.records as i64);
+                self.log_fsyncs.set(stats.fsyncs as i64);
+                self.log_healthy.set(i64::from(log.health() == Health::Ok));
+            }
+            crate::sink::Backend::Kafka(producer) => {
+                self.kafka_in_flight.set(i64::from(producer.in_flight()));
+            }
+        }
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

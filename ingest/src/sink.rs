@@ -16,16 +16,35 @@ pub fn event_cost(e: &Event) -> usize {
     std::mem::size_of::<Event>() + attrs + 2 * encoded + 24
 }
 
+/// Where events go: the embedded log (the default) or a Kafka topic (`cutover-kafka`).
+pub enum Backend {
+    /// `DATA_DIR/log`.
+    Local(Arc<LogWriter>),
+    /// A topic of a Kafka cluster.
+    Kafka(Arc<cutover_kafka::Producer>),
+}
+
 /// The durable destination shared by all receivers.
 pub struct EventSink {
-    log: Arc<LogWriter>,
+    backend: Backend,
     metrics: Arc<Metrics>,
 }
 
 impl EventSink {
     /// A sink appending to `log`.
     pub fn new(log: Arc<LogWriter>, metrics: Arc<Metrics>) -> Self {
-        EventSink { log, metrics }
+        EventSink {
+            backend: Backend::Local(log),
+            metrics,
+        }
+    }
+
+    /// A sink appending to a Kafka topic.
+    pub fn kafka(producer: Arc<cutover_kafka::Producer>, metrics: Arc<Metrics>) -> Self {
+        EventSink {
+            backend: Backend::Kafka(producer),
+            metrics,
+        }
     }
 
     /// Appends `events` and returns only once they are durable under the log's fsync policy.
@@ -40,14 +59,21 @@ impl EventSink {
             return Ok(());
         }
         let mut counts = [0u64; 7];
-        let records: Vec<Vec<u8>> = events
-            .iter()
-            .map(|e| {
-                counts[e.kind.clamp(0, 6) as usize] += 1;
-                e.to_bytes()
-            })
-            .collect();
-        self.log.append(records).await?;
+        for e in events {
+            counts[e.kind.clamp(0, 6) as usize] += 1;
+        }
+        match &self.backend {
+            Backend::Local(log) => {
+                log.append(events.iter().map(|e| e.to_bytes()).collect()).await?;
+            }
+            Backend::Kafka(producer) => producer.append(events).await.map_err(|e| {
+                tracing::warn!(error = %e, "Kafka append refused");
+                match e {
+                    cutover_kafka::Error::Overloaded => IngestError::Overloaded,
+                    _ => IngestError::Unavailable,
+                }
+            })?,
+        }
         for (i, n) in counts.iter().enumerate() {
             if *n > 0 {
                 let kind = EventKind::try_from(i as i32).unwrap_or(EventKind::Unspecified);
@@ -60,9 +86,9 @@ impl EventSink {
         Ok(())
     }
 
-    /// The log, for health and metrics.
-    pub fn log(&self) -> &LogWriter {
-        &self.log
+    /// Where events go (health and metrics).
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// The metrics registry.

@@ -59,12 +59,18 @@ async fn metrics(State(state): State<Arc<OtlpState>>) -> Response {
     let m = state.sink.metrics();
     m.inflight_bytes.set(state.admission.in_use() as i64);
     m.inflight_limit_bytes.set(state.admission.total() as i64);
-    let text = m.render(state.sink.log());
+    let text = m.render(state.sink.backend());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn healthz(State(state): State<Arc<OtlpState>>) -> Response {
-    match state.sink.log().health() {
+    // With the Kafka log, health is the daemon's own: appends the broker does not take are
+    // refused request by request (503 with a retry hint) and resume when it returns.
+    let health = match state.sink.backend() {
+        crate::sink::Backend::Local(log) => log.health(),
+        crate::sink::Backend::Kafka(_) => Health::Ok,
+    };
+    match health {
         Health::Ok => (StatusCode::OK, "ok\n").into_response(),
         unhealthy => (
             StatusCode::SERVICE_UNAVAILABLE,
