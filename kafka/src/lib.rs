@@ -58,6 +58,9 @@ pub struct KafkaUrl {
     pub partitions: i32,
     /// Replication factor of a topic cutover creates.
     pub replication: i32,
+    /// `delivery_timeout_ms`, when given: how long the producer retries a record before
+    /// its request fails ([`ProducerSettings::delivery_timeout`]).
+    pub delivery_timeout: Option<Duration>,
 }
 
 impl KafkaUrl {
@@ -77,6 +80,7 @@ impl KafkaUrl {
             topic: DEFAULT_TOPIC.to_string(),
             partitions: 3,
             replication: 1,
+            delivery_timeout: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -95,7 +99,12 @@ impl KafkaUrl {
                 "topic" => return Err(bad("a topic is letters, digits, '.', '_' and '-'")),
                 "partitions" => url.partitions = number()?,
                 "replication" => url.replication = number()?,
-                _ => return Err(bad(&format!("unknown parameter {k} (topic, partitions, replication)"))),
+                "delivery_timeout_ms" => url.delivery_timeout = Some(Duration::from_millis(number()? as u64)),
+                _ => {
+                    return Err(bad(&format!(
+                        "unknown parameter {k} (topic, partitions, replication, delivery_timeout_ms)"
+                    )));
+                }
             }
         }
         Ok(url)
@@ -154,6 +163,7 @@ impl Producer {
     /// Connects (creating the topic when it is missing).
     pub async fn open(url: &KafkaUrl, settings: &ProducerSettings) -> Result<Producer, Error> {
         ensure_topic(url).await?;
+        let delivery_timeout = url.delivery_timeout.unwrap_or(settings.delivery_timeout);
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &url.brokers)
             .set("acks", "all")
@@ -161,7 +171,7 @@ impl Producer {
             .set("compression.type", "lz4")
             .set("linger.ms", "2")
             .set("max.in.flight.requests.per.connection", "5")
-            .set("message.timeout.ms", settings.delivery_timeout.as_millis().to_string())
+            .set("message.timeout.ms", delivery_timeout.as_millis().to_string())
             .set(
                 "queue.buffering.max.messages",
                 settings.max_in_flight_records.to_string(),
@@ -338,7 +348,10 @@ mod tests {
             (u.brokers.as_str(), u.topic.as_str(), u.partitions, u.replication),
             ("127.0.0.1:9092", DEFAULT_TOPIC, 3, 1)
         );
-        let u = KafkaUrl::parse("kafka://a:1,b:2/?topic=drill-7&partitions=6&replication=3").unwrap();
+        assert_eq!(u.delivery_timeout, None);
+        let u = KafkaUrl::parse("kafka://a:1,b:2/?topic=drill-7&partitions=6&replication=3&delivery_timeout_ms=2500")
+            .unwrap();
+        assert_eq!(u.delivery_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(
             (u.brokers.as_str(), u.topic.as_str(), u.partitions, u.replication),
             ("a:1,b:2", "drill-7", 6, 3)

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from conftest import BIN, Daemon, wait_until
+from conftest import BIN, Daemon, query, wait_until
 
 TANSU = os.environ.get("CUTOVER_TANSU", "tansu")
 S = 1_000_000_000
@@ -37,25 +37,47 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Tansu:
+    """tansu on 127.0.0.1:PORT with its in-memory engine; `stop` and `start` again on the same
+    port (the memory engine starts empty)."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.err = tempfile.TemporaryFile()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([TANSU, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                      "--storage-engine", "memory://tansu/"], stdout=self.err, stderr=self.err)
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_until(listening, timeout=30, what="tansu to listen")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.stop()
+        self.err.seek(0)
+        print(self.err.read().decode(errors="replace")[-3000:])
+
+
 @pytest.fixture(scope="module")
 def broker():
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    err = tempfile.TemporaryFile()
-    proc = subprocess.Popen([TANSU, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                             "--storage-engine", "memory://tansu/"], stdout=err, stderr=err)
-
-    def listening():
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
+    t = Tansu()
     try:
-        wait_until(listening, timeout=30, what="tansu to listen")
-        yield f"127.0.0.1:{port}"
+        yield t.address()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        err.seek(0)
-        print(err.read().decode(errors="replace")[-3000:])
+        t.close()
 
 
 def send_drill(daemon):
@@ -197,3 +219,61 @@ def test_records_follow_the_documented_format(broker, tmp_path):
                        "cutover.format": "1"}, headers
     # The value is the envelope: field 3 (region) is the length-delimited string us-east-1.
     assert b"\x1a\x09us-east-1" in msg.value()
+
+
+def post_marker(daemon, kind):
+    req = urllib.request.Request(f"http://{daemon.http}/v1/markers", method="POST",
+                                 data=json.dumps({"kind": kind}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}
+
+
+def test_a_broker_outage_is_refused_with_a_retry_hint_and_ingest_resumes_by_itself(tmp_path):
+    """The broker is killed: a request is refused with 503 and Retry-After once its delivery
+    timeout (2 s here) passes, while /healthz and /metrics keep answering; the broker comes back
+    (empty: the memory engine; the topic is created again as a cluster would keep it) and the
+    same daemon accepts again without a restart."""
+    t = Tansu()
+    url = f"kafka://{t.address()}?topic=outage&partitions=1&delivery_timeout_ms=2000"
+    d = Daemon(str(tmp_path / "k"), region="us-east-1", extra=("--log", url))
+    try:
+        assert post_marker(d, "drill_started")[0] == 200
+        t.stop()
+        started = time.time()
+        status, headers = post_marker(d, "fault_injected")
+        assert status == 503, (status, d.stderr_text()[-2000:])
+        assert headers.get("retry-after") == "30", headers
+        assert time.time() - started < 30
+        assert urllib.request.urlopen(f"http://{d.http}/healthz", timeout=10).status == 200
+        metrics = urllib.request.urlopen(f"http://{d.http}/metrics", timeout=10).read().decode()
+        assert 'outcome="unavailable"' in metrics, metrics
+        t.start()
+        # The memory engine came back empty; an operator's cluster keeps its topics, so the
+        # topic is put back as a cluster would have it (cutover does not re-create a topic
+        # that vanished: that would hide a loss).
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": t.address()})
+        for f in admin.create_topics([NewTopic("outage", num_partitions=1, replication_factor=1)]).values():
+            f.result(timeout=30)
+        accepted = []
+
+        def accepts():
+            accepted.append(post_marker(d, "dns_cutover")[0])
+            return accepted[-1] == 200
+        wait_until(accepts, timeout=60, what="ingest to accept again after the broker returned")
+        d.stop()
+        # Every marker acknowledged after the restart is on the topic (the memory engine
+        # started empty, so what was acknowledged before it is the broker's loss, not cutover's).
+        out = subprocess.run([BIN, "archive", "--from", url, "--data-dir", str(tmp_path / "a")],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        rows = query(str(tmp_path / "a"), "SELECT marker, count(*) AS n FROM markers GROUP BY marker")
+        got = {r["marker"]: r["n"] for r in rows}
+        assert got.get("dns_cutover", 0) >= accepted.count(200) >= 1, (got, accepted)
+    finally:
+        d.stop()
+        t.close()
