@@ -27,8 +27,8 @@ trap 'rm -rf "$CUTOVER_CACHE_DIR"' EXIT
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
-step "Debian packages: prometheus, alertmanager, syslog-ng, chromium, postgresql-client"
-pkgs=(prometheus prometheus-alertmanager syslog-ng-core chromium postgresql-client)
+step "Debian packages: prometheus, alertmanager, syslog-ng, chromium, postgresql-client, kcat"
+pkgs=(prometheus prometheus-alertmanager syslog-ng-core chromium postgresql-client kcat)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -82,6 +82,10 @@ pub struct BenchArgs {
     /// generated), to measure what TLS and authentication cost.
     #[arg(long)]
     tls: bool,
+    /// `otlp`: the daemon's log on this Kafka topic (kafka://HOST:PORT?topic=NAME) instead of
+    /// its embedded log, to compare the two.
+    #[arg(long, value_name = "URL")]
+    log: Option<String>,
 }
 
 /// What `--tls` generates: the CA the client trusts, the token it sends, the daemon's config.
@@ -248,6 +252,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ])
         .args(["--region", "bench", "--fsync", &args.fsync, "--data-dir"])
         .arg(&data_dir)
+        .args(args.log.iter().flat_map(|l| ["--log", l.as_str()]))
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

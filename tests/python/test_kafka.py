@@ -277,3 +277,42 @@ def test_a_broker_outage_is_refused_with_a_retry_hint_and_ingest_resumes_by_itse
     finally:
         d.stop()
         t.close()
+
+
+def newer_librdkafka(tmp_path):
+    """A directory holding `librdkafka.so.1` from the confluent-kafka wheel: Debian's kcat links
+    a librdkafka too old for tansu's version negotiation, and runs with this one instead."""
+    import glob
+    import confluent_kafka
+    libs = glob.glob(os.path.join(os.path.dirname(confluent_kafka.__file__), "..", "confluent_kafka.libs",
+                                  "librdkafka*.so.1"))
+    assert libs, "the confluent-kafka wheel ships no librdkafka"
+    d = tmp_path / "librdkafka"
+    d.mkdir()
+    os.symlink(os.path.realpath(libs[0]), d / "librdkafka.so.1")
+    return str(d)
+
+
+def test_kcat_reads_a_record_as_documented(broker, tmp_path):
+    topic = f"kcat-{os.getpid()}"
+    url = f"kafka://{broker}?topic={topic}&partitions=1"
+    d = Daemon(str(tmp_path / "k"), region="us-west-2", extra=("--log", url))
+    try:
+        out = subprocess.run([BIN, "mark", "dns_cutover", "--region", "us-west-2", "--endpoint", f"http://{d.http}"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+    finally:
+        d.stop()
+    env = {**os.environ, "LD_LIBRARY_PATH": newer_librdkafka(tmp_path)}
+    out = subprocess.run(["kcat", "-C", "-b", broker, "-t", topic, "-e", "-q", "-f", "%k|%h|%S\n"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    key, headers, size = out.stdout.strip().split("|")
+    assert key == "us-west-2"
+    assert dict(h.split("=", 1) for h in headers.split(",")) == {
+        "cutover.kind": "marker", "cutover.region": "us-west-2", "cutover.schema": "1", "cutover.format": "1"}
+    value = subprocess.run(["kcat", "-C", "-b", broker, "-t", topic, "-e", "-q", "-f", "%s"],
+                           capture_output=True, timeout=60, env=env).stdout
+    assert len(value) == int(size)
+    # The envelope: field 1 (schema_version) = 1, field 2 (kind) = 4 (marker), field 3 (region).
+    assert value.startswith(b"\x08\x01\x10\x04\x1a\x09us-west-2"), value[:20]
