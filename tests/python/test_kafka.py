@@ -80,14 +80,16 @@ def broker():
         t.close()
 
 
-def send_drill(daemon):
+def send_drill(daemon, west=None):
     """Requests of `frontend` every 500 ms for 60 s: us-east-1 serves until the fault at 20 s and
     fails after it, us-west-2 serves (after a cutover at 35 s) from 36 s; markers through the
-    markers API; a write per request, with the replica promoted at seq 30."""
+    markers API; a write per request, with the replica promoted at seq 30. With `west`, what
+    us-west-2 emits goes to that daemon (one daemon per region)."""
+    by_region = {"us-east-1": daemon, "us-west-2": west or daemon}
     providers = {}
     for region in ("us-east-1", "us-west-2"):
         p = TracerProvider(resource=Resource.create({"service.name": "frontend", "cloud.region": region}))
-        p.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=daemon.grpc, insecure=True)))
+        p.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=by_region[region].grpc, insecure=True)))
         providers[region] = p
     seq = 0
     for i in range(120):
@@ -114,7 +116,7 @@ def send_drill(daemon):
              ("dns_cutover", "us-west-2", 35, {})]
     for kind, region, s, attrs in marks:
         at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((T0 + s * S) // S)) + "Z"
-        args = [BIN, "mark", kind, "--region", region, "--at", at, "--endpoint", f"http://{daemon.http}"]
+        args = [BIN, "mark", kind, "--region", region, "--at", at, "--endpoint", f"http://{by_region[region].http}"]
         for k, v in attrs.items():
             args += ["--attr", f"{k}={v}"]
         out = subprocess.run(args, capture_output=True, text=True, timeout=30)
@@ -316,3 +318,28 @@ def test_kcat_reads_a_record_as_documented(broker, tmp_path):
     assert len(value) == int(size)
     # The envelope: field 1 (schema_version) = 1, field 2 (kind) = 4 (marker), field 3 (region).
     assert value.startswith(b"\x08\x01\x10\x04\x1a\x09us-west-2"), value[:20]
+
+
+def test_two_regions_two_daemons_one_cluster(broker, tmp_path):
+    """One daemon per region, both writing to one topic: the analyzer sees both regions and
+    measures the drill as one daemon's log would; each daemon reports its lag behind the
+    cluster (records in flight) on /metrics."""
+    url = f"kafka://{broker}?topic=two-regions-{os.getpid()}&partitions=2"
+    drill = tmp_path / "drill.yaml"
+    drill.write_text(DRILL)
+    east = Daemon(str(tmp_path / "east"), region="us-east-1", extra=("--log", url))
+    west = Daemon(str(tmp_path / "west"), region="us-west-2", extra=("--log", url))
+    try:
+        send_drill(east, west)
+        for d in (east, west):
+            metrics = urllib.request.urlopen(f"http://{d.http}/metrics", timeout=10).read().decode()
+            assert "cutover_kafka_in_flight_records 0" in metrics, metrics
+    finally:
+        east.stop()
+        west.stop()
+    report = analyze("--from", url, drill=str(drill))
+    assert report["rto"]["actual_seconds"] == 16.0, report["rto"]
+    assert report["rto"]["requests"] == 120
+    assert report["rpo"]["lost"] == {"orders": list(range(31, 41))}, report["rpo"]
+    assert sorted(p["region"] for p in report["validity"]["pipeline"]) == ["us-east-1", "us-west-2"]
+    assert report["replay"]["records"] == 124
