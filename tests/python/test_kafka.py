@@ -343,3 +343,158 @@ def test_two_regions_two_daemons_one_cluster(broker, tmp_path):
     assert report["rpo"]["lost"] == {"orders": list(range(31, 41))}, report["rpo"]
     assert sorted(p["region"] for p in report["validity"]["pipeline"]) == ["us-east-1", "us-west-2"]
     assert report["replay"]["records"] == 124
+
+
+class S3Tansu(Tansu):
+    """tansu on its s3 engine against a local moto S3 server: it keeps what it stored across a
+    `kill -9`."""
+
+    def __init__(self, s3_endpoint):
+        self.env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                    "AWS_ENDPOINT": s3_endpoint, "AWS_ALLOW_HTTP": "true"}
+        super().__init__()
+
+    def start(self):
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([TANSU, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                      "--storage-engine", "s3://tansu/"], stdout=self.err, stderr=self.err,
+                                     env=self.env)
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_until(listening, timeout=30, what="tansu to listen")
+
+
+@pytest.fixture
+def s3():
+    port = free_port()
+    proc = subprocess.Popen([os.path.join(os.path.dirname(os.path.realpath(__import__("sys").executable)), "moto_server"),
+                             "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        import boto3
+
+        def bucket():
+            try:
+                boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                             region_name="us-east-1").create_bucket(Bucket="tansu")
+                return True
+            except Exception:
+                return False
+        wait_until(bucket, timeout=30, what="moto's S3 to take a bucket")
+        yield endpoint
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def read_values(broker, topic, partitions):
+    """Every record value of `topic`, read by a plain client (not cutover)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": broker, "group.id": f"read-{topic}", "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    values, ends, deadline = [], set(), time.time() + 60
+    while len(ends) < partitions and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == -191:  # end of partition
+                ends.add(m.partition())
+            continue
+        values.append(m.value())
+    c.close()
+    assert len(ends) == partitions, "did not read to the end of every partition"
+    return values
+
+
+def test_a_broker_killed_mid_load_loses_nothing_cutover_acknowledged(s3, tmp_path):
+    """Markers are posted by 4 clients while the broker (s3 engine) is killed with SIGKILL and
+    restarted 2 s later. Every marker answered 200 is on the topic afterwards; any other answer
+    is a retryable refusal (503 or 429 with Retry-After). A second producer (confluent-kafka, not
+    cutover) writes its own numbered records to another topic through the same kill: if the
+    broker loses acknowledged records, it loses that producer's too, which tells a loss of the
+    broker from one of cutover."""
+    import threading
+    from confluent_kafka import Producer as KProducer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    t = S3Tansu(s3)
+    url = f"kafka://{t.address()}?topic=kill&partitions=2&delivery_timeout_ms=5000"
+    d = Daemon(str(tmp_path / "k"), region="us-east-1", extra=("--log", url))
+    admin = AdminClient({"bootstrap.servers": t.address()})
+    admin.create_topics([NewTopic("sentinel", num_partitions=1, replication_factor=1)])["sentinel"].result(timeout=30)
+    answers, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def client(k):
+        n = k
+        while not stop.is_set():
+            req = urllib.request.Request(f"http://{d.http}/v1/markers", method="POST",
+                                         data=json.dumps({"kind": "drill_started",
+                                                          "attributes": {"n": n}}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    answer = (r.status, None)
+            except urllib.error.HTTPError as e:
+                answer = (e.code, e.headers.get("Retry-After"))
+            with lock:
+                answers[n] = answer
+            n += 4
+
+    sentinel_acked = []
+    sentinel = KProducer({"bootstrap.servers": t.address(), "acks": "all", "enable.idempotence": False,
+                          "message.timeout.ms": 5000})
+
+    def sentinel_load():
+        i = 0
+        while not stop.is_set():
+            sentinel.produce("sentinel", value=str(i).encode(),
+                             on_delivery=lambda e, m: e is None and sentinel_acked.append(int(m.value())))
+            sentinel.poll(0)
+            i += 1
+            time.sleep(0.002)
+        sentinel.flush(30)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)] + [threading.Thread(target=sentinel_load)]
+    try:
+        for th in threads:
+            th.start()
+        time.sleep(2)
+        t.stop()  # SIGKILL
+        time.sleep(2)
+        t.start()
+        time.sleep(3)
+        stop.set()
+        for th in threads:
+            th.join(timeout=120)
+        d.stop()
+        acked = {n for n, (status, _) in answers.items() if status == 200}
+        refused = {n: a for n, a in answers.items() if a[0] != 200}
+        # A request whose records the producer delivered after the restart, within its delivery
+        # timeout, is acknowledged late rather than refused; refusals are retryable.
+        assert len(acked) > 50, (len(acked), len(refused))
+        assert all(status in (429, 503) and retry for status, retry in refused.values()), refused
+        # Records as a plain client reads them, and their markers as cutover decodes them.
+        stored = read_values(t.address(), "kill", 2)
+        out = subprocess.run([BIN, "archive", "--from", url, "--data-dir", str(tmp_path / "a")],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        rows = query(str(tmp_path / "a"), "SELECT attributes['n'] AS n FROM markers")
+        stored_n = {int(r["n"]) for r in rows}
+        assert len(rows) == len(stored), (len(rows), len(stored))
+        lost = sorted(acked - stored_n)
+        sentinel_lost = sorted(set(sentinel_acked) - {int(v) for v in read_values(t.address(), "sentinel", 1)})
+        duplicates = len(rows) - len(stored_n)
+        print(f"acked {len(acked)}, refused {len(refused)}, stored {len(rows)} ({duplicates} duplicates), "
+              f"lost {len(lost)}; sentinel acked {len(sentinel_acked)}, lost {len(sentinel_lost)}")
+        if lost and sentinel_lost:
+            pytest.xfail(f"the broker lost acknowledged records, its own producer's too "
+                         f"({len(sentinel_lost)}): cutover lost {lost[:10]}")
+        assert not lost, f"cutover acknowledged markers the topic does not have: {lost[:20]}"
+    finally:
+        stop.set()
+        t.close()
