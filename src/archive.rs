@@ -2,6 +2,12 @@
 //! and hash chain), so that the drill can be kept, verified and analyzed without the cluster.
 //! `cutover analyze --from kafka://…` archives into a temporary directory and analyzes that,
 //! so both paths build the tables from the same records.
+//!
+//! A record whose bytes equal an earlier record's is taken for a producer retry of the same
+//! event (the envelope carries its ingest time, so events of different requests, retried
+//! client requests included, never have equal bytes): it is copied once and counted as a
+//! duplicate. Two events of one request identical in every field are kept once too
+//! (docs/kafka.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +35,8 @@ pub struct Archived {
     pub records: u64,
     /// Partitions of the topic.
     pub partitions: usize,
+    /// Records left out because an earlier record had the same bytes (producer retries).
+    pub duplicates: u64,
 }
 
 /// Copies every record of the topic at `from` into a new log in `data_dir/log`.
@@ -40,42 +48,56 @@ pub async fn archive(from: &str, data_dir: &Path, idle: Duration) -> anyhow::Res
     }
     std::fs::create_dir_all(data_dir)?;
     let (writer, _) = LogWriter::open(&log_dir, LogConfig::default())?;
-    let (records, partitions) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, usize)> {
-        const BATCH: usize = 4096;
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-        let mut failed: Option<anyhow::Error> = None;
-        let (n, partitions) = cutover_kafka::read_to_end(&url, idle, |r| {
-            batch.push(r.payload);
-            if batch.len() == BATCH && failed.is_none() {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if let Err(e) = writer.append_blocking(full) {
-                    failed = Some(e.into());
+    let (records, partitions, duplicates) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, usize, u64)> {
+            const BATCH: usize = 4096;
+            let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+            // 128 bits of each record's BLAKE3 hash: 16 bytes per record held while copying.
+            let mut seen: std::collections::HashSet<u128> = std::collections::HashSet::new();
+            let mut duplicates = 0u64;
+            let mut failed: Option<anyhow::Error> = None;
+            let (n, partitions) = cutover_kafka::read_to_end(&url, idle, |r| {
+                let id = u128::from_le_bytes(blake3::hash(&r.payload).as_bytes()[..16].try_into().expect("16 bytes"));
+                if !seen.insert(id) {
+                    duplicates += 1;
+                    return;
                 }
+                batch.push(r.payload);
+                if batch.len() == BATCH && failed.is_none() {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if let Err(e) = writer.append_blocking(full) {
+                        failed = Some(e.into());
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        if !batch.is_empty() {
-            writer.append_blocking(batch)?;
-        }
-        writer.close();
-        Ok((n, partitions))
+            if !batch.is_empty() {
+                writer.append_blocking(batch)?;
+            }
+            writer.close();
+            Ok((n - duplicates, partitions, duplicates))
+        })
+        .await??;
+    Ok(Archived {
+        records,
+        partitions,
+        duplicates,
     })
-    .await??;
-    Ok(Archived { records, partitions })
 }
 
 pub async fn run(args: &ArchiveArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let a = archive(&args.from, &args.data_dir, Duration::from_secs(args.idle_seconds)).await?;
     println!(
-        "archived {} records from {} partitions of {} into {} in {:.1} s",
+        "archived {} records from {} partitions of {} into {} in {:.1} s ({} duplicate records left out)",
         a.records,
         a.partitions,
         args.from,
         args.data_dir.join("log").display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        a.duplicates
     );
     Ok(0)
 }

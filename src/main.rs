@@ -422,7 +422,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 (None, Some(url)) => {
                     let tmp = tempfile::tempdir()?;
                     let a = archive::archive(&url, tmp.path(), std::time::Duration::from_secs(30)).await?;
-                    eprintln!("read {} records from {} partitions of {url}", a.records, a.partitions);
+                    eprintln!(
+                        "read {} records from {} partitions of {url} ({} duplicate records left out)",
+                        a.records, a.partitions, a.duplicates
+                    );
                     let dir = tmp.path().to_path_buf();
                     _archive = Some(tmp);
                     dir

@@ -61,6 +61,23 @@ pub struct KafkaUrl {
     /// `delivery_timeout_ms`, when given: how long the producer retries a record before
     /// its request fails ([`ProducerSettings::delivery_timeout`]).
     pub delivery_timeout: Option<Duration>,
+    /// Where reading starts in every partition (`start_offset`, `start_time_ms`); from the
+    /// beginning when neither is given.
+    pub start: Start,
+}
+
+/// Where a reader starts in each partition; it always reads to the end of the partition as it
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Start {
+    /// The first record.
+    #[default]
+    Beginning,
+    /// The record at this offset (the same number in every partition).
+    Offset(i64),
+    /// The first record whose Kafka timestamp (the producer's create time, which is the
+    /// daemon's ingest time, not the event time) is at or after this many ms since the epoch.
+    TimeMs(i64),
 }
 
 impl KafkaUrl {
@@ -81,6 +98,7 @@ impl KafkaUrl {
             partitions: 3,
             replication: 1,
             delivery_timeout: None,
+            start: Start::Beginning,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -100,9 +118,24 @@ impl KafkaUrl {
                 "partitions" => url.partitions = number()?,
                 "replication" => url.replication = number()?,
                 "delivery_timeout_ms" => url.delivery_timeout = Some(Duration::from_millis(number()? as u64)),
+                "start_offset" | "start_time_ms" if url.start != Start::Beginning => {
+                    return Err(bad("give start_offset or start_time_ms, not both"));
+                }
+                "start_offset" | "start_time_ms" => {
+                    let n = v
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| bad(&format!("{k} must be a non-negative integer")))?;
+                    url.start = if k == "start_offset" {
+                        Start::Offset(n)
+                    } else {
+                        Start::TimeMs(n)
+                    };
+                }
                 _ => {
                     return Err(bad(&format!(
-                        "unknown parameter {k} (topic, partitions, replication, delivery_timeout_ms)"
+                        "unknown parameter {k} (topic, partitions, replication, delivery_timeout_ms, start_offset, start_time_ms)"
                     )));
                 }
             }
@@ -322,10 +355,22 @@ pub fn read_to_end(url: &KafkaUrl, idle: Duration, mut each: impl FnMut(Record))
         return Err(read_error("the topic has no partitions".into()));
     }
     let mut assignment = TopicPartitionList::new();
+    let first = match url.start {
+        Start::Beginning => Offset::Beginning,
+        Start::Offset(n) => Offset::Offset(n),
+        Start::TimeMs(ms) => Offset::Offset(ms),
+    };
     for p in &partitions {
         assignment
-            .add_partition_offset(&url.topic, *p, Offset::Beginning)
+            .add_partition_offset(&url.topic, *p, first)
             .map_err(|e| read_error(e.to_string()))?;
+    }
+    if let Start::TimeMs(_) = url.start {
+        // The offsets of the list are times here; the broker answers each with the first
+        // offset at or after it (or the end of the partition).
+        assignment = consumer
+            .offsets_for_times(assignment, idle)
+            .map_err(|e| read_error(format!("offsets for the start time: {e}")))?;
     }
     // Partitions are assigned, not joined through a consumer group: no rebalance to wait for.
     consumer.assign(&assignment).map_err(|e| read_error(e.to_string()))?;
@@ -374,6 +419,16 @@ mod tests {
             .unwrap();
         assert_eq!(u.delivery_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(
+            KafkaUrl::parse("kafka://a:1?start_offset=7").unwrap().start,
+            Start::Offset(7)
+        );
+        assert_eq!(
+            KafkaUrl::parse("kafka://a:1?start_time_ms=1795000000000")
+                .unwrap()
+                .start,
+            Start::TimeMs(1_795_000_000_000)
+        );
+        assert_eq!(
             (u.brokers.as_str(), u.topic.as_str(), u.partitions, u.replication),
             ("a:1,b:2", "drill-7", 6, 3)
         );
@@ -385,6 +440,8 @@ mod tests {
             "kafka://a:1?topic=x y",
             "kafka://a:1?partitions=0",
             "kafka://a:1?acks=1",
+            "kafka://a:1?start_offset=-1",
+            "kafka://a:1?start_offset=1&start_time_ms=2",
         ] {
             assert!(KafkaUrl::parse(bad).is_err(), "{bad}");
         }
@@ -414,7 +471,10 @@ mod tests {
         .unwrap();
         let producer = Producer::open(&url, &ProducerSettings::default()).await.unwrap();
         let mut acknowledged = 0u64;
-        producer.append(&[marker("us-east-1", 1), marker("us-west-2", 2)]).await.unwrap();
+        producer
+            .append(&[marker("us-east-1", 1), marker("us-west-2", 2)])
+            .await
+            .unwrap();
         acknowledged += 2;
         mock.broker_down(1).unwrap();
         let started = std::time::Instant::now();
