@@ -48,38 +48,43 @@ pub async fn archive(from: &str, data_dir: &Path, idle: Duration) -> anyhow::Res
     }
     std::fs::create_dir_all(data_dir)?;
     let (writer, _) = LogWriter::open(&log_dir, LogConfig::default())?;
-    let (records, partitions, duplicates) =
-        tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, usize, u64)> {
-            const BATCH: usize = 4096;
-            let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-            // 128 bits of each record's BLAKE3 hash: 16 bytes per record held while copying.
-            let mut seen: std::collections::HashSet<u128> = std::collections::HashSet::new();
-            let mut duplicates = 0u64;
-            let mut failed: Option<anyhow::Error> = None;
-            let (n, partitions) = cutover_kafka::read_to_end(&url, idle, |r| {
-                let id = u128::from_le_bytes(blake3::hash(&r.payload).as_bytes()[..16].try_into().expect("16 bytes"));
-                if !seen.insert(id) {
-                    duplicates += 1;
-                    return;
-                }
-                batch.push(r.payload);
-                if batch.len() == BATCH && failed.is_none() {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if let Err(e) = writer.append_blocking(full) {
-                        failed = Some(e.into());
-                    }
-                }
-            })?;
-            if let Some(e) = failed {
-                return Err(e);
+    let copied = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, usize, u64)> {
+        const BATCH: usize = 4096;
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+        // 128 bits of each record's BLAKE3 hash: 16 bytes per record held while copying.
+        let mut seen: std::collections::HashSet<u128> = std::collections::HashSet::new();
+        let mut duplicates = 0u64;
+        let mut failed: Option<anyhow::Error> = None;
+        let read = cutover_kafka::read_to_end(&url, idle, |r| {
+            let id = u128::from_le_bytes(blake3::hash(&r.payload).as_bytes()[..16].try_into().expect("16 bytes"));
+            if !seen.insert(id) {
+                duplicates += 1;
+                return;
             }
-            if !batch.is_empty() {
-                writer.append_blocking(batch)?;
+            batch.push(r.payload);
+            if batch.len() == BATCH && failed.is_none() {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if let Err(e) = writer.append_blocking(full) {
+                    failed = Some(e.into());
+                }
             }
-            writer.close();
-            Ok((n - duplicates, partitions, duplicates))
-        })
-        .await??;
+        });
+        let last = match (&read, failed) {
+            (Ok(_), None) if !batch.is_empty() => writer.append_blocking(batch).map(|_| ()).map_err(Into::into),
+            (_, Some(e)) => Err(e),
+            _ => Ok(()),
+        };
+        // Closed (its thread joined) before the caller may remove a failed copy.
+        writer.close();
+        let (n, partitions) = read?;
+        last?;
+        Ok((n - duplicates, partitions, duplicates))
+    })
+    .await?;
+    // A copy that stopped half way is not a drill: it goes, so that the archive can be retried.
+    let (records, partitions, duplicates) = copied.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&log_dir);
+    })?;
     Ok(Archived {
         records,
         partitions,

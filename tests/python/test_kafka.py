@@ -523,3 +523,12 @@ def test_readers_start_at_an_offset_or_a_time(broker, tmp_path):
     assert archived("start_offset=1", "by-offset") == ["dns_cutover", "fault_injected"]
     assert archived(f"start_time_ms={between_ms}", "by-time") == ["dns_cutover", "fault_injected"]
     assert archived("start_offset=3", "at-end") == []
+
+
+def test_an_archive_that_cannot_reach_the_broker_fails_and_leaves_no_log(tmp_path):
+    url = f"kafka://127.0.0.1:{free_port()}?topic=nowhere"
+    out = subprocess.run([BIN, "archive", "--from", url, "--data-dir", str(tmp_path / "a"), "--idle-seconds", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "cannot read Kafka topic nowhere" in out.stderr, out.stderr
+    assert not (tmp_path / "a" / "log").exists()
