@@ -61,6 +61,9 @@ pub struct KafkaUrl {
     /// `delivery_timeout_ms`, when given: how long the producer retries a record before
     /// its request fails ([`ProducerSettings::delivery_timeout`]).
     pub delivery_timeout: Option<Duration>,
+    /// `max_in_flight`, when given: records the producer may hold unacknowledged
+    /// ([`ProducerSettings::max_in_flight_records`]).
+    pub max_in_flight: Option<usize>,
     /// Where reading starts in every partition (`start_offset`, `start_time_ms`); from the
     /// beginning when neither is given.
     pub start: Start,
@@ -98,6 +101,7 @@ impl KafkaUrl {
             partitions: 3,
             replication: 1,
             delivery_timeout: None,
+            max_in_flight: None,
             start: Start::Beginning,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -118,6 +122,7 @@ impl KafkaUrl {
                 "partitions" => url.partitions = number()?,
                 "replication" => url.replication = number()?,
                 "delivery_timeout_ms" => url.delivery_timeout = Some(Duration::from_millis(number()? as u64)),
+                "max_in_flight" => url.max_in_flight = Some(number()? as usize),
                 "start_offset" | "start_time_ms" if url.start != Start::Beginning => {
                     return Err(bad("give start_offset or start_time_ms, not both"));
                 }
@@ -135,7 +140,7 @@ impl KafkaUrl {
                 }
                 _ => {
                     return Err(bad(&format!(
-                        "unknown parameter {k} (topic, partitions, replication, delivery_timeout_ms, start_offset, start_time_ms)"
+                        "unknown parameter {k} (topic, partitions, replication, delivery_timeout_ms, max_in_flight, start_offset, start_time_ms)"
                     )));
                 }
             }
@@ -208,6 +213,7 @@ impl Producer {
     /// Connects (creating the topic when it is missing).
     pub async fn open(url: &KafkaUrl, settings: &ProducerSettings) -> Result<Producer, Error> {
         let delivery_timeout = url.delivery_timeout.unwrap_or(settings.delivery_timeout);
+        let max_in_flight = url.max_in_flight.unwrap_or(settings.max_in_flight_records);
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &url.brokers)
             .set("acks", "all")
@@ -216,10 +222,7 @@ impl Producer {
             .set("linger.ms", "2")
             .set("max.in.flight.requests.per.connection", "5")
             .set("message.timeout.ms", delivery_timeout.as_millis().to_string())
-            .set(
-                "queue.buffering.max.messages",
-                settings.max_in_flight_records.to_string(),
-            )
+            .set("queue.buffering.max.messages", max_in_flight.to_string())
             .create()
             .map_err(unavailable)?;
         let exists = {

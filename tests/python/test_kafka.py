@@ -532,3 +532,33 @@ def test_an_archive_that_cannot_reach_the_broker_fails_and_leaves_no_log(tmp_pat
     assert out.returncode != 0
     assert "cannot read Kafka topic nowhere" in out.stderr, out.stderr
     assert not (tmp_path / "a" / "log").exists()
+
+
+def test_a_full_in_flight_budget_is_refused_at_once_with_a_short_retry_hint(tmp_path):
+    """With the broker gone and a budget of 2 records in flight, a request beyond it is refused
+    at once as overload (the markers API, like remote_write and Alertmanager, answers overload
+    503 with Retry-After 1; OTLP/HTTP answers 429) while earlier ones wait for their delivery
+    timeout and are refused as unavailable (Retry-After 30)."""
+    import threading
+    t = Tansu()
+    url = f"kafka://{t.address()}?topic=budget&partitions=1&delivery_timeout_ms=4000&max_in_flight=2"
+    d = Daemon(str(tmp_path / "k"), region="us-east-1", extra=("--log", url))
+    try:
+        assert post_marker(d, "drill_started")[0] == 200
+        t.stop()
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(post_marker(d, "fault_injected")))
+                   for _ in range(2)]
+        for th in threads:
+            th.start()
+        time.sleep(0.5)
+        started = time.time()
+        status, headers = post_marker(d, "dns_cutover")
+        assert (status, headers.get("retry-after")) == (503, "1"), (status, headers)
+        assert time.time() - started < 2
+        for th in threads:
+            th.join(timeout=30)
+        assert sorted((a[0], a[1].get("retry-after")) for a in answers) == [(503, "30"), (503, "30")], answers
+    finally:
+        d.stop()
+        t.close()
