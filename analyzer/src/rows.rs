@@ -110,11 +110,7 @@ impl Rows {
         analyzer: &Analyzer,
         sql: &Q,
     ) -> Result<Rows, AnalyzeError> {
-        let batches = analyzer.sql(sql).await?;
-        let Some(first) = batches.first() else {
-            return Ok(Rows(None));
-        };
-        Ok(Rows(Some(concat_batches(&first.schema(), &batches).map_err(internal)?)))
+        Ok(Rows(one(analyzer.sql(sql).await?)?))
     }
 
     /// No rows.

@@ -241,11 +241,6 @@ impl Producer {
         })
     }
 
-    /// The address.
-    pub fn url(&self) -> &KafkaUrl {
-        &self.url
-    }
-
     /// Records sent and not yet acknowledged (or failed) by the broker.
     pub fn in_flight(&self) -> i32 {
         self.producer.in_flight_count()

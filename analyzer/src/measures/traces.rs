@@ -28,7 +28,7 @@ use crate::time::Time;
 use crate::timeline::Timeline;
 use crate::{AnalyzeError, Analyzer, DrillSpec};
 
-pub(crate) use crate::rows::Rows;
+use crate::rows::Rows;
 
 const SUMMARY: &Query = &queries::TRACES_SUMMARY;
 const CROSS_REGION: &Query = &queries::TRACES_CROSS_REGION;
